@@ -1,0 +1,110 @@
+"""The model catalog: every model a pipeline can call, with locality, capabilities and price.
+
+Entries come from the providers' built-in models (the embedded local models) and from the
+config's `models:` section; a config entry with the same name overrides the built-in one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mixstack.config import Capability, Config, Locality, ModelConfig
+from mixstack.errors import UnknownModelError
+from mixstack.providers.base import Availability, Provider, ProviderRegistry
+
+__all__ = ["Catalog", "ModelEntry"]
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    name: str
+    provider: str
+    locality: Locality
+    capabilities: frozenset[Capability]
+    context_window: int
+    price_input_per_1m: float
+    price_output_per_1m: float
+    config: ModelConfig = field(repr=False)
+
+    @property
+    def model_id(self) -> str:
+        """The id sent to the provider: `upstream_model` or the part after `provider/`."""
+        return self.config.upstream_model or self.name.partition("/")[2]
+
+    @property
+    def stays_on_premises(self) -> bool:
+        return self.locality in ("local", "on-prem")
+
+    def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
+        return (
+            prompt_tokens * self.price_input_per_1m + completion_tokens * self.price_output_per_1m
+        ) / 1_000_000
+
+    def supports(self, capability: Capability) -> bool:
+        return capability in self.capabilities
+
+
+class Catalog:
+    def __init__(self, config: Config, providers: ProviderRegistry):
+        self._providers = providers
+        declared: dict[str, ModelConfig] = {}
+        for name in providers.names():
+            for builtin in providers.get(name).builtin_models():
+                declared[builtin.name] = builtin
+        for model in config.models:
+            declared[model.name] = model
+        self._entries = {name: self._entry(cfg) for name, cfg in declared.items()}
+
+    def _entry(self, cfg: ModelConfig) -> ModelEntry:
+        provider = self._providers.get(cfg.provider)
+        return ModelEntry(
+            name=cfg.name,
+            provider=cfg.provider,
+            locality=cfg.locality or provider.default_locality,
+            capabilities=frozenset(cfg.capabilities or provider.default_capabilities),
+            context_window=cfg.context_window or 8192,
+            price_input_per_1m=cfg.price.input_per_1m,
+            price_output_per_1m=cfg.price.output_per_1m,
+            config=cfg,
+        )
+
+    def __iter__(self) -> Iterator[ModelEntry]:
+        return iter(sorted(self._entries.values(), key=lambda e: e.name))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def get(self, name: str) -> ModelEntry:
+        entry = self._entries.get(name)
+        if entry is None:
+            raise UnknownModelError(name, self.names())
+        return entry
+
+    def provider_for(self, entry: ModelEntry) -> Provider:
+        return self._providers.get(entry.provider)
+
+    def availability(self, entry: ModelEntry) -> Availability:
+        return self.provider_for(entry).availability(entry)
+
+    def describe(self, entry: ModelEntry) -> dict[str, Any]:
+        """The JSON shape of `mixstack models --json`."""
+        avail = self.availability(entry)
+        return {
+            "name": entry.name,
+            "provider": entry.provider,
+            "locality": entry.locality,
+            "capabilities": sorted(entry.capabilities),
+            "context_window": entry.context_window,
+            "price_input_per_1m": entry.price_input_per_1m,
+            "price_output_per_1m": entry.price_output_per_1m,
+            "available": avail.available,
+            "availability": avail.reason,
+        }

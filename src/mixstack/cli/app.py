@@ -1,0 +1,46 @@
+"""The `mixstack` command: one sub-command per module, errors as one line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.markup import escape
+
+from mixstack.cli.chat import chat_command
+from mixstack.cli.common import err_console
+from mixstack.cli.demo import demo_command
+from mixstack.cli.logs import logs_command
+from mixstack.cli.models import models_command
+from mixstack.cli.run import run_command
+from mixstack.errors import MixstackError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="mixstack",
+    help="The open control plane for mixed open/closed AI stacks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("run")(run_command)
+app.command("chat")(chat_command)
+app.command("models")(models_command)
+app.command("logs")(logs_command)
+app.command("demo")(demo_command)
+
+
+def main() -> None:
+    try:
+        app()
+    except MixstackError as exc:
+        err_console.print(f"[red]error:[/red] {escape(exc.message)}", soft_wrap=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""`mixstack chat`: an interactive multi-turn conversation."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+
+from mixstack.cli.common import ConfigOption, err_console, load
+from mixstack.config import Config
+from mixstack.errors import MixstackError
+from mixstack.pipeline import Pipeline
+from mixstack.types import Message, Request, SamplingParams
+
+__all__ = ["chat_command"]
+
+_HELP = "Type a message; /reset clears the conversation, /exit (or Ctrl-D) quits."
+
+
+def chat_command(
+    model: Annotated[str | None, typer.Option("--model", "-m", help="provider/model or workload/<name>.")] = None,
+    system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", min=1)] = None,
+    workload: Annotated[str | None, typer.Option("--workload", "-w")] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Chat with a model, turn after turn."""
+    asyncio.run(_chat(model, system, max_tokens, workload, load(config)))
+
+
+def _read_line(interactive: bool) -> str | None:
+    if interactive:
+        err_console.print("[bold]you>[/bold] ", end="")
+    line = sys.stdin.readline()
+    return None if line == "" else line.rstrip("\n")
+
+
+async def _chat(
+    model: str | None,
+    system: str | None,
+    max_tokens: int | None,
+    workload: str | None,
+    config: Config,
+) -> None:
+    interactive = sys.stdin.isatty()
+    history: list[Message] = [Message.system(system)] if system else []
+    async with Pipeline(config) as pipeline:
+        name = model or pipeline.config.default_model
+        if not name.startswith("workload/"):
+            pipeline.catalog.get(name)  # an unknown model fails before the first turn
+        if interactive:
+            err_console.print(f"chatting with [bold]{name}[/bold]. {_HELP}")
+        while (line := _read_line(interactive)) is not None:
+            command = line.strip()
+            if command in ("/exit", "/quit"):
+                break
+            if command == "/reset":
+                history = history[:1] if system else []
+                err_console.print("(conversation cleared)")
+                continue
+            if not command:
+                continue
+            history.append(Message.user(line))
+            request = Request(
+                messages=tuple(history),
+                model=model,
+                workload=workload,
+                params=SamplingParams(max_tokens=max_tokens),
+            )
+            try:
+                call = await pipeline.open_stream(request, front_door="cli-chat")
+                async for chunk in call:
+                    sys.stdout.write(chunk.text)
+                    sys.stdout.flush()
+            except MixstackError as exc:
+                history.pop()
+                err_console.print(f"[red]error:[/red] {escape(exc.message)}")
+                continue
+            sys.stdout.write("\n")
+            sys.stdout.flush()
+            assert call.completion is not None
+            history.append(Message.assistant(call.completion.text))

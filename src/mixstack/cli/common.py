@@ -1,0 +1,51 @@
+"""Shared pieces of the CLI commands: options, prompt input, output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from mixstack.config import Config, load_config
+from mixstack.errors import InvalidRequestError
+
+__all__ = [
+    "ConfigOption",
+    "JsonOption",
+    "err_console",
+    "load",
+    "print_json",
+    "read_prompt",
+]
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="mixstack.yaml to use (default: $MIXSTACK_CONFIG or built-in)."),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+
+err_console = Console(stderr=True, highlight=False)
+
+
+def load(config: Path | None) -> Config:
+    return load_config(config)
+
+
+def read_prompt(prompt: str | None) -> str:
+    """The prompt from the argument, or from stdin when the argument is absent or `-`."""
+    if prompt is None or prompt == "-":
+        if sys.stdin is None or sys.stdin.isatty():
+            raise InvalidRequestError("no prompt given; pass it as an argument or on stdin.")
+        prompt = sys.stdin.read()
+    if not prompt.strip():
+        raise InvalidRequestError("the prompt is empty; pass text as an argument or on stdin.")
+    return prompt
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.write(json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n")
+    sys.stdout.flush()

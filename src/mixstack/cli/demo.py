@@ -1,0 +1,77 @@
+"""`mixstack demo`: a short guided tour on the embedded default model, no network needed."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from collections.abc import Awaitable, Callable
+
+from rich.console import Console
+from rich.panel import Panel
+
+from mixstack.cli.common import ConfigOption, load
+from mixstack.cli.models import models_command
+from mixstack.pipeline import Pipeline
+from mixstack.store import recent_calls
+from mixstack.types import Request, SamplingParams
+
+__all__ = ["demo_command"]
+
+console = Console(highlight=False)
+
+Step = Callable[[Pipeline], Awaitable[None]]
+
+
+async def _step_models(pipeline: Pipeline) -> None:
+    console.print(Panel("1. The catalog: open models in-process, rented ones when configured."))
+    models_command(config=pipeline.config.source)
+
+
+async def _step_run(pipeline: Pipeline) -> None:
+    console.print(Panel("2. One prompt through the pipeline, streamed from the embedded model."))
+    prompt = "List three benefits of running a language model on your own computer."
+    console.print(f"[bold]prompt>[/bold] {prompt}")
+    request = Request.from_prompt(
+        prompt, params=SamplingParams(max_tokens=80, temperature=0.0, seed=7)
+    )
+    call = await pipeline.open_stream(request, front_door="demo")
+    console.print(f"[dim]routed to {call.model} ({call.route.reason})[/dim]")
+    async for chunk in call:
+        sys.stdout.write(chunk.text)
+        sys.stdout.flush()
+    sys.stdout.write("\n")
+    assert call.completion is not None
+    usage = call.completion.usage
+    console.print(
+        f"[dim]{usage.prompt_tokens}+{usage.completion_tokens} tokens, "
+        f"first token after {usage.ttft_ms or 0:.0f} ms, total {usage.latency_ms:.0f} ms, "
+        f"cost ${usage.cost_usd:.4f}[/dim]"
+    )
+
+
+async def _step_log(pipeline: Pipeline) -> None:
+    console.print(Panel("3. Every call is recorded in the local store (`mixstack logs`)."))
+    pipeline.flush()
+    row = recent_calls(pipeline.store, 1)[0]
+    keys = ("request_id", "model", "locality", "endpoint", "prompt_tokens", "completion_tokens")
+    for key in keys:
+        console.print(f"  {key:18} {row[key]}")
+    console.print(f"  {'store':18} {pipeline.store.path}")
+
+
+#: the tour, in order; each capability adds its own step
+STEPS: list[Step] = [_step_models, _step_run, _step_log]
+
+
+def demo_command(config: ConfigOption = None) -> None:
+    """A guided tour of what works today, on the embedded default model."""
+    asyncio.run(_demo(config))
+
+
+async def _demo(config_path: Path | None) -> None:
+    cfg = load(config_path)
+    async with Pipeline(cfg) as pipeline:
+        for step in STEPS:
+            await step(pipeline)
+    console.print(Panel("Done. Try `mixstack run \"your prompt\"` or `mixstack chat`."))

@@ -1,0 +1,36 @@
+"""`mixstack models`: the catalog, with locality, capabilities, price and availability."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from mixstack.catalog import Catalog
+from mixstack.cli.common import ConfigOption, JsonOption, load, print_json
+from mixstack.providers.base import ProviderRegistry
+
+__all__ = ["models_command"]
+
+
+def models_command(config: ConfigOption = None, as_json: JsonOption = False) -> None:
+    """List every model the config and the installed providers know."""
+    cfg = load(config)
+    catalog = Catalog(cfg, ProviderRegistry(cfg))
+    rows = [catalog.describe(entry) for entry in catalog]
+    if as_json:
+        print_json(rows)
+        return
+    table = Table(title="models")
+    for column in ("name", "provider", "locality", "capabilities", "context", "$/1M in/out", "available"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["name"] + (" (default)" if row["name"] == cfg.default_model else ""),
+            row["provider"],
+            row["locality"],
+            ", ".join(row["capabilities"]),
+            str(row["context_window"]),
+            f"{row['price_input_per_1m']:g} / {row['price_output_per_1m']:g}",
+            ("yes" if row["available"] else "no") + f" ({row['availability']})",
+        )
+    Console().print(table)

@@ -1,0 +1,145 @@
+"""Every error mixstack raises on purpose, in one tree.
+
+    MixstackError                 base; `exit_code` is what the CLI exits with
+    ├── UserError                 the caller can fix it (exit 2)
+    │   ├── ConfigError           the config file or a field in it is wrong
+    │   ├── UnknownModelError     no such model in the catalog
+    │   ├── InvalidRequestError   empty prompt, bad image, bad parameter
+    │   └── ContextLengthError    the prompt does not fit the model's context
+    ├── PolicyError               refused by policy, never sent (exit 3)
+    │   └── BudgetExceeded        a key or run is out of budget
+    ├── RateLimited               too many requests or tokens per minute (exit 4)
+    ├── ModelUnavailableError     the model's file, package, SDK or key is missing (exit 5)
+    └── ProviderError             the model or its endpoint failed (exit 1)
+
+Every message ends with what to do about it.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "BudgetExceeded",
+    "ConfigError",
+    "ContextLengthError",
+    "InvalidRequestError",
+    "MixstackError",
+    "ModelUnavailableError",
+    "PolicyError",
+    "ProviderError",
+    "RateLimited",
+    "UnknownModelError",
+    "UserError",
+]
+
+
+class MixstackError(Exception):
+    """Base of all errors mixstack raises on purpose."""
+
+    exit_code: int = 1
+    #: OpenAI-style error `type` used by the gateway.
+    error_type: str = "server_error"
+    #: HTTP status used by the gateway.
+    http_status: int = 500
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+
+
+class UserError(MixstackError):
+    exit_code = 2
+    error_type = "invalid_request_error"
+    http_status = 400
+
+
+class ConfigError(UserError):
+    """The config file (or a field in it) is invalid."""
+
+
+class UnknownModelError(UserError):
+    http_status = 404
+
+    def __init__(self, name: str, known: list[str]):
+        shown = ", ".join(known[:20]) + (" …" if len(known) > 20 else "")
+        super().__init__(
+            f"unknown model {name!r}; known models: {shown}. "
+            "Run `mixstack models` to list them or declare it in mixstack.yaml.",
+            param="model",
+            code="model_not_found",
+        )
+        self.name = name
+        self.known = known
+
+
+class InvalidRequestError(UserError):
+    """Something in the request itself is wrong (empty prompt, bad image, bad parameter)."""
+
+
+class ContextLengthError(UserError):
+    def __init__(self, model: str, needed: int, window: int):
+        super().__init__(
+            f"the prompt needs {needed} tokens but {model} has a context window of {window} "
+            f"({needed - window} tokens too many); shorten the prompt, lower --max-tokens "
+            "or pick a model with a larger context.",
+            param="messages",
+            code="context_length_exceeded",
+        )
+        self.model = model
+        self.needed = needed
+        self.window = window
+
+
+class PolicyError(MixstackError):
+    """The request was refused by policy and was not sent anywhere."""
+
+    exit_code = 3
+    error_type = "policy_violation"
+    http_status = 403
+
+
+class BudgetExceeded(PolicyError):
+    error_type = "insufficient_quota"
+    http_status = 429
+
+
+class RateLimited(MixstackError):
+    exit_code = 4
+    error_type = "rate_limit_error"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after_s: float = 1.0):
+        super().__init__(message, code="rate_limit_exceeded")
+        self.retry_after_s = retry_after_s
+
+
+class ModelUnavailableError(MixstackError):
+    """The model exists in the catalog but cannot run here (missing file, SDK or key)."""
+
+    exit_code = 5
+    error_type = "model_unavailable"
+    http_status = 503
+
+
+class ProviderError(MixstackError):
+    """The model or its endpoint failed while answering."""
+
+    exit_code = 1
+    error_type = "upstream_error"
+    http_status = 502
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str | None = None,
+        status: int | None = None,
+        retryable: bool = False,
+        retry_after_s: float | None = None,
+    ):
+        super().__init__(message)
+        self.model = model
+        self.status = status
+        self.retryable = retryable
+        self.retry_after_s = retry_after_s

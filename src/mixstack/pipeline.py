@@ -1,0 +1,290 @@
+"""The one request pipeline every front door uses.
+
+    request ─► validate ─► route ─► adapt (OCR for text-only models) ─► call ─► record
+
+Front doors (CLI, gateway, evals, agents) build a `Request` and call `complete()` or
+`open_stream()`; none of them talks to a provider directly.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from mixstack.catalog import Catalog, ModelEntry
+from mixstack.config import Config, load_config
+from mixstack.errors import InvalidRequestError, MixstackError, ProviderError
+from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry, ProviderReply
+from mixstack.router import RouteDecision, Router
+from mixstack.store import CallRecord, Store, record_call
+from mixstack.streaming import StreamAccumulator
+from mixstack.types import Chunk, Completion, Message, Request, Usage
+
+__all__ = ["CallContext", "CallStream", "Pipeline", "new_request_id"]
+
+
+def new_request_id() -> str:
+    return "req_" + uuid.uuid4().hex[:24]
+
+
+@dataclass(slots=True)
+class CallContext:
+    """Everything known about one call once it has been routed."""
+
+    request_id: str
+    original: Request
+    request: Request
+    route: RouteDecision
+    entry: ModelEntry
+    provider: Provider
+    front_door: str
+    started: float = field(default_factory=time.perf_counter)
+    created_at: float = field(default_factory=time.time)
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
+
+class Pipeline:
+    """Holds the config, the catalog, the providers, the router and the store of a process."""
+
+    def __init__(
+        self,
+        config: Config | None = None,
+        *,
+        store: Store | None = None,
+        record: bool = True,
+        providers: dict[str, ProviderFactory] | None = None,
+    ):
+        self.config = config if config is not None else load_config()
+        self.providers = ProviderRegistry(self.config, providers)
+        self.catalog = Catalog(self.config, self.providers)
+        self.router = Router(self.config, self.catalog)
+        self._store = store
+        self._owns_store = store is None
+        self._record = record
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            self._store = Store.open_default(self.config.home)
+        return self._store
+
+    # -- stages -------------------------------------------------------------------------
+
+    def prepare(self, request: Request, *, front_door: str = "python") -> CallContext:
+        """Validate, route and adapt a request; nothing is sent yet."""
+        _validate(request)
+        route = self.router.decide(request)
+        entry = self.catalog.get(route.model)
+        adapted = self._adapt(request, entry)
+        return CallContext(
+            request_id=new_request_id(),
+            original=request,
+            request=adapted,
+            route=route,
+            entry=entry,
+            provider=self.catalog.provider_for(entry),
+            front_door=front_door,
+        )
+
+    def _adapt(self, request: Request, entry: ModelEntry) -> Request:
+        """Fit the request to what the chosen model can take."""
+        has_images = any(m.images for m in request.messages)
+        if has_images and not entry.supports("vision"):
+            from mixstack.vision import inline_images
+
+            return inline_images(request)
+        return request
+
+    async def complete(self, request: Request, *, front_door: str = "python") -> Completion:
+        ctx = self.prepare(request, front_door=front_door)
+        try:
+            reply = await ctx.provider.complete(ctx.entry, ctx.request)
+        except BaseException as exc:
+            self._record_failure(ctx, exc)
+            raise _as_provider_error(exc, ctx) from exc
+        completion = self._completion(ctx, reply, ttft_ms=None)
+        self._record_success(ctx, completion)
+        return completion
+
+    async def open_stream(self, request: Request, *, front_door: str = "python") -> CallStream:
+        """Route now (so the answering model is known before the first chunk), stream later."""
+        ctx = self.prepare(request, front_door=front_door)
+        return CallStream(self, ctx)
+
+    # -- results ------------------------------------------------------------------------
+
+    def _completion(self, ctx: CallContext, reply: ProviderReply, ttft_ms: float | None) -> Completion:
+        usage = Usage(
+            prompt_tokens=reply.prompt_tokens,
+            completion_tokens=reply.completion_tokens,
+            cost_usd=ctx.entry.cost(reply.prompt_tokens, reply.completion_tokens),
+            latency_ms=ctx.elapsed_ms(),
+            ttft_ms=ttft_ms,
+        )
+        return Completion(
+            request_id=ctx.request_id,
+            model=ctx.entry.name,
+            provider=ctx.entry.provider,
+            text=reply.text,
+            tool_calls=reply.tool_calls,
+            finish_reason=reply.finish_reason,
+            usage=usage,
+            reasoning=reply.reasoning,
+            route=ctx.route.to_json(),
+        )
+
+    def _base_record(self, ctx: CallContext) -> CallRecord:
+        store_content = self.config.store_content
+        return CallRecord(
+            request_id=ctx.request_id,
+            created_at=ctx.created_at,
+            model=ctx.entry.name,
+            provider=ctx.entry.provider,
+            locality=ctx.entry.locality,
+            endpoint=ctx.provider.endpoint(ctx.entry),
+            workload=ctx.route.workload,
+            caller=ctx.original.caller or "",
+            front_door=ctx.front_door,
+            latency_ms=ctx.elapsed_ms(),
+            prompt=_messages_json(ctx.request.messages) if store_content else None,
+        )
+
+    def _record_success(self, ctx: CallContext, completion: Completion) -> None:
+        if not self._record:
+            return
+        row = self._base_record(ctx)
+        row.prompt_tokens = completion.usage.prompt_tokens
+        row.completion_tokens = completion.usage.completion_tokens
+        row.cost_usd = completion.usage.cost_usd
+        row.latency_ms = completion.usage.latency_ms
+        row.ttft_ms = completion.usage.ttft_ms
+        row.finish_reason = completion.finish_reason
+        if self.config.store_content:
+            row.response = completion.text
+        record_call(self.store, row)
+
+    def _record_failure(self, ctx: CallContext, exc: BaseException, partial: str = "") -> None:
+        if not self._record:
+            return
+        row = self._base_record(ctx)
+        row.error = str(exc) or type(exc).__name__
+        row.error_type = exc.error_type if isinstance(exc, MixstackError) else type(exc).__name__
+        if self.config.store_content and partial:
+            row.response = partial
+        record_call(self.store, row)
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def flush(self) -> None:
+        if self._store is not None:
+            self._store.flush()
+
+    async def aclose(self) -> None:
+        for provider in self.providers.loaded():
+            await provider.aclose()
+        if self._store is not None and self._owns_store:
+            self._store.close()
+
+    async def __aenter__(self) -> Pipeline:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+class CallStream:
+    """A routed call whose answer is streamed. Iterate it once; `.completion` is set at the end."""
+
+    def __init__(self, pipeline: Pipeline, ctx: CallContext):
+        self._pipeline = pipeline
+        self.ctx = ctx
+        self.completion: Completion | None = None
+
+    @property
+    def request_id(self) -> str:
+        return self.ctx.request_id
+
+    @property
+    def model(self) -> str:
+        return self.ctx.entry.name
+
+    @property
+    def route(self) -> RouteDecision:
+        return self.ctx.route
+
+    def __aiter__(self) -> AsyncIterator[Chunk]:
+        return self._run()
+
+    async def _run(self) -> AsyncIterator[Chunk]:
+        ctx = self.ctx
+        acc = StreamAccumulator()
+        ttft: float | None = None
+        chunks = ctx.provider.stream(ctx.entry, ctx.request)
+        try:
+            async for chunk in chunks:
+                if ttft is None and (chunk.text or chunk.tool_calls):
+                    ttft = ctx.elapsed_ms()
+                acc.add(chunk)
+                if chunk.finish_reason is not None:
+                    break
+                yield chunk
+        except BaseException as exc:
+            self._pipeline._record_failure(ctx, exc, partial=acc.text)
+            if isinstance(exc, GeneratorExit):
+                raise
+            raise _as_provider_error(exc, ctx) from exc
+        finally:
+            aclose = getattr(chunks, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        usage = acc.usage or Usage()
+        reply = ProviderReply(
+            text=acc.text,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            finish_reason=acc.finish_reason or "stop",
+            tool_calls=acc.tool_calls,
+            reasoning=acc.reasoning,
+        )
+        self.completion = self._pipeline._completion(ctx, reply, ttft_ms=ttft)
+        self._pipeline._record_success(ctx, self.completion)
+        yield Chunk(finish_reason=reply.finish_reason, usage=self.completion.usage)
+
+
+def _validate(request: Request) -> None:
+    if not request.messages:
+        raise InvalidRequestError("the request has no messages; give a prompt.", param="messages")
+    if not any(m.text.strip() or m.images for m in request.messages if m.role != "system"):
+        raise InvalidRequestError(
+            "the prompt is empty; pass text as an argument or on stdin.", param="messages"
+        )
+
+
+def _as_provider_error(exc: BaseException, ctx: CallContext) -> BaseException:
+    if isinstance(exc, MixstackError | GeneratorExit) or not isinstance(exc, Exception):
+        return exc
+    return ProviderError(
+        f"{ctx.entry.name} failed: {type(exc).__name__}: {exc}; "
+        "see `mixstack logs` for the request and retry or pick another model.",
+        model=ctx.entry.name,
+    )
+
+
+def _messages_json(messages: tuple[Message, ...]) -> str:
+    out: list[dict[str, Any]] = []
+    for m in messages:
+        item: dict[str, Any] = {"role": m.role, "content": m.text}
+        if m.images:
+            item["images"] = [img.source or img.media_type for img in m.images]
+        if m.tool_calls:
+            item["tool_calls"] = [c.model_dump() for c in m.tool_calls]
+        if m.tool_call_id:
+            item["tool_call_id"] = m.tool_call_id
+        out.append(item)
+    return json.dumps(out, ensure_ascii=False)

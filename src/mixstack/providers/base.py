@@ -1,0 +1,158 @@
+"""The one interface every provider implements, and the entry-point registry that finds them.
+
+A provider is a wire format (in-process llama.cpp, OpenAI-compatible HTTP, Anthropic, …).
+Endpoints and models are config, not code: the same provider serves many `ModelConfig`s.
+Built-in providers register through the `mixstack.providers` entry-point group exactly as a
+third-party plugin would.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Protocol
+
+from mixstack.errors import ConfigError
+from mixstack.streaming import StreamAccumulator
+from mixstack.types import Chunk, FinishReason, Request, ToolCall, Usage
+
+if TYPE_CHECKING:
+    from mixstack.catalog import ModelEntry
+    from mixstack.config import Capability, Config, Locality, ModelConfig
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Availability",
+    "Provider",
+    "ProviderFactory",
+    "ProviderReply",
+    "ProviderRegistry",
+]
+
+ENTRY_POINT_GROUP = "mixstack.providers"
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    available: bool
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderReply:
+    """What a provider returns for a non-streamed call; the pipeline adds cost and timing."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: FinishReason = "stop"
+    tool_calls: tuple[ToolCall, ...] = ()
+    reasoning: str | None = None
+    #: the model that actually answered upstream, if the endpoint reports it
+    upstream_model: str | None = None
+
+
+class Provider(abc.ABC):
+    """One wire format. Instances are created once per pipeline by a `ProviderFactory`."""
+
+    #: name used in `ModelConfig.provider`
+    name: str
+    default_locality: Locality = "remote"
+    default_capabilities: tuple[Capability, ...] = ("chat",)
+
+    def builtin_models(self) -> list[ModelConfig]:
+        """Models this provider brings without any config (e.g. the embedded local models)."""
+        return []
+
+    @abc.abstractmethod
+    def availability(self, model: ModelEntry) -> Availability:
+        """Whether the model can run right now (file present, SDK installed, key set)."""
+
+    def endpoint(self, model: ModelEntry) -> str:
+        """Where bytes go when this model is called: a host, or `in-process`."""
+        return model.config.base_url or "in-process"
+
+    def count_prompt_tokens(self, model: ModelEntry, request: Request) -> int | None:
+        """Exact prompt size in tokens when the provider can tell cheaply, else None."""
+        return None
+
+    @abc.abstractmethod
+    def stream(self, model: ModelEntry, request: Request) -> AsyncIterator[Chunk]:
+        """Stream the answer. The last chunk carries `finish_reason` and token `usage`."""
+
+    async def complete(self, model: ModelEntry, request: Request) -> ProviderReply:
+        """Answer in one piece. The default collects `stream`; providers may do better."""
+        acc = StreamAccumulator()
+        async for chunk in self.stream(model, request):
+            acc.add(chunk)
+        usage = acc.usage or Usage()
+        return ProviderReply(
+            text=acc.text,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            finish_reason=acc.finish_reason or "stop",
+            tool_calls=acc.tool_calls,
+            reasoning=acc.reasoning,
+        )
+
+    async def aclose(self) -> None:
+        """Release connections or other resources held by the provider."""
+        return None
+
+
+class ProviderFactory(Protocol):
+    def __call__(self, config: Config) -> Provider: ...
+
+
+class ProviderRegistry:
+    """Finds provider factories through entry points and builds each provider once."""
+
+    def __init__(self, config: Config, extra: dict[str, ProviderFactory] | None = None):
+        self._config = config
+        self._factories: dict[str, ProviderFactory] | None = None
+        self._extra = dict(extra or {})
+        self._providers: dict[str, Provider] = {}
+
+    def _load_factories(self) -> dict[str, ProviderFactory]:
+        if self._factories is None:
+            found: dict[str, ProviderFactory] = {}
+            for ep in entry_points(group=ENTRY_POINT_GROUP):
+                found[ep.name] = _LazyFactory(ep.name, ep.value)
+            found.update(self._extra)
+            self._factories = found
+        return self._factories
+
+    def names(self) -> list[str]:
+        return sorted(self._load_factories())
+
+    def get(self, name: str) -> Provider:
+        provider = self._providers.get(name)
+        if provider is None:
+            factories = self._load_factories()
+            if name not in factories:
+                raise ConfigError(
+                    f"unknown provider {name!r}; installed providers: {', '.join(self.names())}. "
+                    "Install the plugin that provides it or fix `provider:` in the config."
+                )
+            provider = factories[name](self._config)
+            self._providers[name] = provider
+        return provider
+
+    def loaded(self) -> list[Provider]:
+        return list(self._providers.values())
+
+
+class _LazyFactory:
+    """Imports the entry point's module only when the provider is first used."""
+
+    def __init__(self, name: str, target: str):
+        self.name = name
+        self.target = target
+
+    def __call__(self, config: Config) -> Provider:
+        for ep in entry_points(group=ENTRY_POINT_GROUP, name=self.name):
+            factory: ProviderFactory = ep.load()
+            return factory(config)
+        raise ConfigError(f"provider {self.name!r} disappeared; reinstall it.")

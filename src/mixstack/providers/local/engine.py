@@ -1,0 +1,258 @@
+"""One loaded GGUF model: loaded once per process, one llama context guarded by a lock.
+
+llama.cpp releases the GIL while it computes, so generation runs in a worker thread and
+streamed tokens are handed to the event loop one by one. A cancelled consumer sets an
+event that stops generation at the next token and frees the context.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from mixstack.errors import InvalidRequestError, ModelUnavailableError
+from mixstack.types import FinishReason, Message, ResponseFormat, SamplingParams
+
+__all__ = ["GenerationResult", "LoadedModel", "load_model"]
+
+_LOADED: dict[tuple[str, int, int], LoadedModel] = {}
+_LOAD_LOCK = threading.Lock()
+
+#: max_tokens when the request gives none (llama.cpp's own default of 16 is too short)
+DEFAULT_MAX_TOKENS = 512
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationResult:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    finish_reason: FinishReason
+
+
+def load_model(path: Path, *, n_ctx: int, threads: int | None, style: str) -> LoadedModel:
+    """The process-wide instance for this file and context size (loaded on first use)."""
+    n_threads = threads or os.cpu_count() or 1
+    key = (str(path), n_ctx, n_threads)
+    with _LOAD_LOCK:
+        model = _LOADED.get(key)
+        if model is None:
+            model = LoadedModel(path, n_ctx=n_ctx, n_threads=n_threads, style=style)
+            _LOADED[key] = model
+        return model
+
+
+class LoadedModel:
+    def __init__(self, path: Path, *, n_ctx: int, n_threads: int, style: str):
+        if not path.is_file():
+            raise ModelUnavailableError(f"GGUF file {str(path)!r} not found; check `path:`.")
+        from llama_cpp import Llama
+
+        try:
+            self.llama = Llama(
+                model_path=str(path),
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as exc:
+            raise ModelUnavailableError(
+                f"{path} could not be loaded as a GGUF model (corrupt or truncated?): {exc}; "
+                "reinstall the package that provides it or point `path:` at a valid file."
+            ) from exc
+        self.path = path
+        self.style = style
+        self.n_ctx = self.llama.n_ctx()
+        self.lock = threading.Lock()
+        self._formatter = self._chat_formatter() if style == "chat" else None
+
+    def _chat_formatter(self) -> Any:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        template = self.llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelUnavailableError(
+                f"{self.path.name} has no chat template in its metadata; "
+                "declare it with `style: completion` in the config."
+            )
+        model = self.llama._model
+        return Jinja2ChatFormatter(
+            template=template,
+            eos_token=model.token_get_text(self.llama.token_eos()),
+            bos_token=model.token_get_text(self.llama.token_bos()),
+        )
+
+    # -- prompt -------------------------------------------------------------------------
+
+    def render(self, messages: tuple[Message, ...]) -> tuple[str, list[str]]:
+        """The prompt text and the stop strings it implies."""
+        for m in messages:
+            if m.images:
+                raise InvalidRequestError(
+                    f"{self.path.name} is text-only and the request still holds an image; "
+                    "send images to a vision model or let the pipeline OCR them."
+                )
+        if self._formatter is None:
+            return _completion_prompt(messages)
+        result = self._formatter(messages=[_as_template_message(m) for m in messages])
+        stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
+        return result.prompt, [s for s in stop if s]
+
+    def tokenize(self, text: str) -> list[int]:
+        tokens: list[int] = self.llama.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+        return tokens
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    # -- generation ---------------------------------------------------------------------
+
+    def _kwargs(
+        self,
+        tokens: list[int],
+        params: SamplingParams,
+        response_format: ResponseFormat,
+        stop: list[str],
+        cancel: threading.Event,
+    ) -> dict[str, Any]:
+        from llama_cpp import LogitsProcessorList, StoppingCriteriaList  # noqa: F401
+
+        room = self.n_ctx - len(tokens)
+        wanted = params.max_tokens or DEFAULT_MAX_TOKENS
+        kwargs: dict[str, Any] = {
+            "prompt": tokens,
+            "max_tokens": max(1, min(wanted, room)),
+            "stop": [*stop, *params.stop],
+            "stopping_criteria": StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()]),
+        }
+        if params.temperature is not None:
+            kwargs["temperature"] = params.temperature
+        if params.top_p is not None:
+            kwargs["top_p"] = params.top_p
+        if params.seed is not None:
+            kwargs["seed"] = params.seed
+        grammar = _grammar(response_format)
+        if grammar is not None:
+            kwargs["grammar"] = grammar
+        return kwargs
+
+    def generate(
+        self,
+        tokens: list[int],
+        params: SamplingParams,
+        response_format: ResponseFormat,
+        stop: list[str],
+        cancel: threading.Event,
+    ) -> GenerationResult:
+        kwargs = self._kwargs(tokens, params, response_format, stop, cancel)
+        with self.lock:
+            out = self.llama.create_completion(**kwargs)
+        choice = out["choices"][0]
+        usage = out["usage"]
+        return GenerationResult(
+            text=choice["text"],
+            prompt_tokens=usage["prompt_tokens"],
+            completion_tokens=usage["completion_tokens"],
+            finish_reason=_finish(choice.get("finish_reason")),
+        )
+
+    async def stream(
+        self,
+        tokens: list[int],
+        params: SamplingParams,
+        response_format: ResponseFormat,
+        stop: list[str],
+    ) -> AsyncIterator[tuple[str, FinishReason | None]]:
+        """Yields (text, None) per token, then ("", finish_reason)."""
+        cancel = threading.Event()
+        kwargs = self._kwargs(tokens, params, response_format, stop, cancel)
+        kwargs["stream"] = True
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, FinishReason | None] | BaseException] = asyncio.Queue()
+
+        def work() -> None:
+            put: Callable[[Any], None] = queue.put_nowait
+            finish: FinishReason = "stop"
+            try:
+                with self.lock:
+                    chunks: Iterator[Any] = self.llama.create_completion(**kwargs)
+                    try:
+                        for chunk in chunks:
+                            choice = chunk["choices"][0]
+                            if choice["text"]:
+                                loop.call_soon_threadsafe(put, (choice["text"], None))
+                            if choice.get("finish_reason"):
+                                finish = _finish(choice["finish_reason"])
+                            if cancel.is_set():
+                                break
+                    finally:
+                        close = getattr(chunks, "close", None)
+                        if close is not None:
+                            close()
+                loop.call_soon_threadsafe(put, ("", finish))
+            except BaseException as exc:  # handed to the consumer, re-raised there
+                with contextlib.suppress(RuntimeError):
+                    loop.call_soon_threadsafe(put, exc)
+
+        worker = loop.run_in_executor(None, work)
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item[1] is not None:
+                    break
+        finally:
+            cancel.set()
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(worker)
+
+
+def _finish(reason: Any) -> FinishReason:
+    return "length" if reason == "length" else "stop"
+
+
+def _as_template_message(message: Message) -> dict[str, str]:
+    text = message.text
+    if message.role == "tool":
+        label = f" ({message.name})" if message.name else ""
+        return {"role": "user", "content": f"Tool result{label}:\n{text}"}
+    if message.role == "assistant" and message.tool_calls:
+        calls = [{"name": c.name, "arguments": c.parsed_arguments()} for c in message.tool_calls]
+        text = (text + "\n" if text else "") + json.dumps({"tool_calls": calls})
+    return {"role": message.role, "content": text}
+
+
+def _completion_prompt(messages: tuple[Message, ...]) -> tuple[str, list[str]]:
+    """A base model has no chat template: a lone prompt is used as is, else a plain transcript."""
+    if len(messages) == 1 and messages[0].role == "user":
+        return messages[0].text, []
+    lines: list[str] = []
+    for m in messages:
+        if m.role == "system":
+            lines.append(m.text + "\n")
+        else:
+            speaker = {"user": "User", "assistant": "Assistant", "tool": "Tool"}[m.role]
+            lines.append(f"{speaker}: {m.text}")
+    lines.append("Assistant:")
+    return "\n".join(lines), ["\nUser:"]
+
+
+def _grammar(response_format: ResponseFormat) -> Any:
+    if response_format.type == "text":
+        return None
+    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+    if response_format.type == "json_schema" and response_format.json_schema:
+        schema = response_format.json_schema.get("schema", response_format.json_schema)
+        return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+    return LlamaGrammar.from_string(JSON_GBNF, verbose=False)

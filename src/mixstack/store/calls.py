@@ -1,0 +1,53 @@
+"""The `calls` table: one row per model call, whatever the front door."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from mixstack.store.db import Store
+
+__all__ = ["CallRecord", "record_call", "recent_calls"]
+
+
+@dataclass(slots=True)
+class CallRecord:
+    request_id: str
+    model: str
+    provider: str
+    locality: str
+    endpoint: str = ""
+    workload: str = ""
+    caller: str = ""
+    front_door: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    finish_reason: str | None = None
+    error: str | None = None
+    error_type: str | None = None
+    prompt: str | None = None
+    response: str | None = None
+    created_at: float = 0.0
+
+
+_COLUMNS = [f.name for f in fields(CallRecord)]
+_INSERT = (
+    f"INSERT OR REPLACE INTO calls ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join(':' + c for c in _COLUMNS)})"
+)
+
+
+def record_call(store: Store, record: CallRecord) -> None:
+    """Queue the row; it is committed by the store's writer thread."""
+    if not record.created_at:
+        record.created_at = time.time()
+    store.submit(_INSERT, asdict(record))
+
+
+def recent_calls(store: Store, limit: int = 20) -> list[dict[str, Any]]:
+    rows = store.query("SELECT * FROM calls ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
+    return [dict(row) for row in rows]

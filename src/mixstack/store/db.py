@@ -1,0 +1,203 @@
+"""The SQLite store: WAL mode, numbered migrations, one writer thread off the request path.
+
+Every write goes through one background thread that commits in batches, so a front door
+never waits on the disk. `write()` returns a future for writes whose result matters;
+`submit()` is fire-and-forget. A row is acknowledged once its batch commits; WAL with
+`synchronous=NORMAL` keeps acknowledged rows through a crash of the process.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import sqlite3
+import threading
+from collections.abc import Sequence
+from concurrent.futures import Future
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from platformdirs import user_data_dir
+
+__all__ = ["HOME_ENV", "Store", "apply_migrations", "default_home", "migration_scripts"]
+
+HOME_ENV = "MIXSTACK_HOME"
+_BATCH = 256
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+def default_home(configured: Path | None = None) -> Path:
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env)
+    if configured is not None:
+        return configured.expanduser()
+    return Path(user_data_dir("mixstack"))
+
+
+def migration_scripts() -> list[tuple[int, str, str]]:
+    """(number, name, sql) for each `NNNN_name.sql` in `mixstack.store.migrations`, in order."""
+    found = []
+    for item in resources.files("mixstack.store.migrations").iterdir():
+        name = item.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), name, item.read_text(encoding="utf-8")))
+    found.sort()
+    numbers = [n for n, _, _ in found]
+    if numbers != list(range(1, len(numbers) + 1)):
+        raise RuntimeError(f"migrations must be numbered 1..N without gaps, got {numbers}")
+    return found
+
+
+def apply_migrations(conn: sqlite3.Connection, upto: int | None = None) -> int:
+    """Bring the schema to `upto` (default: latest). Returns the resulting version."""
+    current: int = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, _name, sql in migration_scripts():
+        if number <= current or (upto is not None and number > upto):
+            continue
+        conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+        current = number
+    return current
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class _Write:
+    __slots__ = ("future", "many", "params", "sql")
+
+    def __init__(self, sql: str, params: Params | list[Params], many: bool, future: Future[int]):
+        self.sql = sql
+        self.params = params
+        self.many = many
+        self.future = future
+
+
+class Store:
+    """A SQLite file under the mixstack home, shared by every front door of a process."""
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        setup = _connect(self.path)
+        try:
+            self.version = apply_migrations(setup)
+        finally:
+            setup.close()
+        self._read = _connect(self.path)
+        self._read_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_loop, name="mixstack-store", daemon=True)
+        self._closed = False
+        self._writer.start()
+
+    @classmethod
+    def open_default(cls, home: Path | None = None) -> Store:
+        return cls(default_home(home) / "mixstack.db")
+
+    # -- writes -------------------------------------------------------------------------
+
+    def write(self, sql: str, params: Params = ()) -> Future[int]:
+        """Queue one statement; the future resolves to `lastrowid` once it is committed."""
+        future: Future[int] = Future()
+        self._enqueue(_Write(sql, params, False, future))
+        return future
+
+    def write_many(self, sql: str, rows: list[Params]) -> Future[int]:
+        future: Future[int] = Future()
+        self._enqueue(_Write(sql, rows, True, future))
+        return future
+
+    def submit(self, sql: str, params: Params = ()) -> None:
+        """Queue one statement without waiting for it."""
+        self.write(sql, params)
+
+    def _enqueue(self, item: _Write) -> None:
+        if self._closed:
+            raise RuntimeError("the store is closed")
+        self._queue.put(item)
+
+    def flush(self) -> None:
+        """Wait until everything queued so far is committed."""
+        if not self._closed:
+            self.write("SELECT 1").result()
+
+    def _write_loop(self) -> None:
+        conn = _connect(self.path)
+        try:
+            while True:
+                item = self._queue.get()
+                if item is None:
+                    return
+                batch = [item]
+                while len(batch) < _BATCH:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        self._commit(conn, batch)
+                        return
+                    batch.append(nxt)
+                self._commit(conn, batch)
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _commit(conn: sqlite3.Connection, batch: list[_Write]) -> None:
+        results: list[tuple[_Write, int | BaseException]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        for item in batch:
+            conn.execute("SAVEPOINT one")
+            try:
+                if item.many:
+                    cur = conn.executemany(item.sql, item.params)  # type: ignore[arg-type]
+                else:
+                    cur = conn.execute(item.sql, item.params)  # type: ignore[arg-type]
+                results.append((item, cur.lastrowid or 0))
+                conn.execute("RELEASE one")
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK TO one")
+                conn.execute("RELEASE one")
+                results.append((item, exc))
+        conn.execute("COMMIT")
+        for item, outcome in results:
+            if isinstance(outcome, BaseException):
+                item.future.set_exception(outcome)
+            else:
+                item.future.set_result(outcome)
+
+    # -- reads --------------------------------------------------------------------------
+
+    def query(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        with self._read_lock:
+            return list(self._read.execute(sql, params).fetchall())
+
+    def query_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        with self._read_lock:
+            row: sqlite3.Row | None = self._read.execute(sql, params).fetchone()
+            return row
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self.flush()
+        self._closed = True
+        self._queue.put(None)
+        self._writer.join()
+        with self._read_lock:
+            self._read.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

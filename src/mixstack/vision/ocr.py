@@ -1,0 +1,128 @@
+"""Images for text-only models: local OCR (`rapidocr-onnxruntime`, models inside the package).
+
+The text comes back as lines in reading order with layout hints (where on the image a line
+sits, and wide gaps between columns shown as ` | `), so a text-only model can still answer
+questions about a screenshot or a scanned page.
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+from mixstack.errors import InvalidRequestError, ModelUnavailableError
+from mixstack.types import ContentPart, ImagePart, Request, TextPart
+
+__all__ = ["OcrLine", "image_to_text", "inline_images", "read_lines"]
+
+_ENGINE: Any = None
+_ENGINE_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class OcrLine:
+    text: str
+    top: float  # 0..1 of the image height
+    left: float  # 0..1 of the image width
+
+
+def _engine() -> Any:
+    global _ENGINE
+    with _ENGINE_LOCK:
+        if _ENGINE is None:
+            try:
+                from rapidocr_onnxruntime import RapidOCR
+            except ImportError as exc:
+                raise ModelUnavailableError(
+                    "local OCR needs the package rapidocr-onnxruntime; "
+                    "run `pip install rapidocr-onnxruntime` (or `make demo`)."
+                ) from exc
+            _ENGINE = RapidOCR()
+        return _ENGINE
+
+
+def _decode(image: ImagePart) -> Any:
+    if image.data is None:
+        raise InvalidRequestError(
+            f"image {image.source or image.url!r} is a remote URL and the chosen model is "
+            "text-only; mixstack does not download images: attach the file instead."
+        )
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(image.data)) as img:
+            return img.convert("RGB")
+    except (UnidentifiedImageError, OSError) as exc:
+        raise InvalidRequestError(
+            f"image {image.source or ''!r} could not be decoded ({exc}); pass a valid image file."
+        ) from exc
+
+
+def read_lines(image: ImagePart) -> tuple[list[OcrLine], tuple[int, int]]:
+    """OCR boxes merged into lines, top to bottom, left to right."""
+    import numpy as np
+
+    picture = _decode(image)
+    width, height = picture.size
+    result, _elapsed = _engine()(np.asarray(picture))
+    boxes = []
+    for box, text, _score in result or []:
+        ys = [p[1] for p in box]
+        xs = [p[0] for p in box]
+        boxes.append((min(ys), max(ys), min(xs), max(xs), str(text)))
+    boxes.sort(key=lambda b: ((b[0] + b[1]) / 2, b[2]))
+    lines: list[list[tuple[float, float, float, float, str]]] = []
+    for box in boxes:
+        center = (box[0] + box[1]) / 2
+        if lines:
+            last = lines[-1]
+            top = min(b[0] for b in last)
+            bottom = max(b[1] for b in last)
+            if top <= center <= bottom:
+                last.append(box)
+                continue
+        lines.append([box])
+    out = []
+    for line in lines:
+        line.sort(key=lambda b: b[2])
+        pieces = [line[0][4]]
+        char_w = max((line[0][3] - line[0][2]) / max(len(line[0][4]), 1), 1.0)
+        for prev, cur in zip(line, line[1:], strict=False):
+            gap = cur[2] - prev[3]
+            pieces.append(" | " if gap > 3 * char_w else " ")
+            pieces.append(cur[4])
+        out.append(OcrLine("".join(pieces), line[0][0] / height, line[0][2] / width))
+    return out, (width, height)
+
+
+def _region(top: float) -> str:
+    return "top" if top < 1 / 3 else "middle" if top < 2 / 3 else "bottom"
+
+
+def image_to_text(image: ImagePart) -> str:
+    lines, (width, height) = read_lines(image)
+    name = image.source or "image"
+    header = f"[image {name}, {width}x{height} px; text read by OCR, top to bottom]"
+    if not lines:
+        return header + "\n(no text found in the image)"
+    body = [f"({_region(line.top)}) {line.text}" for line in lines]
+    return "\n".join([header, *body, "[end of image text]"])
+
+
+def inline_images(request: Request) -> Request:
+    """The request with every image replaced by its OCR text (for text-only models)."""
+    messages = []
+    for message in request.messages:
+        if not message.images:
+            messages.append(message)
+            continue
+        parts: list[ContentPart] = []
+        for part in message.content:
+            if isinstance(part, ImagePart):
+                parts.append(TextPart(text=image_to_text(part)))
+            else:
+                parts.append(part)
+        messages.append(message.model_copy(update={"content": tuple(parts)}))
+    return request.with_changes(messages=tuple(messages))

@@ -1,0 +1,60 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mixstack.config import DEFAULT_MODEL, load_config
+from mixstack.errors import ConfigError
+
+
+def test_embedded_default_needs_no_file() -> None:
+    cfg = load_config()
+    assert cfg.default_model == DEFAULT_MODEL
+    assert cfg.models == []
+
+
+def test_env_var_selects_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "m.yaml"
+    path.write_text("default_model: fake/echo\nmodels:\n  - {name: fake/echo, provider: fake}\n")
+    monkeypatch.setenv("MIXSTACK_CONFIG", str(path))
+    cfg = load_config()
+    assert cfg.default_model == "fake/echo"
+    assert cfg.source == path
+
+
+def test_bad_field_names_file_and_path(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("models:\n  - name: fake/x\n    provider: fake\n    context_window: lots\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert str(path) in text
+    assert "models[0].context_window" in text
+    assert "'lots'" in text
+
+
+def test_bad_model_name_is_explained(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("models:\n  - {name: nameonly, provider: fake}\n")
+    with pytest.raises(ConfigError, match=r"models\[0\]\.name.*provider/model"):
+        load_config(path)
+
+
+def test_unknown_top_level_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("modles: []\n")
+    with pytest.raises(ConfigError, match="modles"):
+        load_config(path)
+
+
+def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("models:\n  - name: [unclosed\n")
+    with pytest.raises(ConfigError, match=r"line \d+"):
+        load_config(path)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")

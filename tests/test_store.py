@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from mixstack.store import CallRecord, Store, apply_migrations, recent_calls, record_call
+from mixstack.store.db import migration_scripts
+
+
+def _schema(path: Path) -> list[tuple[str, str]]:
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).fetchall()
+        return [(name, " ".join((sql or "").split())) for name, sql in rows]
+    finally:
+        conn.close()
+
+
+def test_fresh_and_migrated_databases_have_the_same_schema(tmp_path: Path) -> None:
+    latest = len(migration_scripts())
+    fresh = tmp_path / "fresh.db"
+    Store(fresh).close()
+    # a database left at every older version, then opened by the current code
+    for start in range(latest):
+        old = tmp_path / f"old{start}.db"
+        conn = sqlite3.connect(old)
+        assert apply_migrations(conn, upto=start) == start
+        conn.close()
+        with Store(old) as store:
+            assert store.version == latest
+        assert _schema(old) == _schema(fresh)
+
+
+def test_wal_mode_and_round_trip(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    with Store(path) as store:
+        mode = store.query_one("PRAGMA journal_mode")
+        assert mode is not None
+        assert mode[0] == "wal"
+        for i in range(5):
+            record_call(
+                store,
+                CallRecord(
+                    request_id=f"r{i}",
+                    model="fake/echo",
+                    provider="fake",
+                    locality="local",
+                    prompt_tokens=i,
+                    created_at=1000.0 + i,
+                ),
+            )
+        store.flush()
+        rows = recent_calls(store, 3)
+    assert [r["request_id"] for r in rows] == ["r4", "r3", "r2"]
+    assert rows[0]["prompt_tokens"] == 4
+
+
+def test_rows_survive_reopen_and_bad_writes_do_not_poison_the_batch(tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    store = Store(path)
+    bad = store.write("INSERT INTO no_such_table VALUES (1)")
+    record_call(store, CallRecord(request_id="ok", model="m/x", provider="p", locality="local"))
+    store.close()
+    assert isinstance(bad.exception(), sqlite3.OperationalError)
+    with Store(path) as again:
+        assert [r["request_id"] for r in recent_calls(again)] == ["ok"]
