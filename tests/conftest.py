@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -92,5 +91,5 @@ def run_cli(
 
 
 @pytest.fixture
-def cli() -> Iterator[Any]:
-    yield run_cli
+def cli() -> Any:
+    return run_cli

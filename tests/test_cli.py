@@ -123,7 +123,9 @@ def test_image_is_read_by_ocr_for_the_text_only_model(cli: Any, tmp_path: Path) 
     from PIL import ImageDraw, ImageFont
 
     img = Image.new("RGB", (640, 160), "white")
-    ImageDraw.Draw(img).text((20, 50), "INVOICE 4711", fill="black", font=ImageFont.load_default(48))
+    ImageDraw.Draw(img).text(
+        (20, 50), "INVOICE 4711", fill="black", font=ImageFont.load_default(48)
+    )
     buf = io.BytesIO()
     img.save(buf, format="PNG")
     path = tmp_path / "shot.png"

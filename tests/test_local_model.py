@@ -21,7 +21,7 @@ GREEDY = SamplingParams(max_tokens=24, temperature=0.0, seed=1)
 
 async def test_smollm2_answers_and_streams_the_same_text() -> None:
     async with Pipeline(Config()) as pipeline:
-        request = Request.from_prompt("What is the capital of France?", params=GREEDY)
+        request = Request.from_prompt("Name the capital city of France.", params=GREEDY)
         whole = await pipeline.complete(request)
         call = await pipeline.open_stream(request)
         streamed = [c async for c in call]
@@ -98,7 +98,7 @@ async def test_multi_turn_uses_the_gguf_chat_template() -> None:
         entry: ModelEntry = pipeline.catalog.get("local/smollm2-135m-instruct")
         provider = pipeline.catalog.provider_for(entry)
         loaded = provider.loaded(entry)  # type: ignore[attr-defined]
-        prompt, stop = loaded.render(
+        prompt, _stop = loaded.render(
             (Message.system("Be brief."), Message.user("Hi"), Message.assistant("Hello!"))
         )
     assert "<|im_start|>system\nBe brief.<|im_end|>" in prompt
@@ -109,10 +109,10 @@ async def test_gemma_base_model_completes_plain_text() -> None:
     async with Pipeline(Config()) as pipeline:
         out = await pipeline.complete(
             Request.from_prompt(
-                "The capital of France is",
+                "Monday, Tuesday, Wednesday,",
                 model="local/gemma3-270m",
                 params=SamplingParams(max_tokens=8, temperature=0.0),
             )
         )
     assert out.model == "local/gemma3-270m"
-    assert "Paris" in out.text
+    assert "Thursday" in out.text

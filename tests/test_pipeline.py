@@ -120,9 +120,10 @@ def test_sync_and_async_api_agree(fake_config: Config) -> None:
 
     async def both() -> str:
         out = await mixstack.arun("parity check", model="fake/echo", config=fake_config)
-        streamed = [c.text async for c in mixstack.astream(
-            "parity check", model="fake/echo", config=fake_config
-        )]
+        streamed = [
+            c.text
+            async for c in mixstack.astream("parity check", model="fake/echo", config=fake_config)
+        ]
         assert "".join(streamed) == out.text
         return out.text
 
@@ -133,5 +134,5 @@ def test_sync_and_async_api_agree(fake_config: Config) -> None:
 
 
 async def test_sync_run_inside_a_loop_is_refused(fake_config: Config) -> None:
-    with pytest.raises(RuntimeError, match="await mixstack.arun"):
+    with pytest.raises(RuntimeError, match=r"await mixstack\.arun"):
         mixstack.run("x", model="fake/echo", config=fake_config)

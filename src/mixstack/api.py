@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from mixstack.config import Config, load_config
 from mixstack.pipeline import Pipeline
@@ -92,7 +92,7 @@ def run(prompt: str | Request, **kwargs: Any) -> Completion:
 def stream(prompt: str | Request, **kwargs: Any) -> Iterator[Chunk]:
     """Sync wrapper of `astream` (same arguments): yields chunks as they arrive."""
     loop = asyncio.new_event_loop()
-    agen = astream(prompt, **kwargs)
+    agen = cast(AsyncGenerator[Chunk, None], astream(prompt, **kwargs))
     try:
         while True:
             try:

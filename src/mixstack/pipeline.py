@@ -119,7 +119,9 @@ class Pipeline:
 
     # -- results ------------------------------------------------------------------------
 
-    def _completion(self, ctx: CallContext, reply: ProviderReply, ttft_ms: float | None) -> Completion:
+    def _completion(
+        self, ctx: CallContext, reply: ProviderReply, ttft_ms: float | None
+    ) -> Completion:
         usage = Usage(
             prompt_tokens=reply.prompt_tokens,
             completion_tokens=reply.completion_tokens,

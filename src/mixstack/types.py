@@ -100,7 +100,9 @@ class ImagePart(_Value):
         if url.startswith("data:"):
             header, _, payload = url.partition(",")
             if ";base64" not in header:
-                raise InvalidRequestError("image data URLs must be base64 encoded (data:…;base64,…)")
+                raise InvalidRequestError(
+                    "image data URLs must be base64 encoded (data:…;base64,…)"
+                )
             try:
                 data = base64.b64decode(payload, validate=True)
             except (binascii.Error, ValueError) as exc:

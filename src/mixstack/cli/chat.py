@@ -21,7 +21,9 @@ _HELP = "Type a message; /reset clears the conversation, /exit (or Ctrl-D) quits
 
 
 def chat_command(
-    model: Annotated[str | None, typer.Option("--model", "-m", help="provider/model or workload/<name>.")] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="provider/model or workload/<name>.")
+    ] = None,
     system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", min=1)] = None,
     workload: Annotated[str | None, typer.Option("--workload", "-w")] = None,

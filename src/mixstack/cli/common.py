@@ -24,7 +24,9 @@ __all__ = [
 
 ConfigOption = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="mixstack.yaml to use (default: $MIXSTACK_CONFIG or built-in)."),
+    typer.Option(
+        "--config", "-c", help="mixstack.yaml to use (default: $MIXSTACK_CONFIG or built-in)."
+    ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 

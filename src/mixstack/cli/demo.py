@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 from rich.console import Console
 from rich.panel import Panel
@@ -74,4 +74,4 @@ async def _demo(config_path: Path | None) -> None:
     async with Pipeline(cfg) as pipeline:
         for step in STEPS:
             await step(pipeline)
-    console.print(Panel("Done. Try `mixstack run \"your prompt\"` or `mixstack chat`."))
+    console.print(Panel('Done. Try `mixstack run "your prompt"` or `mixstack chat`.'))

@@ -29,7 +29,7 @@ def logs_command(
         return
     table = Table(title=f"last {len(rows)} calls")
     for column in ("time", "request", "model", "locality", "tokens in/out", "latency ms", "error"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold", no_wrap=column in ("name", "request", "model"))
     for row in rows:
         when = dt.datetime.fromtimestamp(row["created_at"]).strftime("%Y-%m-%d %H:%M:%S")
         table.add_row(

@@ -21,8 +21,16 @@ def models_command(config: ConfigOption = None, as_json: JsonOption = False) -> 
         print_json(rows)
         return
     table = Table(title="models")
-    for column in ("name", "provider", "locality", "capabilities", "context", "$/1M in/out", "available"):
-        table.add_column(column)
+    for column in (
+        "name",
+        "provider",
+        "locality",
+        "capabilities",
+        "context",
+        "$/1M in/out",
+        "available",
+    ):
+        table.add_column(column, overflow="fold", no_wrap=column in ("name", "request", "model"))
     for row in rows:
         table.add_row(
             row["name"] + (" (default)" if row["name"] == cfg.default_model else ""),

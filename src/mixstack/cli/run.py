@@ -17,14 +17,24 @@ __all__ = ["run_command"]
 
 
 def run_command(
-    prompt: Annotated[str | None, typer.Argument(help="The prompt; `-` or absent reads stdin.")] = None,
-    model: Annotated[str | None, typer.Option("--model", "-m", help="provider/model or workload/<name>.")] = None,
-    image: Annotated[list[Path] | None, typer.Option("--image", help="Attach an image (repeatable).")] = None,
+    prompt: Annotated[
+        str | None, typer.Argument(help="The prompt; `-` or absent reads stdin.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="provider/model or workload/<name>.")
+    ] = None,
+    image: Annotated[
+        list[Path] | None, typer.Option("--image", help="Attach an image (repeatable).")
+    ] = None,
     system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens", min=1, help="Answer length cap.")] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", min=1, help="Answer length cap.")
+    ] = None,
     temperature: Annotated[float | None, typer.Option("--temperature", min=0.0, max=2.0)] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
-    workload: Annotated[str | None, typer.Option("--workload", "-w", help="Workload policy to apply.")] = None,
+    workload: Annotated[
+        str | None, typer.Option("--workload", "-w", help="Workload policy to apply.")
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -27,8 +27,8 @@ __all__ = [
     "Availability",
     "Provider",
     "ProviderFactory",
-    "ProviderReply",
     "ProviderRegistry",
+    "ProviderReply",
 ]
 
 ENTRY_POINT_GROUP = "mixstack.providers"
@@ -99,7 +99,7 @@ class Provider(abc.ABC):
 
     async def aclose(self) -> None:
         """Release connections or other resources held by the provider."""
-        return None
+        return
 
 
 class ProviderFactory(Protocol):

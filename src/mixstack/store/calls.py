@@ -8,7 +8,7 @@ from typing import Any
 
 from mixstack.store.db import Store
 
-__all__ = ["CallRecord", "record_call", "recent_calls"]
+__all__ = ["CallRecord", "recent_calls", "record_call"]
 
 
 @dataclass(slots=True)

@@ -159,9 +159,9 @@ class Store:
             conn.execute("SAVEPOINT one")
             try:
                 if item.many:
-                    cur = conn.executemany(item.sql, item.params)  # type: ignore[arg-type]
+                    cur = conn.executemany(item.sql, item.params)
                 else:
-                    cur = conn.execute(item.sql, item.params)  # type: ignore[arg-type]
+                    cur = conn.execute(item.sql, item.params)
                 results.append((item, cur.lastrowid or 0))
                 conn.execute("RELEASE one")
             except sqlite3.Error as exc:

@@ -7,8 +7,9 @@ questions about a screenshot or a scanned page.
 
 from __future__ import annotations
 
+import functools
 import io
-import threading
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,9 +17,6 @@ from mixstack.errors import InvalidRequestError, ModelUnavailableError
 from mixstack.types import ContentPart, ImagePart, Request, TextPart
 
 __all__ = ["OcrLine", "image_to_text", "inline_images", "read_lines"]
-
-_ENGINE: Any = None
-_ENGINE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,19 +26,17 @@ class OcrLine:
     left: float  # 0..1 of the image width
 
 
+@functools.cache
 def _engine() -> Any:
-    global _ENGINE
-    with _ENGINE_LOCK:
-        if _ENGINE is None:
-            try:
-                from rapidocr_onnxruntime import RapidOCR
-            except ImportError as exc:
-                raise ModelUnavailableError(
-                    "local OCR needs the package rapidocr-onnxruntime; "
-                    "run `pip install rapidocr-onnxruntime` (or `make demo`)."
-                ) from exc
-            _ENGINE = RapidOCR()
-        return _ENGINE
+    """The OCR engine, created once per process on first use (its models load then)."""
+    try:
+        from rapidocr_onnxruntime import RapidOCR  # type: ignore[import-untyped]
+    except ImportError as exc:
+        raise ModelUnavailableError(
+            "local OCR needs the package rapidocr-onnxruntime; "
+            "run `pip install rapidocr-onnxruntime` (or `make demo`)."
+        ) from exc
+    return RapidOCR()
 
 
 def _decode(image: ImagePart) -> Any:
@@ -89,7 +85,7 @@ def read_lines(image: ImagePart) -> tuple[list[OcrLine], tuple[int, int]]:
         line.sort(key=lambda b: b[2])
         pieces = [line[0][4]]
         char_w = max((line[0][3] - line[0][2]) / max(len(line[0][4]), 1), 1.0)
-        for prev, cur in zip(line, line[1:], strict=False):
+        for prev, cur in itertools.pairwise(line):
             gap = cur[2] - prev[3]
             pieces.append(" | " if gap > 3 * char_w else " ")
             pieces.append(cur[4])

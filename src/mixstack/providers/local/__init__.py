@@ -64,7 +64,9 @@ class LocalProvider(Provider):
             style=model.config.style,
         )
 
-    def _prepare(self, model: ModelEntry, request: Request) -> tuple[LoadedModel, list[int], list[str]]:
+    def _prepare(
+        self, model: ModelEntry, request: Request
+    ) -> tuple[LoadedModel, list[int], list[str]]:
         llm = self.loaded(model)
         prompt, stop = llm.render(request.messages)
         tokens = llm.tokenize(prompt)

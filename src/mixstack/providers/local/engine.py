@@ -8,6 +8,7 @@ event that stops generation at the next token and frees the context.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import contextlib
 import json
 import os
@@ -44,6 +45,8 @@ def load_model(path: Path, *, n_ctx: int, threads: int | None, style: str) -> Lo
     with _LOAD_LOCK:
         model = _LOADED.get(key)
         if model is None:
+            if not _LOADED:
+                atexit.register(_close_all)
             model = LoadedModel(path, n_ctx=n_ctx, n_threads=n_threads, style=style)
             _LOADED[key] = model
         return model
@@ -70,7 +73,8 @@ class LoadedModel:
             ) from exc
         self.path = path
         self.style = style
-        self.n_ctx = self.llama.n_ctx()
+        # llama.cpp may pad the context it allocates; the buffers follow the requested size
+        self.n_ctx = min(n_ctx, self.llama.n_ctx())
         self.lock = threading.Lock()
         self._formatter = self._chat_formatter() if style == "chat" else None
 
@@ -103,7 +107,9 @@ class LoadedModel:
         if self._formatter is None:
             return _completion_prompt(messages)
         result = self._formatter(messages=[_as_template_message(m) for m in messages])
-        stop = result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
+        stop = (
+            result.stop if isinstance(result.stop, list) else [result.stop] if result.stop else []
+        )
         return result.prompt, [s for s in stop if s]
 
     def tokenize(self, text: str) -> list[int]:
@@ -154,7 +160,7 @@ class LoadedModel:
     ) -> GenerationResult:
         kwargs = self._kwargs(tokens, params, response_format, stop, cancel)
         with self.lock:
-            out = self.llama.create_completion(**kwargs)
+            out: Any = self.llama.create_completion(**kwargs)
         choice = out["choices"][0]
         usage = out["usage"]
         return GenerationResult(
@@ -183,7 +189,7 @@ class LoadedModel:
             finish: FinishReason = "stop"
             try:
                 with self.lock:
-                    chunks: Iterator[Any] = self.llama.create_completion(**kwargs)
+                    chunks: Iterator[Any] = self.llama.create_completion(**kwargs)  # type: ignore[assignment]
                     try:
                         for chunk in chunks:
                             choice = chunk["choices"][0]
@@ -215,6 +221,15 @@ class LoadedModel:
             cancel.set()
             with contextlib.suppress(BaseException):
                 await asyncio.shield(worker)
+
+
+def _close_all() -> None:
+    """Free llama contexts before interpreter shutdown tears down the modules they need."""
+    with _LOAD_LOCK:
+        for model in _LOADED.values():
+            with contextlib.suppress(Exception):
+                model.llama.close()
+        _LOADED.clear()
 
 
 def _finish(reason: Any) -> FinishReason:
