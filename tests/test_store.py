@@ -19,11 +19,12 @@ def _schema(path: Path) -> list[tuple[str, str]]:
 
 
 def test_fresh_and_migrated_databases_have_the_same_schema(tmp_path: Path) -> None:
-    latest = len(migration_scripts())
+    numbers = [n for n, _, _ in migration_scripts()]
+    latest = numbers[-1]
     fresh = tmp_path / "fresh.db"
     Store(fresh).close()
     # a database left at every older version, then opened by the current code
-    for start in range(latest):
+    for start in [0, *numbers[:-1]]:
         old = tmp_path / f"old{start}.db"
         conn = sqlite3.connect(old)
         assert apply_migrations(conn, upto=start) == start

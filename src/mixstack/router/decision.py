@@ -20,6 +20,8 @@ class RouteDecision:
     locality: str
     workload: str = ""
     candidates: tuple[str, ...] = ()
+    #: models to try, in order, if the chosen one fails to connect or errors retryably
+    fallbacks: tuple[str, ...] = ()
     excluded: tuple[Exclusion, ...] = ()
     reason: str = ""
     estimated_cost_usd: float = 0.0
@@ -32,6 +34,7 @@ class RouteDecision:
             "locality": self.locality,
             "reason": self.reason,
             "candidates": list(self.candidates),
+            "fallbacks": list(self.fallbacks),
             "excluded": [{"model": e.model, "reason": e.reason} for e in self.excluded],
             "estimated_cost_usd": self.estimated_cost_usd,
             "notes": list(self.notes),
