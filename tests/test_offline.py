@@ -35,7 +35,10 @@ _GUARD = textwrap.dedent(
 )
 
 
-def _run_blocked(tmp_path: Path, *args: str) -> tuple[subprocess.CompletedProcess[str], list[object]]:
+Result = tuple[subprocess.CompletedProcess[str], list[object]]
+
+
+def _run_blocked(tmp_path: Path, *args: str) -> Result:
     record = tmp_path / "attempts.json"
     proc = subprocess.run(
         [sys.executable, "-c", _GUARD, str(record), *args],
