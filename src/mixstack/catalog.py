@@ -54,7 +54,13 @@ class Catalog:
             for builtin in providers.get(name).builtin_models():
                 declared[builtin.name] = builtin
         for model in config.models:
-            declared[model.name] = model
+            builtin = declared.get(model.name)
+            if builtin is not None and builtin.provider == model.provider:
+                # a config entry refines a built-in one: only the fields it sets change
+                merged = {**builtin.model_dump(), **model.model_dump(exclude_unset=True)}
+                declared[model.name] = ModelConfig.model_validate(merged)
+            else:
+                declared[model.name] = model
         self._entries = {name: self._entry(cfg) for name, cfg in declared.items()}
 
     def _entry(self, cfg: ModelConfig) -> ModelEntry:

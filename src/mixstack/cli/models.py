@@ -39,6 +39,6 @@ def models_command(config: ConfigOption = None, as_json: JsonOption = False) -> 
             ", ".join(row["capabilities"]),
             str(row["context_window"]),
             f"{row['price_input_per_1m']:g} / {row['price_output_per_1m']:g}",
-            ("yes" if row["available"] else "no") + f" ({row['availability']})",
+            "yes" if row["available"] else f"no: {row['availability']}",
         )
     Console().print(table)
