@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-__all__ = ["Capability", "Locality", "ModelConfig", "Price", "ScriptedReply"]
+__all__ = ["Capability", "Locality", "ModelConfig", "Price", "ScriptedReply", "Timeouts"]
 
 Locality = Literal["local", "on-prem", "remote"]
 Capability = Literal["chat", "completion", "vision", "tools", "json"]
@@ -17,6 +17,16 @@ class Price(BaseModel):
 
     input_per_1m: float = Field(default=0.0, ge=0.0, description="USD per 1M prompt tokens")
     output_per_1m: float = Field(default=0.0, ge=0.0, description="USD per 1M completion tokens")
+
+
+class Timeouts(BaseModel):
+    """How long a call may take, in seconds; exceeded counts as a retryable failure."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    connect: float = Field(default=5.0, gt=0, description="to open a connection")
+    first_token: float = Field(default=60.0, gt=0, description="until the first streamed piece")
+    total: float = Field(default=300.0, gt=0, description="for the whole answer")
 
 
 class ScriptedReply(BaseModel):
@@ -59,6 +69,12 @@ class ModelConfig(BaseModel):
     api_key_env: str | None = Field(default=None, description="env var holding the API key")
     upstream_model: str | None = Field(
         default=None, description="model id sent upstream (default: the part after `/`)"
+    )
+    # fault tolerance
+    timeouts: Timeouts = Timeouts()
+    retries: int = Field(default=2, ge=0, le=10, description="retries on 429/5xx/connection")
+    fallbacks: list[str] = Field(
+        default_factory=list, description="models to try in order when this one fails"
     )
     # fake models
     replies: list[ScriptedReply] = Field(default_factory=list)

@@ -1,0 +1,414 @@
+"""One OpenAI-compatible wire module for OpenAI, vLLM, Ollama, llama.cpp server, TGI, OpenRouter…
+
+Each endpoint is config (`base_url`, `api_key_env`, `upstream_model`, `options.headers`), not
+code. This is the gateway's hot path: one keep-alive `httpx.AsyncClient` per endpoint, bodies
+built as plain dicts, streamed chunks built with `model_construct` (no re-validation).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import os
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+
+from mixstack.catalog import ModelEntry
+from mixstack.config import Config
+from mixstack.errors import InvalidRequestError, ModelUnavailableError, ProviderError
+from mixstack.providers.base import Availability, Provider, ProviderReply
+from mixstack.types import (
+    Chunk,
+    FinishReason,
+    Message,
+    Request,
+    TextPart,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "OpenAICompatProvider",
+    "create_provider",
+    "message_to_openai",
+    "parse_retry_after",
+    "request_body",
+]
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+_DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+_RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
+_FINISH: dict[str, FinishReason] = {
+    "stop": "stop",
+    "length": "length",
+    "tool_calls": "tool_calls",
+    "function_call": "tool_calls",
+    "content_filter": "content_filter",
+    "eos": "stop",
+}
+
+
+def _base_url(model: ModelEntry) -> str:
+    return (model.config.base_url or DEFAULT_BASE_URL).rstrip("/")
+
+
+def _key_env(model: ModelEntry) -> str | None:
+    if model.config.api_key_env:
+        return model.config.api_key_env
+    return _DEFAULT_KEY_ENV if model.config.base_url is None else None
+
+
+# -- request translation ---------------------------------------------------------------------
+
+
+def message_to_openai(message: Message) -> dict[str, Any]:
+    """A mixstack message as an OpenAI chat message (text-only content stays a plain string)."""
+    out: dict[str, Any] = {"role": message.role}
+    if message.images:
+        parts: list[dict[str, Any]] = []
+        for part in message.content:
+            if isinstance(part, TextPart):
+                parts.append({"type": "text", "text": part.text})
+            else:
+                parts.append({"type": "image_url", "image_url": {"url": part.data_url()}})
+        out["content"] = parts
+    else:
+        out["content"] = message.text
+    if message.tool_calls:
+        out["tool_calls"] = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": call.arguments},
+            }
+            for call in message.tool_calls
+        ]
+        if not out["content"]:
+            out["content"] = None
+    if message.tool_call_id is not None:
+        out["tool_call_id"] = message.tool_call_id
+    if message.name is not None:
+        out["name"] = message.name
+    return out
+
+
+def request_body(model: ModelEntry, request: Request, *, stream: bool) -> dict[str, Any]:
+    """The JSON body of `POST /chat/completions` for this request."""
+    body: dict[str, Any] = {
+        "model": model.model_id,
+        "messages": [message_to_openai(m) for m in request.messages],
+    }
+    params = request.params
+    if params.temperature is not None:
+        body["temperature"] = params.temperature
+    if params.top_p is not None:
+        body["top_p"] = params.top_p
+    if params.max_tokens is not None:
+        body[model.config.options.get("max_tokens_field", "max_tokens")] = params.max_tokens
+    if params.stop:
+        body["stop"] = list(params.stop)
+    if params.seed is not None:
+        body["seed"] = params.seed
+    if request.tools:
+        body["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": tool.parameters,
+                },
+            }
+            for tool in request.tools
+        ]
+        if request.tool_choice is not None:
+            body["tool_choice"] = request.tool_choice
+    fmt = request.response_format
+    if fmt.type == "json_object":
+        body["response_format"] = {"type": "json_object"}
+    elif fmt.type == "json_schema":
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": fmt.name or "response", "schema": fmt.json_schema or {}},
+        }
+    user = request.metadata.get("user")
+    if user:
+        body["user"] = user
+    if stream:
+        body["stream"] = True
+        body["stream_options"] = {"include_usage": True}
+    return body
+
+
+# -- errors ---------------------------------------------------------------------------------
+
+
+def parse_retry_after(headers: httpx.Headers) -> float | None:
+    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
+    millis = headers.get("retry-after-ms")
+    if millis:
+        try:
+            return max(0.0, float(millis) / 1000)
+        except ValueError:
+            pass
+    value = headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _error_message(raw: bytes) -> str:
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return raw[:300].decode("utf-8", "replace").strip() or "no message"
+    if isinstance(data, dict):
+        err = data.get("error", data)
+        if isinstance(err, dict):
+            return str(err.get("message") or err)[:500]
+        return str(err)[:500]
+    return str(data)[:500]
+
+
+def _status_error(model: ModelEntry, response: httpx.Response, raw: bytes) -> Exception:
+    status = response.status_code
+    message = _error_message(raw)
+    where = f"{model.name} ({_base_url(model)})"
+    if status in (401, 403):
+        env = _key_env(model)
+        fix = f"check ${env}" if env else "set `api_key_env:` for this model"
+        return ModelUnavailableError(
+            f"{where} rejected the credentials (HTTP {status}: {message}); {fix}."
+        )
+    if status in (400, 413, 422):
+        return InvalidRequestError(
+            f"{where} rejected the request (HTTP {status}: {message}); "
+            "fix the request or pick another model."
+        )
+    retryable = status in _RETRYABLE_STATUS
+    return ProviderError(
+        f"{where} answered HTTP {status}: {message}; "
+        + ("retry later or add a fallback." if retryable else "check the model's config."),
+        model=model.name,
+        status=status,
+        retryable=retryable,
+        retry_after_s=parse_retry_after(response.headers),
+    )
+
+
+def _transport_error(model: ModelEntry, exc: httpx.HTTPError) -> ProviderError:
+    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+    return ProviderError(
+        f"{model.name}: the connection to {_base_url(model)} {kind} "
+        f"({type(exc).__name__}: {exc}); check that the endpoint is up or add a fallback.",
+        model=model.name,
+        retryable=True,
+    )
+
+
+# -- response translation -------------------------------------------------------------------
+
+
+def _usage(data: Any) -> tuple[int, int] | None:
+    if not isinstance(data, dict):
+        return None
+    return int(data.get("prompt_tokens") or 0), int(data.get("completion_tokens") or 0)
+
+
+def _reply(model: ModelEntry, data: dict[str, Any]) -> ProviderReply:
+    try:
+        choice = data["choices"][0]
+        message = choice.get("message") or {}
+    except (KeyError, IndexError, TypeError) as exc:
+        raise ProviderError(
+            f"{model.name}: the endpoint's answer has no choices; check `base_url` points at "
+            "an OpenAI-compatible /v1.",
+            model=model.name,
+        ) from exc
+    calls = tuple(
+        ToolCall(
+            id=str(call.get("id") or f"call_{i}"),
+            name=str(call["function"]["name"]),
+            arguments=call["function"].get("arguments") or "{}",
+        )
+        for i, call in enumerate(message.get("tool_calls") or ())
+    )
+    counted = _usage(data.get("usage"))
+    text = message.get("content") or ""
+    prompt_tokens, completion_tokens = counted or (0, len(text.split()))
+    return ProviderReply(
+        text=text,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
+        finish_reason=_FINISH.get(choice.get("finish_reason") or "stop", "stop"),
+        tool_calls=calls,
+        reasoning=message.get("reasoning_content") or message.get("reasoning") or None,
+        upstream_model=data.get("model"),
+    )
+
+
+class OpenAICompatProvider(Provider):
+    name = "openai"
+    default_locality = "remote"
+    default_capabilities = ("chat", "tools", "json", "vision")
+
+    def __init__(self, *, max_connections: int = 256) -> None:
+        self._clients: dict[str, httpx.AsyncClient] = {}
+        self._limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=30.0,
+        )
+
+    def availability(self, model: ModelEntry) -> Availability:
+        env = _key_env(model)
+        if env and not os.environ.get(env):
+            return Availability(False, f"${env} is not set")
+        return Availability(True, _base_url(model))
+
+    def endpoint(self, model: ModelEntry) -> str:
+        return _base_url(model)
+
+    def _client(self, model: ModelEntry) -> httpx.AsyncClient:
+        base = _base_url(model)
+        client = self._clients.get(base)
+        if client is None:
+            timeouts = model.config.timeouts
+            client = httpx.AsyncClient(
+                base_url=base,
+                limits=self._limits,
+                timeout=httpx.Timeout(
+                    timeouts.total, connect=timeouts.connect, pool=timeouts.connect
+                ),
+            )
+            self._clients[base] = client
+        return client
+
+    def _headers(self, model: ModelEntry) -> dict[str, str]:
+        headers = {str(k): str(v) for k, v in model.config.options.get("headers", {}).items()}
+        env = _key_env(model)
+        if env:
+            key = os.environ.get(env)
+            if not key:
+                raise ModelUnavailableError(
+                    f"{model.name} needs an API key in ${env}; export it or pick another model."
+                )
+            headers["authorization"] = f"Bearer {key}"
+        return headers
+
+    async def complete(self, model: ModelEntry, request: Request) -> ProviderReply:
+        client = self._client(model)
+        body = request_body(model, request, stream=False)
+        try:
+            response = await client.post(
+                "/chat/completions", json=body, headers=self._headers(model)
+            )
+        except httpx.HTTPError as exc:
+            raise _transport_error(model, exc) from exc
+        if response.status_code >= 400:
+            raise _status_error(model, response, response.content)
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ProviderError(
+                f"{model.name}: the endpoint answered with invalid JSON; check `base_url`.",
+                model=model.name,
+            ) from exc
+        return _reply(model, data)
+
+    async def stream(self, model: ModelEntry, request: Request) -> AsyncIterator[Chunk]:
+        client = self._client(model)
+        body = request_body(model, request, stream=True)
+        try:
+            async with client.stream(
+                "POST", "/chat/completions", json=body, headers=self._headers(model)
+            ) as response:
+                if response.status_code >= 400:
+                    raise _status_error(model, response, await response.aread())
+                async for chunk in _parse_sse(model, response):
+                    yield chunk
+        except httpx.HTTPError as exc:
+            raise _transport_error(model, exc) from exc
+
+    async def aclose(self) -> None:
+        clients, self._clients = self._clients, {}
+        for client in clients.values():
+            await client.aclose()
+
+
+async def _parse_sse(model: ModelEntry, response: httpx.Response) -> AsyncIterator[Chunk]:
+    """Turn `data: {...}` lines into chunks; the last one carries finish reason and usage."""
+    finish: FinishReason | None = None
+    usage: tuple[int, int] | None = None
+    pieces = 0
+    async for line in response.aiter_lines():
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            break
+        try:
+            data = json.loads(payload)
+        except ValueError as exc:
+            raise ProviderError(
+                f"{model.name}: the endpoint streamed invalid JSON ({payload[:80]!r}); "
+                "check `base_url`.",
+                model=model.name,
+            ) from exc
+        if "error" in data:
+            raise ProviderError(
+                f"{model.name} failed mid-stream: {_error_message(payload.encode())}; "
+                "retry or pick another model.",
+                model=model.name,
+                retryable=False,
+            )
+        usage = _usage(data.get("usage")) or usage
+        for choice in data.get("choices") or ():
+            delta = choice.get("delta") or {}
+            text = delta.get("content") or ""
+            reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+            calls = delta.get("tool_calls")
+            if text or reasoning or calls:
+                pieces += 1
+                yield Chunk.model_construct(
+                    text=text,
+                    reasoning=reasoning,
+                    tool_calls=tuple(_tool_delta(c) for c in calls) if calls else (),
+                    finish_reason=None,
+                    usage=None,
+                )
+            reason = choice.get("finish_reason")
+            if reason:
+                finish = _FINISH.get(reason, "stop")
+    prompt_tokens, completion_tokens = usage or (0, pieces)
+    yield Chunk(
+        finish_reason=finish or "stop",
+        usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens),
+    )
+
+
+def _tool_delta(raw: dict[str, Any]) -> ToolCallDelta:
+    function = raw.get("function") or {}
+    return ToolCallDelta.model_construct(
+        index=int(raw.get("index") or 0),
+        id=raw.get("id"),
+        name=function.get("name"),
+        arguments=function.get("arguments") or "",
+    )
+
+
+def create_provider(config: Config) -> OpenAICompatProvider:
+    return OpenAICompatProvider()
