@@ -1,0 +1,457 @@
+"""Arithmetic written in prose, recomputed exactly.
+
+A step is tokenized into numbers, operators, parentheses, links (`=`, `is`, `equals`, `≈`,
+`rounded to`, …) and words. Around each link the longest expression on either side is
+taken (unit words after a number, like `5 apples + 3 apples`, are skipped), evaluated with
+exact fractions and compared with the stated result, allowing the rounding the writer shows.
+Unit conversions (`2.5 hours = 150 minutes`) are checked when both units are unambiguous.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Literal
+
+from mixstack.audit._numbers import NUMBER_RE, Quantity, matches_stated, parse_number, unit_factor
+
+__all__ = ["Equation", "equations"]
+
+TokenKind = Literal["num", "op", "lp", "rp", "link", "word", "punct"]
+
+
+@dataclass(slots=True)
+class Token:
+    kind: TokenKind
+    text: str
+    qty: Quantity | None = None
+    tight: bool = False  # an operator written without spaces (`5-10` may be a range)
+    symbol: bool = False  # a link written as a symbol (`=`) rather than a word (`is`)
+    approx: bool = False  # a link that announces an approximate result
+
+
+@dataclass(frozen=True, slots=True)
+class Equation:
+    """One checked relation: `left` (an expression) should equal `right` as stated."""
+
+    text: str
+    value: Fraction
+    stated: Quantity
+    ok: bool
+    kind: Literal["arithmetic", "conversion"]
+    operands: tuple[Fraction, ...]
+
+
+_LATEX = (
+    (re.compile(r"\\frac\{([^{}]+)\}\{([^{}]+)\}"), r"((\1)/(\2))"),
+    (re.compile(r"\\(?:times|cdot)"), " × "),
+    (re.compile(r"\\div"), " ÷ "),
+    (re.compile(r"\\(?:approx|simeq)"), " ≈ "),
+    (re.compile(r"\\\$"), "$"),
+    (re.compile(r"\\[()\[\]]|\$\$|\\(?:left|right|text|mathrm)\b|[{}]"), " "),
+    (re.compile(r"<<[^<>]*>>"), ""),  # GSM8K calculator annotations repeat the text
+    (re.compile(r"\*\*|__|`"), ""),
+    (re.compile(r"\s[–—]\s"), " - "),
+)
+_TRANSLATE = str.maketrans({"−": "-", "·": "×", "⋅": "×", "∗": "×", "✕": "×", "⁄": "/"})
+
+_SCAN = re.compile(
+    r"(?P<num>" + NUMBER_RE.pattern + r")"
+    r"|(?P<link>==?|≈|≃|~=|=>|->|→)"
+    r"|(?P<op>[+\-×*÷/^])"
+    r"|(?P<lp>[(\[])|(?P<rp>[)\]])"
+    r"|(?P<word>[A-Za-z]+(?:'s)?)"
+    r"|(?P<punct>[^\s\w])",
+)
+_OP_WORDS = {"plus": "+", "minus": "-", "times": "×", "over": "/"}
+_LINK_WORDS = {
+    "is", "are", "was", "were", "equals", "equal", "gives", "give", "makes", "make",
+    "yields", "get", "gets", "got", "totals", "comes",
+}  # fmt: skip
+_LINK_TAIL = {"to", "equal", "us", "a", "total", "of", "exactly"}
+_APPROX = {"approximately", "approx", "about", "around", "roughly", "nearly", "almost", "rounded"}
+#: words that end an expression even right after a number (they start a new clause)
+_STOP = {
+    "and", "or", "so", "then", "thus", "hence", "therefore", "because", "since", "but", "if",
+    "when", "which", "that", "we", "he", "she", "they", "it", "i", "you", "for", "in", "on",
+    "at", "by", "is", "are", "was", "left", "remaining", "total", "altogether",
+}  # fmt: skip
+
+
+def _normalize(text: str) -> str:
+    for pattern, repl in _LATEX:
+        text = pattern.sub(repl, text)
+    return text.translate(_TRANSLATE)
+
+
+def tokenize(text: str) -> list[Token]:
+    text = _normalize(text)
+    tokens: list[Token] = []
+    for m in _SCAN.finditer(text):
+        kind = m.lastgroup
+        raw = m.group(0)
+        if kind == "num":
+            qty = parse_number(NUMBER_RE.fullmatch(raw) or NUMBER_RE.match(raw))  # type: ignore[arg-type]
+            tokens.append(Token("num", raw, qty=qty))
+        elif kind == "op":
+            before = text[m.start() - 1 : m.start()]
+            after = text[m.end() : m.end() + 1]
+            tight = not before.isspace() and not after.isspace()
+            tokens.append(Token("op", "×" if raw == "*" else raw, tight=tight))
+        elif kind == "link":
+            tokens.append(Token("link", raw, symbol=True, approx=raw in ("≈", "≃", "~=")))
+        elif kind in ("lp", "rp", "punct"):
+            tokens.append(Token(kind, raw))  # type: ignore[arg-type]
+        else:
+            tokens.append(Token("word", raw))
+    return _words_to_symbols(tokens)
+
+
+def _words_to_symbols(tokens: list[Token]) -> list[Token]:
+    """Operator and link words become symbols; unit slashes (`km/h`) stay words."""
+    out: list[Token] = []
+    i = 0
+    while i < len(tokens):
+        tok = tokens[i]
+        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+        prev = out[-1] if out else None
+        low = tok.text.lower()
+        prev_is_value = prev is not None and prev.kind in ("num", "rp")
+        if tok.kind == "word" and low in ("multiplied", "divided") and nxt and nxt.text == "by":
+            out.append(Token("op", "×" if low == "multiplied" else "÷"))
+            i += 2
+            continue
+        if tok.kind == "word" and low in _OP_WORDS and prev_is_value:
+            out.append(Token("op", _OP_WORDS[low]))
+        elif (
+            tok.kind == "word"
+            and low in ("x", "X")
+            and prev_is_value
+            and nxt
+            and nxt.kind
+            in (
+                "num",
+                "lp",
+            )
+        ):
+            out.append(Token("op", "×"))
+        elif tok.kind == "word" and low == "of" and prev is not None and _is_fraction_end(out):
+            out.append(Token("op", "×"))
+            if nxt is not None and nxt.text.lower() == "the":
+                i += 1
+        elif tok.kind == "word" and low == "half" and nxt is not None and nxt.text == "of":
+            half = Quantity(Fraction(1, 2), 6, False, "", 1, "half", 0, 0)
+            out.extend([Token("num", "half", qty=half), Token("op", "×")])
+            i += 2
+            continue
+        elif tok.kind == "word" and low in ("twice", "double") and nxt and nxt.kind == "num":
+            two = Quantity(Fraction(2), 6, False, "", 1, low, 0, 0)
+            out.extend([Token("num", low, qty=two), Token("op", "×")])
+        elif tok.kind == "word" and (low in _LINK_WORDS or low in ("rounds", "round")):
+            approx = low in ("rounds", "round")
+            if low == "comes" and not (nxt and nxt.text.lower() == "to"):
+                out.append(tok)
+            else:
+                out.append(Token("link", tok.text, approx=approx))
+        elif tok.kind == "word" and out and out[-1].kind == "link" and low in _LINK_TAIL:
+            pass  # "is equal to", "comes to", "gives us"
+        elif tok.kind == "word" and out and out[-1].kind == "link" and low in _APPROX:
+            out[-1].approx = True
+            if nxt is not None and nxt.text.lower() == "to":  # "rounded to"
+                i += 1
+        elif tok.kind == "op" and tok.text == "/" and nxt is not None and nxt.kind == "word":
+            out.append(Token("word", "/" + nxt.text))  # "$5/hour", "km/h"
+            i += 1
+        elif tok.kind == "punct" and tok.text == "~" and nxt is not None and nxt.kind == "num":
+            if out and out[-1].kind == "link":
+                out[-1].approx = True
+        else:
+            out.append(tok)
+        i += 1
+    return out
+
+
+def _is_fraction_end(out: list[Token]) -> bool:
+    """`25% of`, `3/4 of`, `(1/3) of`: `of` multiplies."""
+    last = out[-1]
+    if last.kind == "num" and last.qty is not None and last.qty.percent:
+        return True
+    if last.kind == "rp":
+        return True
+    return len(out) >= 3 and last.kind == "num" and out[-2].text in ("/", "÷")
+
+
+# -- segments around a link -----------------------------------------------------------------
+
+
+def _unit_words_ahead(tokens: list[Token], i: int) -> int:
+    """How many unit-like words start at i and are followed by an operator (≤ 3), else 0."""
+    n = 0
+    while i + n < len(tokens) and tokens[i + n].kind == "word" and n < 3:
+        if tokens[i + n].text.lower() in _STOP:
+            return 0
+        n += 1
+    nxt = tokens[i + n] if i + n < len(tokens) else None
+    if n and nxt is not None and (nxt.kind in ("op", "rp") or nxt.kind == "link"):
+        return n
+    return 0
+
+
+def _right_segment(tokens: list[Token], start: int) -> list[Token]:
+    seg: list[Token] = []
+    depth = 0
+    i = start
+    while i < len(tokens):
+        tok = tokens[i]
+        if tok.kind == "word":
+            skip = _unit_words_ahead(tokens, i) if seg and seg[-1].kind in ("num", "rp") else 0
+            if not skip or (i + skip < len(tokens) and tokens[i + skip].kind == "link"):
+                break
+            i += skip
+            continue
+        if tok.kind in ("link", "punct"):
+            break
+        if tok.kind == "num" and seg and seg[-1].kind in ("num", "rp"):
+            break
+        if tok.kind == "rp":
+            if depth == 0:
+                break
+            depth -= 1
+        if tok.kind == "lp":
+            depth += 1
+        seg.append(tok)
+        i += 1
+    return seg
+
+
+def _left_segment(tokens: list[Token], end: int) -> list[Token]:
+    seg: list[Token] = []
+    depth = 0
+    i = end
+    while i >= 0:
+        tok = tokens[i]
+        if tok.kind == "word":
+            j = i
+            while j >= 0 and tokens[j].kind == "word" and i - j < 3:
+                if tokens[j].text.lower() in _STOP:
+                    break
+                j -= 1
+            if j >= 0 and tokens[j].kind == "num" and i - j <= 3:
+                i = j
+                continue
+            break
+        if tok.kind in ("link", "punct"):
+            break
+        if tok.kind == "num" and seg and seg[0].kind in ("num", "lp"):
+            break
+        if tok.kind == "lp":
+            if depth == 0:
+                break
+            depth -= 1
+        if tok.kind == "rp":
+            depth += 1
+        seg.insert(0, tok)
+        i -= 1
+    while seg and seg[0].kind == "op" and seg[0].text != "-":
+        seg.pop(0)
+    return seg
+
+
+# -- evaluation -------------------------------------------------------------------------------
+
+
+class _Unparsable(Exception):
+    pass
+
+
+@dataclass(slots=True)
+class _Val:
+    value: Fraction
+    percent_literal: bool = False
+
+
+class _Parser:
+    def __init__(self, tokens: list[Token]):
+        self.tokens = tokens
+        self.i = 0
+        self.operands: list[Fraction] = []
+
+    def parse(self) -> Fraction:
+        val = self.expr()
+        if self.i != len(self.tokens):
+            raise _Unparsable
+        return val.value
+
+    def peek(self) -> Token | None:
+        return self.tokens[self.i] if self.i < len(self.tokens) else None
+
+    def expr(self) -> _Val:
+        left = self.term()
+        while (tok := self.peek()) is not None and tok.kind == "op" and tok.text in "+-":
+            self.i += 1
+            right = self.term()
+            if right.percent_literal and not left.percent_literal:
+                # "$50 + 10%" means 50 increased by 10%
+                factor = 1 + right.value if tok.text == "+" else 1 - right.value
+                left = _Val(left.value * factor)
+            else:
+                value = left.value + right.value if tok.text == "+" else left.value - right.value
+                left = _Val(value, left.percent_literal and right.percent_literal)
+        return left
+
+    def term(self) -> _Val:
+        left = self.power()
+        while True:
+            tok = self.peek()
+            if tok is not None and tok.kind == "op" and tok.text in "×÷/":
+                self.i += 1
+                right = self.power()
+                if tok.text == "×":
+                    left = _Val(left.value * right.value)
+                else:
+                    if right.value == 0:
+                        raise _Unparsable
+                    left = _Val(left.value / right.value)
+            elif tok is not None and tok.kind == "lp":  # implicit product: 2(3 + 4)
+                right = self.power()
+                left = _Val(left.value * right.value)
+            else:
+                return left
+
+    def power(self) -> _Val:
+        base = self.unary()
+        tok = self.peek()
+        if tok is not None and tok.kind == "op" and tok.text == "^":
+            self.i += 1
+            exp = self.unary()
+            if exp.value.denominator != 1 or abs(exp.value) > 12:
+                raise _Unparsable
+            return _Val(base.value ** int(exp.value))
+        return base
+
+    def unary(self) -> _Val:
+        tok = self.peek()
+        if tok is not None and tok.kind == "op" and tok.text in "+-":
+            self.i += 1
+            inner = self.unary()
+            return _Val(-inner.value if tok.text == "-" else inner.value, inner.percent_literal)
+        return self.atom()
+
+    def atom(self) -> _Val:
+        tok = self.peek()
+        if tok is None:
+            raise _Unparsable
+        self.i += 1
+        if tok.kind == "num" and tok.qty is not None:
+            self.operands.append(tok.qty.plain)
+            return _Val(tok.qty.plain, tok.qty.percent)
+        if tok.kind == "lp":
+            inner = self.expr()
+            close = self.peek()
+            if close is None or close.kind != "rp":
+                raise _Unparsable
+            self.i += 1
+            return _Val(inner.value)
+        raise _Unparsable
+
+
+def _evaluate(seg: list[Token]) -> tuple[Fraction, tuple[Fraction, ...]] | None:
+    parser = _Parser(seg)
+    try:
+        value = parser.parse()
+    except _Unparsable:
+        return None
+    return value, tuple(parser.operands)
+
+
+def _has_operator(seg: list[Token]) -> bool:
+    return any(t.kind == "op" for t in seg[1:]) or (len(seg) > 1 and seg[0].kind == "lp")
+
+
+def _stated(seg: list[Token]) -> Quantity | None:
+    """A right-hand side that is one written number (possibly negative)."""
+    nums = [t for t in seg if t.kind == "num"]
+    if len(nums) != 1 or nums[0].qty is None:
+        return None
+    others = [t for t in seg if t.kind != "num"]
+    q = nums[0].qty
+    if not others:
+        return q
+    if [t.text for t in others] == ["-"] and seg[0].text == "-":
+        return Quantity(-q.value, q.decimals, q.percent, q.currency, q.scale, "-" + q.raw, 0, 0)
+    return None
+
+
+def _unit_after(tokens: list[Token], index: int) -> tuple[str, Fraction] | None:
+    if index + 1 < len(tokens) and tokens[index + 1].kind == "word":
+        return unit_factor(tokens[index + 1].text)
+    return None
+
+
+def equations(text: str) -> list[Equation]:
+    """Every checkable relation in one step, in order."""
+    tokens = tokenize(text)
+    found: list[Equation] = []
+    for i, link in enumerate(tokens):
+        if link.kind != "link":
+            continue
+        left = _left_segment(tokens, i - 1)
+        right = _right_segment(tokens, i + 1)
+        if not left or not right:
+            continue
+        if not link.symbol and any(t.tight and t.text == "-" for t in left + right):
+            continue  # "ages 5-10 are …": a range, not a subtraction
+        eq = _relation(tokens, i, left, right, link)
+        if eq is not None:
+            found.append(eq)
+    return found
+
+
+def _relation(
+    tokens: list[Token], i: int, left: list[Token], right: list[Token], link: Token
+) -> Equation | None:
+    lv = _evaluate(left)
+    if lv is None:
+        return None
+    value, operands = lv
+    text = " ".join(t.text for t in left) + f" {link.text} " + " ".join(t.text for t in right)
+    stated = _stated(right)
+    if _has_operator(left) and stated is not None:
+        ok = matches_stated(value, stated, approx=link.approx)
+        return Equation(text, value, stated, ok, "arithmetic", operands)
+    if _has_operator(left) or (link.symbol and _has_operator(right)):
+        rv = _evaluate(right)
+        if rv is None:
+            return None
+        first = next((t.qty for t in right if t.kind == "num" and t.qty is not None), None)
+        if first is None:
+            return None
+        whole = Quantity(rv[0], 12, False, "", 1, "", 0, 0)
+        # "3 × 4 = 12 + 2 = 14": a run-on chain continues from the previous result
+        ok = matches_stated(value, whole, approx=link.approx) or matches_stated(value, first)
+        return Equation(text, value, first if not ok else whole, ok, "arithmetic", operands)
+    if stated is not None and len(left) == 1 and left[0].qty is not None:
+        return _conversion(tokens, i, left[0].qty, stated, link, text)
+    return None
+
+
+def _conversion(
+    tokens: list[Token], i: int, a: Quantity, b: Quantity, link: Token, text: str
+) -> Equation | None:
+    left_index = i - 1
+    while left_index >= 0 and tokens[left_index].kind != "num":
+        left_index -= 1
+    right_index = i + 1
+    while right_index < len(tokens) and tokens[right_index].kind != "num":
+        right_index += 1
+    ua = _unit_after(tokens, left_index)
+    ub = _unit_after(tokens, right_index)
+    if link.approx and ua is None and ub is None:
+        ok = matches_stated(a.plain, b, approx=True)
+        return Equation(text, a.plain, b, ok, "arithmetic", (a.plain,))
+    if ua is None or ub is None or ua[0] != ub[0] or ua[1] == ub[1]:
+        return None
+    value = a.value * ua[1] / ub[1]
+    ok = matches_stated(value, b, approx=link.approx or (ua[0] == "length" and ua[1] > 1000))
+    return Equation(text, value, b, ok, "conversion", (a.value,))

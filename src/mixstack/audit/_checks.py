@@ -1,0 +1,308 @@
+"""The rule-based step checks: arithmetic, answer consistency, contradiction, grounding and
+reference alignment. Each returns the errors it finds; none of them calls a model.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Literal
+
+from mixstack.audit._arith import Equation, equations
+from mixstack.audit._facts import Fact, facts
+from mixstack.audit._numbers import Quantity, approx_equal, quantities
+
+__all__ = [
+    "ErrorKind",
+    "ReferenceAlignment",
+    "StepError",
+    "StepFacts",
+    "align_reference",
+    "check_arithmetic",
+    "check_consistency",
+    "check_contradictions",
+    "check_grounding",
+    "same_answer",
+]
+
+ErrorKind = Literal[
+    "arithmetic", "inconsistency", "contradiction", "unsupported", "reference_mismatch"
+]
+
+#: numbers anyone may bring in: small counts and common conversion factors
+_CONSTANTS = {Fraction(n) for n in range(11)} | {
+    Fraction(n) for n in (12, 24, 30, 31, 52, 60, 100, 360, 365, 1000, 1440, 3600)
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StepError:
+    step: int  # 1-based; len(steps) + 1 is the final answer when it is not part of a step
+    kind: ErrorKind
+    detail: str
+
+    def to_json(self) -> dict[str, object]:
+        return {"step": self.step, "kind": self.kind, "detail": self.detail}
+
+
+@dataclass(slots=True)
+class StepFacts:
+    """What the arithmetic pass learned about each step, reused by the later checks."""
+
+    equations: list[list[Equation]] = field(default_factory=list)
+
+
+def _fmt(value: Fraction) -> str:
+    if value.denominator == 1:
+        return str(value.numerator)
+    return f"{float(value):.6g}"
+
+
+def check_arithmetic(steps: tuple[str, ...]) -> tuple[list[StepError], StepFacts]:
+    errors: list[StepError] = []
+    learned = StepFacts()
+    for index, step in enumerate(steps, start=1):
+        eqs = equations(step)
+        learned.equations.append(eqs)
+        for eq in eqs:
+            if not eq.ok:
+                what = "converts to" if eq.kind == "conversion" else "is"
+                errors.append(
+                    StepError(
+                        index,
+                        "arithmetic",
+                        f"{eq.text}: {_lhs(eq.text)} {what} {_fmt(eq.value)}, "
+                        f"not {eq.stated.raw or _fmt(eq.stated.value)}",
+                    )
+                )
+    return errors, learned
+
+
+def _lhs(text: str) -> str:
+    return re.split(r"\s(?:==?|≈|≃|~=|=>|->|→|is|are|was|were|equals?|gives?|makes?|yields|gets?|"
+                    r"got|totals|comes|rounds?|round)\s", text, maxsplit=1)[0]  # fmt: skip
+
+
+_LINKS = re.compile(r"=|≈|\b(?:is|are|equals|was|were|gives|makes)\b")
+
+
+def answer_quantity(answer: str) -> Quantity | None:
+    """The number an answer gives: after its last `=`/`is` if it has one, else its first."""
+    parts = _LINKS.split(answer)
+    for part in reversed(parts):
+        nums = quantities(part, words=True)
+        if nums:
+            return nums[0]
+    return None
+
+
+def same_answer(answer: str, expected: str) -> bool:
+    """Whether a final answer says the same as the expected one (numbers or normalized text)."""
+    e = answer_quantity(expected)
+    if e is not None:
+        a = answer_quantity(answer)
+        if a is None:
+            return False
+        if a.value == e.value or a.plain == e.plain:
+            return True
+        digits = min(a.decimals, e.decimals)
+        if digits == 0:
+            return False
+        return abs(a.plain - e.plain) <= Fraction(1, 2 * 10**digits) or abs(
+            a.value - e.value
+        ) <= Fraction(1, 2 * 10**digits)
+    na, ne = _norm(answer), _norm(expected)
+    if not ne:
+        return False
+    return na == ne or (len(na.split()) <= 8 and f" {ne} " in f" {na} ")
+
+
+def _norm(text: str) -> str:
+    text = re.sub(r"[^\w\s]", " ", text.lower())
+    return " ".join(w for w in text.split() if w not in ("a", "an", "the"))
+
+
+def _step_candidates(steps: tuple[str, ...], learned: StepFacts) -> list[Fraction]:
+    """The values the steps arrive at: the last result computed and the numbers of the
+    last step that has numbers."""
+    values: list[Fraction] = []
+    for eqs in reversed(learned.equations):
+        if eqs:
+            last = eqs[-1]
+            values.extend([last.value, last.stated.value])
+            break
+    for step in reversed(steps):
+        nums = quantities(step, words=True)
+        if nums:
+            for q in nums:
+                values.extend([q.value, q.plain])
+            break
+    return values
+
+
+def check_consistency(
+    steps: tuple[str, ...], answer: str | None, learned: StepFacts, answer_in_steps: bool
+) -> list[StepError]:
+    if answer is None or answer_in_steps:
+        return []
+    stated = answer_quantity(answer)
+    if stated is None:
+        return []
+    candidates = _step_candidates(steps, learned)
+    if not candidates:
+        return []
+    if any(approx_equal(c, stated) or c == stated.plain for c in candidates):
+        return []
+    arrived = learned_result(learned) or candidates[0]
+    return [
+        StepError(
+            len(steps) + 1,
+            "inconsistency",
+            f"the final answer is {stated.raw} but the steps arrive at {_fmt(arrived)}",
+        )
+    ]
+
+
+def learned_result(learned: StepFacts) -> Fraction | None:
+    for eqs in reversed(learned.equations):
+        if eqs:
+            return eqs[-1].value
+    return None
+
+
+def check_contradictions(given: str, steps: tuple[str, ...]) -> list[StepError]:
+    known: dict[tuple[str, ...], Fact] = {}
+    for fact in facts(given):
+        known.setdefault(fact.key, fact)
+    errors: list[StepError] = []
+    for index, step in enumerate(steps, start=1):
+        for fact in facts(step):
+            prior = known.get(fact.key)
+            if prior is not None and prior.value != fact.value and not fact.changing:
+                origin = "the question" if prior in facts(given) else "an earlier step"
+                errors.append(
+                    StepError(
+                        index,
+                        "contradiction",
+                        f"{fact.text!r} contradicts {origin}: {prior.text!r}",
+                    )
+                )
+            if prior is None or not fact.changing:
+                known.setdefault(fact.key, fact)
+    return errors
+
+
+def check_grounding(given: str, steps: tuple[str, ...], learned: StepFacts) -> list[StepError]:
+    """Numbers and names a step uses that come from nowhere: neither the question or
+    context, nor an earlier result, nor one operation on known numbers."""
+    if not given.strip():
+        return []
+    known: set[Fraction] = set(_CONSTANTS)
+    for q in quantities(given, words=True):
+        known.update((q.value, q.plain, q.value * 100))
+    given_lower = given.lower()
+    errors: list[StepError] = []
+    for index, step in enumerate(steps, start=1):
+        eqs = learned.equations[index - 1] if index - 1 < len(learned.equations) else []
+        results = {eq.stated.value for eq in eqs} | {eq.value for eq in eqs}
+        results |= {eq.stated.plain for eq in eqs}
+        for q in quantities(step):
+            if q.value in results or q.plain in results or _supported(q, known):
+                continue
+            errors.append(
+                StepError(
+                    index,
+                    "unsupported",
+                    f"{q.raw} appears neither in the question nor as a result of earlier steps",
+                )
+            )
+            break  # one unsupported number per step is enough to flag it
+        for fact in facts(step):
+            if fact.subject.lower() not in given_lower:
+                errors.append(
+                    StepError(index, "unsupported", f"{fact.subject!r} is not in the question")
+                )
+        for q in quantities(step, words=True):
+            known.update((q.value, q.plain))
+        known |= results
+    return errors
+
+
+def _supported(q: Quantity, known: set[Fraction]) -> bool:
+    if q.value in known or q.plain in known:
+        return True
+    if any(approx_equal(k, q) for k in known if k):
+        return True
+    # one operation on known numbers, done in the head ("5 apples and 3 pears: 8 fruits")
+    targets = {q.value, q.plain}
+    pool = [k for k in known if k]
+    for a, b in itertools.product(pool, repeat=2):
+        if a + b in targets or a - b in targets or a * b in targets or a / b in targets:
+            return True
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class ReferenceAlignment:
+    """How the trace's intermediate results line up with a reference solution's."""
+
+    reference_results: tuple[str, ...]
+    matched: tuple[str, ...]
+    missing: tuple[str, ...]
+    different: tuple[str, ...]
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "reference_results": list(self.reference_results),
+            "matched": list(self.matched),
+            "missing": list(self.missing),
+            "different": list(self.different),
+        }
+
+
+def align_reference(
+    reference: str, steps: tuple[str, ...], learned: StepFacts
+) -> tuple[ReferenceAlignment, list[StepError]]:
+    ref_eqs = [eq for line in reference.splitlines() for eq in equations(line)]
+    trace_values: list[Fraction] = []
+    for step in steps:
+        for q in quantities(step, words=True):
+            trace_values.extend((q.value, q.plain))
+    matched: list[str] = []
+    missing: list[str] = []
+    different: list[str] = []
+    errors: list[StepError] = []
+    for ref in ref_eqs:
+        label = ref.text
+        if any(approx_equal(v, ref.stated) for v in trace_values):
+            matched.append(label)
+            continue
+        clash = _same_operation(ref, learned)
+        if clash is not None:
+            step_index, eq = clash
+            different.append(label)
+            errors.append(
+                StepError(
+                    step_index,
+                    "reference_mismatch",
+                    f"{eq.text} where the reference has {label}",
+                )
+            )
+        else:
+            missing.append(label)
+    alignment = ReferenceAlignment(
+        tuple(eq.text for eq in ref_eqs), tuple(matched), tuple(missing), tuple(different)
+    )
+    return alignment, errors
+
+
+def _same_operation(ref: Equation, learned: StepFacts) -> tuple[int, Equation] | None:
+    """A trace equation on the same operands as a reference one but with another result."""
+    wanted = sorted(ref.operands)
+    for index, eqs in enumerate(learned.equations, start=1):
+        for eq in eqs:
+            if sorted(eq.operands) == wanted and not approx_equal(eq.stated.value, ref.stated):
+                return index, eq
+    return None
