@@ -8,10 +8,11 @@ Front doors (CLI, gateway, evals, agents) build a `Request` and call `complete()
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,7 @@ from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config, load_config
 from mixstack.errors import InvalidRequestError, MixstackError, ProviderError
 from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry, ProviderReply
+from mixstack.resilience import Attempt, Resilience, Target
 from mixstack.router import RouteDecision, Router
 from mixstack.store import CallRecord, Store, record_call
 from mixstack.streaming import StreamAccumulator
@@ -67,6 +69,7 @@ class Pipeline:
         self._store = store
         self._owns_store = store is None
         self._record = record
+        self.resilience = Resilience()
 
     @property
     def store(self) -> Store:
@@ -104,7 +107,7 @@ class Pipeline:
     async def complete(self, request: Request, *, front_door: str = "python") -> Completion:
         ctx = self.prepare(request, front_door=front_door)
         try:
-            reply = await ctx.provider.complete(ctx.entry, ctx.request)
+            reply = await self.resilience.complete(self._targets(ctx), self._switch(ctx))
         except BaseException as exc:
             self._record_failure(ctx, exc)
             raise _as_provider_error(exc, ctx) from exc
@@ -116,6 +119,44 @@ class Pipeline:
         """Route now (so the answering model is known before the first chunk), stream later."""
         ctx = self.prepare(request, front_door=front_door)
         return CallStream(self, ctx)
+
+    # -- call: the routed model, then its fallbacks (see resilience.py) -------------------
+
+    def _targets(self, ctx: CallContext) -> Iterator[Target]:
+        """The routed model, then the router's fallbacks, then the model's own `fallbacks:`.
+
+        A model's own fallbacks never move a call off the premises: only the router, which
+        knows the workload's privacy, may choose a remote fallback for an on-prem model.
+        """
+        yield Target(ctx.entry, ctx.provider, ctx.request)
+        excluded = {e.model for e in ctx.route.excluded}
+        tried = {ctx.entry.name}
+        routed = list(ctx.route.fallbacks)
+        for name in [*routed, *ctx.entry.config.fallbacks]:
+            if name in tried or name in excluded or name not in self.catalog:
+                continue
+            tried.add(name)
+            entry = self.catalog.get(name)
+            leaves = ctx.entry.stays_on_premises and not entry.stays_on_premises
+            if leaves and name not in routed:
+                continue
+            if not self.catalog.availability(entry).available:
+                continue
+            yield Target(entry, self.catalog.provider_for(entry), self._adapt(ctx.request, entry))
+
+    @staticmethod
+    def _switch(ctx: CallContext) -> Callable[[Target, list[Attempt]], None]:
+        """Point the context at the model now being tried, noting why the last one failed."""
+
+        def switch(target: Target, failures: list[Attempt]) -> None:
+            if target.entry is ctx.entry:
+                return
+            why = "; ".join(f"{f.model}: {f.error[:120]}" for f in failures)
+            note = f"fell back to {target.entry.name} after {why}"
+            ctx.route = dataclasses.replace(ctx.route, notes=(*ctx.route.notes, note))
+            ctx.entry, ctx.provider, ctx.request = target.entry, target.provider, target.request
+
+        return switch
 
     # -- results ------------------------------------------------------------------------
 
@@ -227,7 +268,8 @@ class CallStream:
         ctx = self.ctx
         acc = StreamAccumulator()
         ttft: float | None = None
-        chunks = ctx.provider.stream(ctx.entry, ctx.request)
+        pipeline = self._pipeline
+        chunks = pipeline.resilience.open_stream(pipeline._targets(ctx), pipeline._switch(ctx))
         try:
             async for chunk in chunks:
                 if ttft is None and (chunk.text or chunk.tool_calls):
