@@ -54,10 +54,10 @@ class Catalog:
             for builtin in providers.get(name).builtin_models():
                 declared[builtin.name] = builtin
         for model in config.models:
-            builtin = declared.get(model.name)
-            if builtin is not None and builtin.provider == model.provider:
+            base = declared.get(model.name)
+            if base is not None and base.provider == model.provider:
                 # a config entry refines a built-in one: only the fields it sets change
-                merged = {**builtin.model_dump(), **model.model_dump(exclude_unset=True)}
+                merged = {**base.model_dump(), **model.model_dump(exclude_unset=True)}
                 declared[model.name] = ModelConfig.model_validate(merged)
             else:
                 declared[model.name] = model
