@@ -420,7 +420,8 @@ def _relation(
     if _has_operator(left) and stated is not None:
         ok = matches_stated(value, stated, approx=link.approx)
         return Equation(text, value, stated, ok, "arithmetic", operands)
-    if _has_operator(left) or (link.symbol and _has_operator(right)):
+    labelled = len(left) == 1 and _preceded_by_word(tokens, i - 1)
+    if _has_operator(left) or (link.symbol and _has_operator(right) and not labelled):
         rv = _evaluate(right)
         if rv is None:
             return None
@@ -436,22 +437,64 @@ def _relation(
     return None
 
 
+def _preceded_by_word(tokens: list[Token], index: int) -> bool:
+    """`Day 2 = 20 + 5`: a lone number after a word is a label, not a value."""
+    return index >= 1 and tokens[index].kind == "num" and tokens[index - 1].kind == "word"
+
+
+def _compound(tokens: list[Token], index: int) -> tuple[str, Fraction, int] | None:
+    """`1 hour 30 minutes` from the number at `index`: (dimension, base value, end index)."""
+    total = Fraction(0)
+    dimension = None
+    i = index
+    while i + 1 < len(tokens) and tokens[i].kind == "num" and tokens[i].qty is not None:
+        unit = unit_factor(tokens[i + 1].text) if tokens[i + 1].kind == "word" else None
+        if unit is None or (dimension is not None and unit[0] != dimension):
+            break
+        dimension = unit[0]
+        total += tokens[i].qty.value * unit[1]  # type: ignore[union-attr]
+        i += 2
+        if i < len(tokens) and tokens[i].kind == "word" and tokens[i].text.lower() == "and":
+            i += 1
+    if dimension is None:
+        return None
+    return dimension, total, i
+
+
 def _conversion(
     tokens: list[Token], i: int, a: Quantity, b: Quantity, link: Token, text: str
 ) -> Equation | None:
     left_index = i - 1
     while left_index >= 0 and tokens[left_index].kind != "num":
         left_index -= 1
+    # walk back over a compound amount ("2 kg 300 g = …")
+    while left_index >= 2 and tokens[left_index - 2].kind == "num":
+        if (
+            tokens[left_index - 1].kind != "word"
+            or unit_factor(tokens[left_index - 1].text) is None
+        ):
+            break
+        left_index -= 2
     right_index = i + 1
     while right_index < len(tokens) and tokens[right_index].kind != "num":
         right_index += 1
-    ua = _unit_after(tokens, left_index)
-    ub = _unit_after(tokens, right_index)
+    ua = _compound(tokens, left_index)
+    ub = _compound(tokens, right_index)
     if link.approx and ua is None and ub is None:
         ok = matches_stated(a.plain, b, approx=True)
         return Equation(text, a.plain, b, ok, "arithmetic", (a.plain,))
-    if ua is None or ub is None or ua[0] != ub[0] or ua[1] == ub[1]:
+    if ua is None or ub is None or ua[0] != ub[0] or ua[2] != i:
         return None
-    value = a.value * ua[1] / ub[1]
-    ok = matches_stated(value, b, approx=link.approx or (ua[0] == "length" and ua[1] > 1000))
-    return Equation(text, value, b, ok, "conversion", (a.value,))
+    single_b = ub[2] == right_index + 2
+    unit_b = unit_factor(tokens[right_index + 1].text)
+    if ua[1] == 0 or unit_b is None:
+        return None
+    if single_b and ua[2] == left_index + 2 and unit_factor(tokens[left_index + 1].text) == unit_b:
+        return None  # same unit on both sides: a restatement, not a conversion
+    value = ua[1] / unit_b[1]
+    # a compound right side ("1 hour 30 minutes") is compared as a whole amount
+    stated = b if single_b else Quantity(ub[1] / unit_b[1], 12, False, "", 1, b.raw, 0, 0)
+    approx = link.approx or (ua[0] == "length" and unit_b[1] > 1000)
+    ok = matches_stated(value, stated, approx=approx)
+    span = " ".join(t.text for t in tokens[left_index : ub[2]])
+    return Equation(span, value, b, ok, "conversion", (a.value,))

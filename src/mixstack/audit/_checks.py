@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
@@ -35,6 +36,8 @@ ErrorKind = Literal[
 _CONSTANTS = {Fraction(n) for n in range(11)} | {
     Fraction(n) for n in (12, 24, 30, 31, 52, 60, 100, 360, 365, 1000, 1440, 3600)
 }
+
+_FACTORS = tuple(Fraction(n) for n in (7, 12, 24, 60, 100, 1000, 3600))
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +71,12 @@ def check_arithmetic(steps: tuple[str, ...]) -> tuple[list[StepError], StepFacts
         learned.equations.append(eqs)
         for eq in eqs:
             if not eq.ok:
-                what = "converts to" if eq.kind == "conversion" else "is"
-                errors.append(
-                    StepError(
-                        index,
-                        "arithmetic",
-                        f"{eq.text}: {_lhs(eq.text)} {what} {_fmt(eq.value)}, "
-                        f"not {eq.stated.raw or _fmt(eq.stated.value)}",
-                    )
-                )
+                if eq.kind == "conversion":
+                    detail = f"{eq.text}: the conversion gives {_fmt(eq.value)}"
+                else:
+                    detail = f"{eq.text}: {_lhs(eq.text)} is {_fmt(eq.value)}"
+                stated = eq.stated.raw or _fmt(eq.stated.value)
+                errors.append(StepError(index, "arithmetic", f"{detail}, not {stated}"))
     return errors, learned
 
 
@@ -125,21 +125,25 @@ def _norm(text: str) -> str:
 
 
 def _step_candidates(steps: tuple[str, ...], learned: StepFacts) -> list[Fraction]:
-    """The values the steps arrive at: the last result computed and the numbers of the
-    last step that has numbers."""
-    values: list[Fraction] = []
-    for eqs in reversed(learned.equations):
-        if eqs:
-            last = eqs[-1]
-            values.extend([last.value, last.stated.value])
-            break
-    for step in reversed(steps):
-        nums = quantities(step, words=True)
-        if nums:
-            for q in nums:
-                values.extend([q.value, q.plain])
-            break
-    return values
+    """The values the last step with numbers arrives at: its last result, and the numbers it
+    states beyond the operands and results of its equations (`13 packs, since 13 × 12 = 156`)."""
+    for index in range(len(steps) - 1, -1, -1):
+        nums = quantities(steps[index], words=True)
+        if not nums:
+            continue
+        eqs = learned.equations[index] if index < len(learned.equations) else []
+        if not eqs:
+            return [v for q in nums for v in (q.value, q.plain)]
+        used = Counter(op for eq in eqs for op in eq.operands)
+        used.update(eq.stated.plain for eq in eqs)
+        seen: Counter[Fraction] = Counter()
+        values = [eqs[-1].value, eqs[-1].stated.value, eqs[-1].stated.plain]
+        for q in nums:
+            seen[q.plain] += 1
+            if seen[q.plain] > used[q.plain]:
+                values.extend((q.value, q.plain))
+        return values
+    return []
 
 
 def check_consistency(
@@ -181,7 +185,7 @@ def check_contradictions(given: str, steps: tuple[str, ...]) -> list[StepError]:
         for fact in facts(step):
             prior = known.get(fact.key)
             if prior is not None and prior.value != fact.value and not fact.changing:
-                origin = "the question" if prior in facts(given) else "an earlier step"
+                origin = "the question or context" if prior in facts(given) else "an earlier step"
                 errors.append(
                     StepError(
                         index,
@@ -202,14 +206,17 @@ def check_grounding(given: str, steps: tuple[str, ...], learned: StepFacts) -> l
     known: set[Fraction] = set(_CONSTANTS)
     for q in quantities(given, words=True):
         known.update((q.value, q.plain, q.value * 100))
+    known |= _implied(given)
     given_lower = given.lower()
     errors: list[StepError] = []
     for index, step in enumerate(steps, start=1):
         eqs = learned.equations[index - 1] if index - 1 < len(learned.equations) else []
         results = {eq.stated.value for eq in eqs} | {eq.value for eq in eqs}
         results |= {eq.stated.plain for eq in eqs}
+        here = known | results
         for q in quantities(step):
-            if q.value in results or q.plain in results or _supported(q, known):
+            if q.value in results or q.plain in results or _supported(q, here):
+                here.update((q.value, q.plain))
                 continue
             errors.append(
                 StepError(
@@ -226,8 +233,24 @@ def check_grounding(given: str, steps: tuple[str, ...], learned: StepFacts) -> l
                 )
         for q in quantities(step, words=True):
             known.update((q.value, q.plain))
-        known |= results
+        known |= results | _implied(step)
     return errors
+
+
+_FRACTION = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
+_CLOCK = re.compile(r"\b(\d{1,2}):(\d{2})\b")
+
+
+def _implied(text: str) -> set[Fraction]:
+    """Values a text gives without writing them: fractions (3/4) and clock times (8:30)."""
+    values: set[Fraction] = set()
+    for m in _FRACTION.finditer(text):
+        if int(m.group(2)):
+            values.add(Fraction(int(m.group(1)), int(m.group(2))))
+    for m in _CLOCK.finditer(text):
+        hours, minutes = int(m.group(1)), int(m.group(2))
+        values.update((hours + Fraction(minutes, 60), Fraction(hours * 60 + minutes)))
+    return values
 
 
 def _supported(q: Quantity, known: set[Fraction]) -> bool:
@@ -235,12 +258,21 @@ def _supported(q: Quantity, known: set[Fraction]) -> bool:
         return True
     if any(approx_equal(k, q) for k in known if k):
         return True
-    # one operation on known numbers, done in the head ("5 apples and 3 pears: 8 fruits")
+    # one operation on known numbers, done in the head ("5 apples and 3 pears: 8 fruits");
+    # at least one of them comes from the problem, not from the common constants
     targets = {q.value, q.plain}
     pool = [k for k in known if k]
-    for a, b in itertools.product(pool, repeat=2):
-        if a + b in targets or a - b in targets or a * b in targets or a / b in targets:
+    own = [k for k in pool if k not in _CONSTANTS]
+    for a, b in itertools.product(own, pool):
+        if a + b in targets or abs(a - b) in targets or a * b in targets:
             return True
+        if a / b in targets or b / a in targets:
+            return True
+    # a mixed-unit amount: "2 kg 300 g = 2300 g", "1 h 20 min = 80 min"
+    for factor in _FACTORS:
+        for a, b in itertools.product(pool, own):
+            if a * factor + b in targets:
+                return True
     return False
 
 

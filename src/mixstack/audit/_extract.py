@@ -71,7 +71,8 @@ def extract_reasoning(output: str, reasoning: str | None = None) -> Reasoning:
     if source != "output" and visible:
         # the visible part may carry more steps than the answer line
         extra, _ = split_steps(visible)
-        steps = steps + extra
+        if len(extra) > 1 or (extra and re.search(r"[=+×÷]", extra[0])):
+            steps = steps + extra
     marked = answer is not None
     if answer is None and steps:
         answer = _last_sentence_answer(steps[-1])
@@ -133,4 +134,4 @@ def _only_answer(step: str) -> bool:
     """An answer announcement with no work in it is not a reasoning step."""
     if not _ANSWER_LINE.match(step):
         return False
-    return not re.search(r"[=+×÷*/]|\d\s*-\s*\d", step)
+    return not re.search(r"[=+×÷*/]|\d\s*-\s*\d", step.replace("**", ""))
