@@ -10,6 +10,7 @@ from rich.markup import escape
 from mixstack.cli.chat import chat_command
 from mixstack.cli.common import err_console
 from mixstack.cli.demo import demo_command
+from mixstack.cli.eval import eval_app
 from mixstack.cli.logs import logs_command
 from mixstack.cli.models import models_command
 from mixstack.cli.run import run_command
@@ -29,6 +30,7 @@ app.command("chat")(chat_command)
 app.command("models")(models_command)
 app.command("logs")(logs_command)
 app.command("demo")(demo_command)
+app.add_typer(eval_app, name="eval")
 
 
 def main() -> None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mixstack.config.models import ModelConfig
+from mixstack.config.workloads import DEFAULT_WORKLOAD, RoutingConfig, WorkloadConfig
 
 __all__ = ["DEFAULT_MODEL", "Config"]
 
@@ -24,4 +25,24 @@ class Config(BaseModel):
         default=True, description="store prompt and response text with each call"
     )
     models: list[ModelConfig] = Field(default_factory=list)
+    workloads: dict[str, WorkloadConfig] = Field(default_factory=dict)
+    routing: RoutingConfig = RoutingConfig()
     source: Path | None = Field(default=None, exclude=True, description="file it was read from")
+
+    @model_validator(mode="after")
+    def _workload_references(self) -> Config:
+        """Names that point at workloads must exist (models are checked with the catalog)."""
+        known = set(self.workloads) | {DEFAULT_WORKLOAD}
+        for name in self.workloads:
+            if not name or "/" in name or name != name.strip():
+                raise ValueError(f"workloads.{name!r}: a workload name has no `/` or spaces")
+        wanted = [("routing.default_workload", self.routing.default_workload)]
+        for i, rule in enumerate(self.routing.rules):
+            wanted.append((f"routing.rules[{i}].workload", rule.workload))
+        for path, name in wanted:
+            if name not in known:
+                raise ValueError(
+                    f"{path}: unknown workload {name!r}; known workloads: "
+                    f"{', '.join(sorted(known))}"
+                )
+        return self

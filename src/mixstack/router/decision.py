@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Exclusion", "RouteDecision"]
+from mixstack.errors import PolicyError
+from mixstack.guard.pii import PiiCount, format_counts
+
+__all__ = ["Exclusion", "RouteDecision", "RouteRefused"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,20 +30,89 @@ class RouteDecision:
     reason: str = ""
     estimated_cost_usd: float = 0.0
     notes: tuple[str, ...] = field(default=())
+    #: how the workload was chosen: explicit, model (`workload/<name>`), rule N, default
+    workload_source: str = ""
+    #: the workload's privacy level and what it came to for this request
+    policy: str = ""
+    #: PII and secrets found in what could leave the machine: types and counts, never values
+    pii: tuple[PiiCount, ...] = ()
+    #: the request was redacted before it left (placeholders are restored in the answer)
+    redacted: bool = False
+    offline: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
             "workload": self.workload,
+            "workload_source": self.workload_source,
             "model": self.model,
             "locality": self.locality,
             "reason": self.reason,
+            "policy": self.policy,
             "candidates": list(self.candidates),
             "fallbacks": list(self.fallbacks),
             "excluded": [{"model": e.model, "reason": e.reason} for e in self.excluded],
             "estimated_cost_usd": self.estimated_cost_usd,
+            "pii": [c.to_json() for c in self.pii],
+            "redacted": self.redacted,
+            "offline": self.offline,
             "notes": list(self.notes),
         }
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RouteDecision:
+        return cls(
+            model=data["model"],
+            locality=data["locality"],
+            workload=data.get("workload", ""),
+            candidates=tuple(data.get("candidates", ())),
+            fallbacks=tuple(data.get("fallbacks", ())),
+            excluded=tuple(Exclusion(e["model"], e["reason"]) for e in data.get("excluded", ())),
+            reason=data.get("reason", ""),
+            estimated_cost_usd=float(data.get("estimated_cost_usd", 0.0)),
+            notes=tuple(data.get("notes", ())),
+            workload_source=data.get("workload_source", ""),
+            policy=data.get("policy", ""),
+            pii=tuple(PiiCount(p["type"], int(p["count"])) for p in data.get("pii", ())),
+            redacted=bool(data.get("redacted", False)),
+            offline=bool(data.get("offline", False)),
+        )
+
     def short(self) -> str:
         """One header-sized line, e.g. `workload=private model=local/x reason=explicit`."""
-        return f"workload={self.workload or '-'} model={self.model} reason={self.reason}"
+        text = f"workload={self.workload or '-'} model={self.model} reason={self.reason}"
+        if self.policy:
+            text += f" policy={self.policy}"
+        if self.pii:
+            text += f" pii={format_counts(self.pii)}"
+        if self.redacted:
+            text += " redacted=1"
+        return text.replace("\n", " ")
+
+    def took_over(self, model: str, locality: str, why: str) -> RouteDecision:
+        """The decision after a fallback answered instead of the chosen model."""
+        return dataclasses.replace(
+            self,
+            model=model,
+            locality=locality,
+            reason=f"fallback: {why}",
+            notes=(*self.notes, f"{self.model} failed ({why}); {model} took over"),
+        )
+
+
+class RouteRefused(PolicyError):
+    """No model may take this request under its workload's policy; nothing was sent."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        workload: str,
+        pii: tuple[PiiCount, ...] = (),
+        excluded: tuple[Exclusion, ...] = (),
+        policy: str = "",
+    ):
+        super().__init__(message, param="model", code="no_eligible_model")
+        self.workload = workload
+        self.pii = pii
+        self.excluded = excluded
+        self.policy = policy

@@ -1,0 +1,18 @@
+"""The guard: what may leave the machine. PII and secret detection, reversible redaction.
+
+Importing this package is cheap: Presidio loads only when a text has a candidate finding.
+"""
+
+from mixstack.guard.pii import PiiCount, PiiScanner, PiiSpan, RequestScan, scan_request
+from mixstack.guard.redact import RedactionMap, StreamRestorer, redact_request
+
+__all__ = [
+    "PiiCount",
+    "PiiScanner",
+    "PiiSpan",
+    "RedactionMap",
+    "RequestScan",
+    "StreamRestorer",
+    "redact_request",
+    "scan_request",
+]

@@ -1,0 +1,308 @@
+"""PII and secret detection on every piece of text that could leave the machine.
+
+The fast path: one combined regular expression finds the few places where any recognizer
+could match (an `@`, a run of digits, a dotted quad, a key prefix, …). Only the text around
+those places, snapped to whitespace so no token is cut, goes to the Presidio recognizers
+that such a trigger can start, with their validators (Luhn, IBAN checksum, …). Clean text
+costs one regex pass and never imports Presidio. Every trigger is a necessary condition of
+its recognizers' patterns, so the fast path finds whatever the same recognizers find inside
+Presidio's `AnalyzerEngine` (a test checks this).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mixstack.types import ImagePart, Request, TextPart
+
+if TYPE_CHECKING:
+    from presidio_analyzer import AnalyzerEngine, EntityRecognizer
+
+__all__ = [
+    "PiiCount",
+    "PiiScanner",
+    "PiiSpan",
+    "RequestScan",
+    "count_types",
+    "format_counts",
+]
+
+# Each trigger group: its regex, the characters of context kept on each side (enough for the
+# longest multi-token match, e.g. an IBAN with spaces, and for the context words our own
+# recognizers look for), and the recognizers (by class name) it can start.
+_TRIGGERS: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
+    ("at", r"@", 0, ("OfflineEmailRecognizer",)),
+    (
+        "num",
+        r"\d(?:[\s().\-/+]{0,3}\d){4,}",
+        48,
+        (
+            "CreditCardRecognizer",
+            "IbanRecognizer",
+            "UsSsnRecognizer",
+            "UsItinRecognizer",
+            "UkNinoRecognizer",
+            "EsNifRecognizer",
+            "EsNieRecognizer",
+            "PlPeselRecognizer",
+            "FiPersonalIdentityCodeRecognizer",
+            "SePersonnummerRecognizer",
+            "FrNirRecognizer",
+            "NlBsnRecognizer",
+        ),
+    ),
+    (
+        "ip",
+        r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:",
+        48,
+        ("IpRecognizer",),
+    ),
+    ("fiscal", r"[A-Za-z]{6}\d{2}[A-Za-z]", 16, ("ItFiscalCodeRecognizer",)),
+    ("crypto", r"(?:bc1|[13])[a-zA-HJ-NP-Z0-9]{25}", 0, ("CryptoRecognizer",)),
+    (
+        "key",
+        r"sk-|gh[pousr]_|github_pat_|AKIA|ASIA|xox[abprs]-|AIza|[rs]k_(?:live|test)_|hf_|eyJ",
+        0,
+        ("ApiKeyRecognizer",),
+    ),
+    ("cred", r"(?i:api[_\-]?key|secret|token|password|passwd|pwd)", 48, ("CredentialRecognizer",)),
+    ("pem", r"-----BEGIN", 8192, ("PrivateKeyRecognizer",)),
+)
+_PREFILTER = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx, _, _ in _TRIGGERS))
+_MARGINS = {name: margin for name, _, margin, _ in _TRIGGERS}
+#: pattern recognizers need no NLP artifacts (tokens, lemmas): no model is ever loaded
+_NO_NLP: Any = None
+#: a phone number may start a few characters before its first digit: `+`, `(`
+_PHONE_LEAD = 4
+_PHONE_SCORE = 0.4
+
+
+@dataclass(frozen=True, slots=True)
+class PiiSpan:
+    type: str
+    start: int
+    end: int
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class PiiCount:
+    type: str
+    count: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"type": self.type, "count": self.count}
+
+
+def count_types(types: Iterable[str]) -> tuple[PiiCount, ...]:
+    counts = Counter(types)
+    return tuple(PiiCount(t, n) for t, n in sorted(counts.items()))
+
+
+def format_counts(counts: Sequence[PiiCount]) -> str:
+    return ",".join(f"{c.type}:{c.count}" for c in counts) or "none"
+
+
+def _snap(text: str, start: int, end: int) -> tuple[int, int]:
+    """Widen [start, end) to whitespace on both sides so that no token is cut."""
+    n = len(text)
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < n and not text[end].isspace():
+        end += 1
+    return start, end
+
+
+def _merge(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    windows.sort()
+    out: list[tuple[int, int]] = []
+    for start, end in windows:
+        if out and start <= out[-1][1]:
+            if end > out[-1][1]:
+                out[-1] = (out[-1][0], end)
+        else:
+            out.append((start, end))
+    return out
+
+
+def _resolve(spans: list[PiiSpan]) -> list[PiiSpan]:
+    """Keep the best of overlapping findings: higher score first, then the longer one."""
+    chosen: list[PiiSpan] = []
+    for span in sorted(spans, key=lambda s: (-s.score, -(s.end - s.start), s.start)):
+        if all(span.end <= c.start or span.start >= c.end for c in chosen):
+            chosen.append(span)
+    chosen.sort(key=lambda s: s.start)
+    return chosen
+
+
+class PiiScanner:
+    """Finds PII and secrets in text. Thread-safe; Presidio loads on the first candidate."""
+
+    def __init__(self, *, min_score: float = 0.4, ignore: Sequence[str] = ()):
+        from mixstack.guard.regions import PHONE_REGIONS
+
+        self.phone_regions = PHONE_REGIONS
+        self.min_score = min_score
+        self.ignore = frozenset(ignore)
+        self._groups: dict[str, list[EntityRecognizer]] | None = None
+        self._lock = threading.Lock()
+
+    def _recognizers(self) -> dict[str, list[EntityRecognizer]]:
+        if self._groups is None:
+            with self._lock:
+                if self._groups is None:
+                    from mixstack.guard.recognizers import build_recognizers
+
+                    by_name = {type(r).__name__: r for r in build_recognizers()}
+                    self._groups = {
+                        group: [by_name[n] for n in names] for group, _, _, names in _TRIGGERS
+                    }
+        return self._groups
+
+    def warm_up(self) -> None:
+        """Load the recognizers now rather than on the first text that needs them."""
+        self._recognizers()
+
+    def scan(self, text: str) -> list[PiiSpan]:
+        """Non-overlapping findings in `text`, in order, scored at least `min_score`."""
+        windows: dict[str, list[tuple[int, int]]] = {}
+        numbers: list[tuple[int, int]] = []
+        for match in _PREFILTER.finditer(text):
+            group = match.lastgroup
+            assert group is not None
+            margin = _MARGINS[group]
+            start = max(0, match.start() - margin)
+            end = min(len(text), match.end() + margin)
+            windows.setdefault(group, []).append(_snap(text, start, end))
+            if group == "num":
+                numbers.append(match.span())
+        if not windows:
+            return []
+        groups = self._recognizers()
+        found: dict[tuple[str, int, int], PiiSpan] = {}
+        for group, spans in windows.items():
+            for start, end in _merge(spans):
+                piece = text[start:end]
+                for recognizer in groups[group]:
+                    results = recognizer.analyze(piece, recognizer.supported_entities, _NO_NLP)
+                    for r in results:
+                        if r.score < self.min_score or r.entity_type in self.ignore:
+                            continue
+                        key = (r.entity_type, start + r.start, start + r.end)
+                        if key not in found or found[key].score < r.score:
+                            found[key] = PiiSpan(*key, score=float(r.score))
+        if numbers and self.min_score <= _PHONE_SCORE and "PHONE_NUMBER" not in self.ignore:
+            self._phones(text, numbers, list(found.values()), found)
+        return _resolve(list(found.values()))
+
+    def _phones(
+        self,
+        text: str,
+        numbers: list[tuple[int, int]],
+        stronger: list[PiiSpan],
+        found: dict[tuple[str, int, int], PiiSpan],
+    ) -> None:
+        """Phone numbers, digit run by digit run, skipping runs a stronger finding covers.
+
+        A phone finding inside a validated card, IBAN or address would lose to it anyway;
+        parsing each run for each region is what makes stock phone detection slow.
+        """
+        import phonenumbers
+
+        for run_start, run_end in numbers:
+            if any(s.start <= run_start and run_end <= s.end for s in stronger):
+                continue
+            start, end = _snap(text, max(0, run_start - _PHONE_LEAD), run_end)
+            piece = text[start:end]
+            for region in self.phone_regions:
+                hits = list(phonenumbers.PhoneNumberMatcher(piece, region, leniency=1))
+                for hit in hits:
+                    key = ("PHONE_NUMBER", start + hit.start, start + hit.end)
+                    found.setdefault(key, PiiSpan(*key, score=_PHONE_SCORE))
+                if any(start + h.start <= run_start and run_end <= start + h.end for h in hits):
+                    break
+
+    def analyzer_engine(self) -> AnalyzerEngine:
+        """Presidio's own engine over the same recognizers, on its no-op NLP engine."""
+        from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
+        from presidio_analyzer.nlp_engine import NoOpNlpEngine
+
+        from mixstack.guard.recognizers import build_recognizers
+
+        nlp = NoOpNlpEngine(models=[{"lang_code": "en", "model_name": "none"}])
+        nlp.load()
+        registry = RecognizerRegistry(recognizers=list(build_recognizers()))
+        return AnalyzerEngine(registry=registry, nlp_engine=nlp, supported_languages=["en"])
+
+
+@dataclass(frozen=True, slots=True)
+class RequestScan:
+    """What the guard found in a request: types and counts, never the values."""
+
+    counts: tuple[PiiCount, ...] = ()
+    #: findings in places redaction cannot reach (text inside images, tool definitions)
+    unredactable: tuple[PiiCount, ...] = ()
+    scanned_chars: int = 0
+
+    @property
+    def found(self) -> bool:
+        return bool(self.counts)
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [c.to_json() for c in self.counts]
+
+
+def request_texts(request: Request) -> Iterator[str]:
+    """Every redactable text of a request: message parts and tool-call arguments."""
+    for message in request.messages:
+        for part in message.content:
+            if isinstance(part, TextPart):
+                yield part.text
+        for call in message.tool_calls:
+            yield call.arguments
+
+
+def _fixed_texts(request: Request) -> Iterator[str]:
+    """Text that leaves with the request but is not rewritten: the tool definitions."""
+    for tool in request.tools:
+        yield tool.description
+        yield json.dumps(tool.parameters, ensure_ascii=False)
+
+
+def request_images(request: Request) -> list[ImagePart]:
+    return [image for message in request.messages for image in message.images]
+
+
+def scan_request(scanner: PiiScanner, request: Request, *, read_images: bool) -> RequestScan:
+    """Scan all text that could leave the machine; with `read_images`, the OCR text too."""
+    types: list[str] = []
+    fixed: list[str] = []
+    chars = 0
+    for text in request_texts(request):
+        chars += len(text)
+        types.extend(s.type for s in scanner.scan(text))
+    for text in _fixed_texts(request):
+        chars += len(text)
+        fixed.extend(s.type for s in scanner.scan(text))
+    if read_images:
+        images = request_images(request)
+        if images:
+            from mixstack.vision import image_to_text
+
+            for image in images:
+                if image.data is None:
+                    continue  # a URL reference: the model fetches it, mixstack never does
+                text = image_to_text(image)
+                chars += len(text)
+                fixed.extend(s.type for s in scanner.scan(text))
+    return RequestScan(
+        counts=count_types([*types, *fixed]),
+        unredactable=count_types(fixed),
+        scanned_chars=chars,
+    )

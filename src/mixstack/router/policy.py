@@ -1,0 +1,199 @@
+"""Hard constraints and ranking: which catalog models may take a request, and in what order.
+
+Every check returns the reason a model is excluded (shown to users and stored), or None.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mixstack.catalog import ModelEntry
+from mixstack.config.workloads import WorkloadConfig
+from mixstack.guard.pii import RequestScan, format_counts
+from mixstack.router.calibration import Calibration
+from mixstack.types import Request
+
+__all__ = [
+    "RequestShape",
+    "Workload",
+    "choice_reason",
+    "latency_ms",
+    "price_per_1k",
+    "privacy_reason",
+    "rank_key",
+    "request_reason",
+    "shape_of",
+    "static_reason",
+]
+
+#: rough tokens per character for prompts mixstack has not tokenized (English averages ~4)
+_CHARS_PER_TOKEN = 4
+_TOKENS_PER_MESSAGE = 4
+_TOKENS_PER_IMAGE = 800
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    name: str
+    config: WorkloadConfig
+    #: explicit, model, rule N, default
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequestShape:
+    """What the router needs to know about a request's size and needs."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    chars: int
+    images: bool
+    tools: bool
+    json: bool
+
+
+def shape_of(request: Request, expected_output: int) -> RequestShape:
+    chars = 0
+    images = 0
+    for message in request.messages:
+        chars += len(message.text)
+        chars += sum(len(c.arguments) + len(c.name) for c in message.tool_calls)
+        images += len(message.images)
+    chars += sum(len(t.description) + len(str(t.parameters)) for t in request.tools)
+    tokens = (
+        -(-chars // _CHARS_PER_TOKEN)
+        + _TOKENS_PER_MESSAGE * len(request.messages)
+        + _TOKENS_PER_IMAGE * images
+    )
+    return RequestShape(
+        prompt_tokens=tokens,
+        completion_tokens=request.params.max_tokens or expected_output,
+        chars=chars,
+        images=images > 0,
+        tools=bool(request.tools),
+        json=request.response_format.type != "text",
+    )
+
+
+def price_per_1k(entry: ModelEntry, shape: RequestShape) -> float:
+    """USD per 1,000 tokens at this request's mix of prompt and answer tokens."""
+    total = shape.prompt_tokens + shape.completion_tokens
+    return entry.cost(shape.prompt_tokens, shape.completion_tokens) * 1000 / max(total, 1)
+
+
+def static_reason(entry: ModelEntry, workload: Workload, offline_env: bool) -> str | None:
+    """Constraints that do not depend on the request: locality, offline, declared needs."""
+    cfg = workload.config
+    if offline_env and entry.locality != "local":
+        return f"{entry.locality}: offline mode (MIXSTACK_OFFLINE=1) allows in-process models"
+    if cfg.offline and entry.locality != "local":
+        return f"{entry.locality}: workload {workload.name!r} is offline"
+    if cfg.privacy == "local-only" and not entry.stays_on_premises:
+        return f"remote: workload {workload.name!r} is local-only"
+    needs = cfg.needs
+    if needs.vision and not entry.supports("vision"):
+        return f"no vision: workload {workload.name!r} needs it"
+    if needs.tools and not entry.supports("tools"):
+        return f"no tool calling: workload {workload.name!r} needs it"
+    if needs.json_output and not entry.supports("json"):
+        return f"no JSON output: workload {workload.name!r} needs it"
+    if needs.min_context and entry.context_window < needs.min_context:
+        return (
+            f"context window {entry.context_window} < {needs.min_context} "
+            f"(workload {workload.name!r})"
+        )
+    return None
+
+
+def privacy_reason(entry: ModelEntry, workload: Workload, scan: RequestScan | None) -> str | None:
+    """What the guard's findings forbid: PII never leaves under `auto`, nor unredactable PII."""
+    if scan is None or not scan.found or entry.stays_on_premises:
+        return None
+    privacy = workload.config.privacy
+    if privacy == "auto":
+        return f"remote: the prompt contains PII ({format_counts(scan.counts)})"
+    if privacy == "redact" and scan.unredactable:
+        return (
+            f"remote: PII in an image or tool definition ({format_counts(scan.unredactable)}) "
+            "cannot be redacted"
+        )
+    return None
+
+
+def request_reason(
+    entry: ModelEntry,
+    workload: Workload,
+    shape: RequestShape,
+    calibration: Calibration,
+    *,
+    explicit: bool,
+) -> str | None:
+    """Constraints of this request: capabilities and size (unless the model was named
+    explicitly: its provider then reports what it cannot do), cost and latency caps."""
+    cfg = workload.config
+    if not explicit:
+        if shape.tools and not entry.supports("tools"):
+            return "no tool calling: the request offers tools"
+        if shape.json and not entry.supports("json"):
+            return "no JSON output: the request asks for JSON"
+        if shape.prompt_tokens + shape.completion_tokens > entry.context_window:
+            return (
+                f"too long: ~{shape.prompt_tokens} prompt + {shape.completion_tokens} answer "
+                f"tokens > context window {entry.context_window}"
+            )
+    cap = cfg.max_cost_per_1k_tokens
+    if cap is not None and (price := price_per_1k(entry, shape)) > cap:
+        return f"costs ${price:.6f} per 1k tokens > cap ${cap:g}"
+    limit = cfg.max_latency_ms
+    if limit is not None:
+        latency = latency_ms(entry, calibration)
+        if latency is not None and latency > limit:
+            return f"median latency {latency:.0f} ms > cap {limit:g} ms"
+    return None
+
+
+def latency_ms(entry: ModelEntry, calibration: Calibration) -> float | None:
+    measured = calibration.latency_ms(entry.name)
+    if measured is not None:
+        return measured
+    return entry.config.latency_ms or None
+
+
+def rank_key(
+    entry: ModelEntry,
+    workload: Workload,
+    shape: RequestShape,
+    calibration: Calibration,
+    target: float,
+) -> tuple[int, int, float, float, float, str]:
+    """Smaller is better: preference, calibrated quality tier, cost per correct, cost, latency."""
+    prefer = workload.config.prefer
+    position = prefer.index(entry.name) if entry.name in prefer else len(prefer)
+    quality = calibration.quality(workload.name, entry.name)
+    cost = entry.cost(shape.prompt_tokens, shape.completion_tokens)
+    if quality is None:
+        tier, per_correct = 1, cost
+    else:
+        tier = 0 if quality.ci_low >= target else 2
+        per_correct = quality.cost_per_correct if quality.cost_per_correct is not None else cost
+    latency = latency_ms(entry, calibration)
+    return (position, tier, per_correct, cost, latency or 0.0, entry.name)
+
+
+def choice_reason(
+    entry: ModelEntry,
+    workload: Workload,
+    calibration: Calibration,
+    target: float,
+    cost: float,
+) -> str:
+    prefer = workload.config.prefer
+    if entry.name in prefer:
+        return f"preferred (#{prefer.index(entry.name) + 1} in workload {workload.name!r})"
+    quality = calibration.quality(workload.name, entry.name)
+    if quality is not None and quality.ci_low >= target:
+        return (
+            f"meets quality target {target:g} (ci_low {quality.ci_low:.2f}), "
+            "cheapest per correct answer"
+        )
+    return f"cheapest eligible (est. ${cost:.6f})"
