@@ -163,6 +163,8 @@ class Variant(BaseModel):
     name: str = DEFAULT_VARIANT
     prompt: str | None = None
     system: str | None = None
+    #: sampling parameters this way of prompting needs (e.g. a stop string for a few-shot frame)
+    params: SamplingParams | None = None
 
 
 class SuiteFile(BaseModel):
@@ -226,6 +228,15 @@ def _construct_mapping(loader: _LineLoader, node: yaml.MappingNode) -> _LineDict
 
 
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _layered(*layers: SamplingParams | None) -> SamplingParams:
+    """Suite defaults, then the variant's, then the case's: each sets only what it names."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        if layer is not None:
+            merged.update(layer.model_dump(exclude_unset=True))
+    return SamplingParams(**merged)
 
 
 def _jinja() -> jinja2.Environment:
@@ -373,7 +384,7 @@ class Suite:
             workload=None,
             tools=tuple(case.tools if case.tools is not None else defaults.tools or ()),
             tool_choice=case.tool_choice if case.tool_choice is not None else defaults.tool_choice,
-            params=case.params or defaults.params or SamplingParams(),
+            params=_layered(defaults.params, variant.params, case.params),
             response_format=case.response_format or defaults.response_format or ResponseFormat(),
             metadata={"suite": self.name, "case": case.id, "variant": variant.name},
         )

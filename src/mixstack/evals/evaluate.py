@@ -1,0 +1,242 @@
+"""One eval run from start to finish: check everything, run (or resume), summarize, record.
+
+Everything that can be checked before a model is called is checked first: the models, every
+case, every scorer (a judge's model too), every template and image. A run interrupted by a
+crash or Ctrl-C resumes from its directory: answered cases are not asked again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mixstack.errors import ModelUnavailableError, UserError
+from mixstack.evals.cache import ResponseCache
+from mixstack.evals.results import ResultLine, ResultsFile
+from mixstack.evals.runner import EvalRunner, RunOptions
+from mixstack.evals.runs import (
+    RunDir,
+    default_runs_dir,
+    latest_unfinished,
+    new_run_id,
+    record_run,
+)
+from mixstack.evals.scorers import ScorerEnv, ScorerRegistry
+from mixstack.evals.suite import Case, EvalItem, Suite, SuiteError
+from mixstack.evals.summary import summarize_results
+from mixstack.pipeline import Pipeline
+from mixstack.types import Completion
+
+__all__ = ["EvalSettings", "Progress", "check_suite", "evaluate_suite"]
+
+
+class Progress(Protocol):
+    """What a front door shows while a run goes: one counter per model."""
+
+    def start(self, model: str, total: int, done: int) -> None: ...
+
+    def advance(self, model: str) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class _Silent:
+    def start(self, model: str, total: int, done: int) -> None:
+        return
+
+    def advance(self, model: str) -> None:
+        return
+
+    def stop(self) -> None:
+        return
+
+
+@dataclass
+class EvalSettings:
+    models: list[str] = field(default_factory=list)
+    options: RunOptions = field(default_factory=RunOptions)
+    out_dir: Path | None = None
+    resume: bool = False
+    audit_reasoning: bool = False
+
+
+def _check_models(pipeline: Pipeline, models: list[str]) -> None:
+    for model in models:
+        if model.startswith("workload/"):
+            continue
+        pipeline.catalog.get(model)
+
+
+def check_suite(suite: Suite, registry: ScorerRegistry) -> int:
+    """Validate every case, scorer, template and image; returns the number of cases."""
+    count = 0
+    for case in suite.iter_cases():
+        specs = suite.scorers_for(case)
+        if not specs:
+            raise SuiteError(
+                f"{case.origin}: case {case.id!r}: scorers: none; set `defaults.scorers` "
+                "in the suite or `scorers` in the case."
+            )
+        for spec in specs:
+            try:
+                registry.build(spec)
+            except SuiteError as exc:
+                raise SuiteError(f"{case.origin}: case {case.id!r}: {exc.message}") from exc
+        for variant in suite.variants:
+            suite.build_request(case, variant)
+        count += 1
+    if count == 0:
+        raise SuiteError(f"{suite.path}: the suite has no cases; add some.")
+    return count
+
+
+def _run_dir(suite: Suite, settings: EvalSettings, pipeline: Pipeline, fp: str) -> RunDir:
+    if settings.out_dir is not None:
+        run = RunDir(settings.out_dir)
+        meta = run.meta()
+        if meta is not None and meta.get("fingerprint") != fp:
+            raise UserError(
+                f"{settings.out_dir} holds a run of another version of the suite; "
+                "pick another --out directory or delete that one."
+            )
+        return run
+    if settings.resume:
+        found = latest_unfinished(pipeline.store, str(suite.path), fp)
+        if found is None:
+            raise UserError(
+                f"no unfinished run of {suite.path.name} (this version) to resume; "
+                "run it without --resume."
+            )
+        return found
+    return RunDir(default_runs_dir() / new_run_id(suite.name))
+
+
+class _Auditor:
+    """Audits each answer's reasoning with `mixstack.audit` and keeps the per-run summary."""
+
+    def __init__(self) -> None:
+        try:
+            from mixstack import audit
+        except ImportError as exc:
+            raise ModelUnavailableError(
+                "the reasoning audit is not part of this installation; drop --audit-reasoning."
+            ) from exc
+        self._audit = audit
+        self._found: dict[tuple[str, str], list[Any]] = {}
+
+    def __call__(self, item: EvalItem, completion: Completion, line: ResultLine) -> None:
+        case: Case = item.case
+        extra = case.extra
+        context = extra.get("context")
+        reference = extra.get("reference")
+        result = self._audit.audit_trace(
+            question=item.request.messages[-1].text,
+            output=completion.text,
+            reference=str(reference) if reference is not None else None,
+            context=str(context) if context is not None else None,
+            expected=None if case.expected is None else str(case.expected),
+            reasoning=completion.reasoning,
+            trace_id=case.id,
+        )
+        line.extra["audit"] = result.to_json()
+        self._found.setdefault((line.model, line.variant), []).append(result)
+
+    def summary(self) -> list[dict[str, Any]]:
+        return [
+            {"model": m, "variant": v, **self._audit.summarize(found)}
+            for (m, v), found in self._found.items()
+        ]
+
+
+async def evaluate_suite(
+    suite: Suite,
+    pipeline: Pipeline,
+    settings: EvalSettings,
+    *,
+    progress: Progress | None = None,
+    on_start: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run the suite and return the summary (also written to `summary.json`)."""
+    models = settings.models or suite.models or [pipeline.config.default_model]
+    _check_models(pipeline, models)
+    registry = ScorerRegistry(ScorerEnv(base_dir=suite.base_dir, catalog=pipeline.catalog))
+    total = check_suite(suite, registry)
+    auditor = _Auditor() if settings.audit_reasoning else None
+    fingerprint = suite.fingerprint()
+    run = _run_dir(suite, settings, pipeline, fingerprint)
+    old = run.meta()
+    variants = [v.name for v in suite.variants]
+    meta = {
+        "run_id": old["run_id"] if old else run.path.name,
+        "suite": suite.name,
+        "suite_path": str(suite.path),
+        "fingerprint": fingerprint,
+        "workload": suite.workload,
+        "models": list(dict.fromkeys([*(old or {}).get("models", []), *models])),
+        "variants": variants,
+        "out_dir": str(run.path.resolve()),
+        "started_at": old["started_at"] if old else time.time(),
+        "cases": total,
+    }
+    run.write_meta(meta)
+    record_run(pipeline.store, meta, "running")
+    results = ResultsFile(run.path)
+    done = results.done_keys()
+    if on_start is not None:
+        on_start({**meta, "resumed": len(done)})
+    show: Progress = progress or _Silent()
+    for model in models:
+        finished = sum(1 for k in done if k[2] == model)
+        show.start(model, total * len(variants), finished)
+    runner = EvalRunner(
+        pipeline,
+        registry,
+        scorer_specs=suite.scorers_for,
+        on_result=results.write,
+        options=settings.options,
+        cache=ResponseCache(pipeline.store),
+        on_progress=show.advance,
+        after_score=auditor,
+    )
+    status = "interrupted"
+    try:
+        await runner.run(suite.items(), models, skip=done)
+        status = "finished"
+    finally:
+        show.stop()
+        results.close()
+        pipeline.flush()
+        summary = _summary(run, meta, models, variants, status, runner)
+        if auditor is not None:
+            summary["audit"] = auditor.summary()
+        run.write_summary(summary)
+        record_run(pipeline.store, meta, status, summary if status == "finished" else None)
+    return summary
+
+
+def _summary(
+    run: RunDir,
+    meta: dict[str, Any],
+    models: list[str],
+    variants: list[str],
+    status: str,
+    runner: EvalRunner,
+) -> dict[str, Any]:
+    stats = summarize_results(run.results, models, variants)
+    return {
+        "run_id": meta["run_id"],
+        "suite": meta["suite"],
+        "workload": meta["workload"],
+        "status": status,
+        "out_dir": meta["out_dir"],
+        "results": str(run.results.resolve()),
+        "models": meta["models"],
+        "variants": variants,
+        "started_at": meta["started_at"],
+        "finished_at": time.time(),
+        "rate_limit_backoffs": {m: lim.backoffs for m, lim in runner.limiters.items()},
+        **stats,
+    }

@@ -1,0 +1,70 @@
+"""Scorers, found through the `mixstack.scorers` entry-point group (built-ins register the same).
+
+A plugin registers `name = "package.module:ScorerClass"`; the class subclasses `Scorer`.
+"""
+
+from __future__ import annotations
+
+from importlib.metadata import entry_points
+from typing import Any
+
+from mixstack.evals.scorers.base import (
+    Options,
+    Score,
+    ScoreContext,
+    Scorer,
+    ScorerEnv,
+    ScorerError,
+    ScorerFactory,
+)
+from mixstack.evals.suite import ScorerSpec, SuiteError
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "Options",
+    "Score",
+    "ScoreContext",
+    "Scorer",
+    "ScorerEnv",
+    "ScorerError",
+    "ScorerFactory",
+    "ScorerRegistry",
+]
+
+ENTRY_POINT_GROUP = "mixstack.scorers"
+
+
+class ScorerRegistry:
+    """Builds scorers from specs, once per distinct spec, loading each plugin on first use."""
+
+    def __init__(self, env: ScorerEnv, extra: dict[str, Any] | None = None):
+        self.env = env
+        self._eps = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        self._factories: dict[str, Any] = dict(extra or {})
+        self._built: dict[str, Scorer[Any]] = {}
+
+    def names(self) -> list[str]:
+        return sorted({*self._eps, *self._factories})
+
+    def _factory(self, name: str) -> Any:
+        factory = self._factories.get(name)
+        if factory is None:
+            ep = self._eps.get(name)
+            if ep is None:
+                raise SuiteError(
+                    f"unknown scorer {name!r}; known scorers: {', '.join(self.names())}. "
+                    "Fix the name or install the plugin that provides it."
+                )
+            factory = ep.load()
+            self._factories[name] = factory
+        return factory
+
+    def build(self, spec: ScorerSpec) -> Scorer[Any]:
+        key = spec.key()
+        scorer = self._built.get(key)
+        if scorer is None:
+            factory = self._factory(spec.type)
+            build = getattr(factory, "build", None)
+            scorer = build(spec.options, self.env) if build else factory(spec.options, self.env)
+            self._built[key] = scorer
+        return scorer
