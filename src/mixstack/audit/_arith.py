@@ -61,7 +61,7 @@ _SCAN = re.compile(
     r"|(?P<link>==?|≈|≃|~=|=>|->|→)"
     r"|(?P<op>[+\-×*÷/^])"
     r"|(?P<lp>[(\[])|(?P<rp>[)\]])"
-    r"|(?P<word>[A-Za-z]+(?:'s)?)"
+    r"|(?P<word>[A-Za-z]+(?:[-'][A-Za-z]+)*)"
     r"|(?P<punct>[^\s\w])",
 )
 _OP_WORDS = {"plus": "+", "minus": "-", "times": "×", "over": "/"}
@@ -222,6 +222,8 @@ def _right_segment(tokens: list[Token], start: int) -> list[Token]:
             depth += 1
         seg.append(tok)
         i += 1
+    while seg and seg[-1].kind == "op":
+        seg.pop()
     return seg
 
 

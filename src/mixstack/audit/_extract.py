@@ -34,6 +34,11 @@ _ANSWER_LINE = re.compile(
     r"answer(?:\s+is)?\s*[:=]?)",
     re.IGNORECASE,
 )
+_PREAMBLE = re.compile(
+    r"^(?:let'?s|let us|we (?:need|want|will|can|must)|to (?:solve|find|answer)|here'?s|"
+    r"i (?:will|need)|i'll|sure|okay|ok|alright)\b[^0-9]*$",
+    re.IGNORECASE,
+)
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'$\d])")
 
 
@@ -83,7 +88,7 @@ def find_answer(text: str) -> str | None:
     for marker in _ANSWER_MARKERS:
         matches = list(marker.finditer(text))
         if matches:
-            answer = matches[-1].group("a").strip().strip("*").strip()
+            answer = matches[-1].group("a").replace("**", "").strip()
             answer = re.sub(r"^\\boxed\{(.*)\}$", r"\1", answer)
             return answer.rstrip(".").strip() or None
     return None
@@ -96,8 +101,10 @@ def _last_sentence_answer(step: str) -> str | None:
 
 
 def split_steps(text: str) -> tuple[list[str], str]:
-    lines = [ln.rstrip() for ln in text.strip().splitlines()]
+    lines = [ln.rstrip().replace("**", "") for ln in text.strip().splitlines()]
     lines = [ln for ln in lines if ln.strip() and not _is_decoration(ln)]
+    while len(lines) > 1 and _PREAMBLE.match(lines[0].strip()):
+        lines.pop(0)  # "Let's break this down step by step."
     if not lines:
         return [], "none"
     if sum(1 for ln in lines if _ITEM.match(ln)) >= 2:
