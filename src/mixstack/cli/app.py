@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.markup import escape
 
+from mixstack.cli.audit import audit_command
 from mixstack.cli.chat import chat_command
 from mixstack.cli.common import err_console
 from mixstack.cli.demo import demo_command
@@ -31,6 +32,7 @@ app.command("models")(models_command)
 app.command("logs")(logs_command)
 app.command("demo")(demo_command)
 app.add_typer(eval_app, name="eval")
+app.command("audit")(audit_command)
 
 
 def main() -> None:
