@@ -1,0 +1,229 @@
+"""The runner end to end: pipeline calls, cache, resume, errors, judges, 429 back-off."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mixstack.catalog import ModelEntry
+from mixstack.config import parse_config
+from mixstack.errors import RateLimited
+from mixstack.evals import load_suite
+from mixstack.evals.evaluate import EvalSettings, evaluate_suite
+from mixstack.evals.results import iter_results
+from mixstack.evals.runner import RunOptions
+from mixstack.pipeline import Pipeline
+from mixstack.providers.fake import FakeProvider
+from mixstack.types import Chunk, Request
+
+MODELS: list[dict[str, Any]] = [
+    {"name": "fake/echo", "provider": "fake"},
+    {"name": "fake/five", "provider": "fake", "replies": [{"text": "It is 5."}],
+     "price": {"input_per_1m": 100.0, "output_per_1m": 200.0}},
+    {"name": "fake/broken", "provider": "fake", "replies": [{"error": "upstream exploded"}],
+     "retries": 0},
+    {"name": "fake/judge", "provider": "fake", "replies": [
+        {"when": "It is 5.", "text": 'Sure. {"score": 9, "reason": "right"}'},
+        {"text": "I cannot decide."}]},
+]  # fmt: skip
+
+SUITE = """
+name: sums
+models: [fake/echo, fake/five]
+defaults:
+  scorers: [numeric]
+variants:
+  plain: "{{ q }}"
+  asked: "Please tell me: {{ q }}"
+cases:
+  - {id: a, vars: {q: "2+3 is 5"}, expected: 5}
+  - {id: b, vars: {q: "1+1 is 2"}, expected: 2}
+  - {id: c, vars: {q: "what is 4"}, expected: 4}
+  - {id: d, vars: {q: "the answer is 5"}, expected: 5}
+"""
+
+
+@pytest.fixture
+def suite_path(tmp_path: Path) -> Path:
+    path = tmp_path / "sums.yaml"
+    path.write_text(SUITE)
+    return path
+
+
+def _eval_calls(pipeline: Pipeline) -> int:
+    pipeline.flush()
+    row = pipeline.store.query_one("SELECT count(*) FROM calls WHERE front_door = 'eval'")
+    assert row is not None
+    return int(row[0])
+
+
+async def _run(path: Path, tmp_path: Path, models: list[dict[str, Any]] = MODELS, **kw: Any) -> Any:
+    async with Pipeline(parse_config({"models": models})) as pipeline:
+        settings = EvalSettings(out_dir=tmp_path / "run", **kw)
+        summary = await evaluate_suite(load_suite(path), pipeline, settings)
+        return summary, _eval_calls(pipeline)
+
+
+async def test_run_summary_cache_and_comparisons(suite_path: Path, tmp_path: Path) -> None:
+    summary, calls = await _run(suite_path, tmp_path)
+    assert calls == 16  # 4 cases × 2 variants × 2 models, each through the pipeline
+    runs = {(r["model"], r["variant"]): r for r in summary["runs"]}
+    echo, five = runs[("fake/echo", "plain")], runs[("fake/five", "plain")]
+    assert (echo["n"], echo["passed"], echo["errors"]) == (4, 4, 0)
+    assert (five["passed"], five["failed"]) == (2, 2)
+    assert five["pass_rate"] == 0.5
+    assert 0.0 < five["ci_low"] < 0.5 < five["ci_high"] < 1.0
+    assert five["cost_usd"] > 0
+    assert five["cost_per_correct"] == pytest.approx(five["cost_usd"] / 2)
+    assert echo["cost_per_correct"] == 0.0
+    pair = next(
+        c
+        for c in summary["comparisons"]
+        if c["a"] == {"model": "fake/echo", "variant": "plain"} and c["b"]["model"] == "fake/five"
+    )
+    assert (pair["n"], pair["a_only"], pair["b_only"], pair["both"]) == (4, 2, 0, 2)
+    assert pair["diff"] == 0.5
+    assert pair["p_value"] == 0.5  # two discordant pairs, both one way: exact two-sided p
+    assert pair["diff_ci_low"] < 0.5 < pair["diff_ci_high"]
+    lines = list(iter_results(tmp_path / "run" / "results.jsonl"))
+    assert len(lines) == 16
+    assert {ln["cached"] for ln in lines} == {False}
+
+    again, calls_again = await _run(suite_path, tmp_path / "second")
+    assert calls_again == calls  # same store, no new call: every answer came from the cache
+    assert [r["pass_rate"] for r in again["runs"]] == [r["pass_rate"] for r in summary["runs"]]
+    assert {r["cached"] for r in again["runs"]} == {4}
+
+
+async def test_errors_are_counted_apart_never_as_zero(suite_path: Path, tmp_path: Path) -> None:
+    settings_models = ["fake/broken", "fake/echo"]
+    async with Pipeline(parse_config({"models": MODELS})) as pipeline:
+        summary = await evaluate_suite(
+            load_suite(suite_path),
+            pipeline,
+            EvalSettings(models=settings_models, out_dir=tmp_path / "b"),
+        )
+    broken = next(r for r in summary["runs"] if r["model"] == "fake/broken")
+    assert (broken["n"], broken["errors"], broken["passed"]) == (0, 4, 0)
+    assert broken["pass_rate"] is None
+    assert broken["ci_low"] is None
+    assert broken["latency_p50_ms"] is None
+    text = json.dumps(summary)
+    assert "NaN" not in text
+    line = next(iter_results(tmp_path / "b" / "results.jsonl"))
+    assert line["status"] == "error"
+    assert "upstream exploded" in line["error"]
+
+
+async def test_resume_after_a_crash_asks_only_what_is_missing(
+    suite_path: Path, tmp_path: Path
+) -> None:
+    await _run(suite_path, tmp_path, options=RunOptions(use_cache=False))
+    results = tmp_path / "run" / "results.jsonl"
+    lines = results.read_text().splitlines(keepends=True)
+    # as if the process died after five results, halfway through writing the sixth
+    results.write_text("".join(lines[:5]) + lines[5][:20])
+    summary, calls = await _run(suite_path, tmp_path, options=RunOptions(use_cache=False))
+    assert calls == 16 + 11  # the same store: 16 calls in the first run, 11 on resume
+    rows = list(iter_results(results))
+    assert len(rows) == 16
+    keys = {(r["case"], r["variant"], r["model"]) for r in rows}
+    assert len(keys) == 16
+    assert sum(r["n"] for r in summary["runs"]) == 16
+
+
+async def test_a_scorer_that_raises_marks_the_case_error(tmp_path: Path) -> None:
+    (tmp_path / "checks.py").write_text(
+        "def picky(output, case):\n"
+        "    if case.id == 'b':\n"
+        "        raise RuntimeError('cannot score b')\n"
+        "    return True\n"
+    )
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "models: [fake/echo]\ndefaults:\n  scorers: [{python: {function: 'checks.py:picky'}}]\n"
+        "cases:\n  - {id: a, input: x}\n  - {id: b, input: y}\n  - {id: c, input: z}\n"
+    )
+    summary, _ = await _run(path, tmp_path)
+    (run,) = summary["runs"]
+    assert (run["n"], run["passed"], run["errors"]) == (2, 2, 1)
+    rows = {r["case"]: r for r in iter_results(tmp_path / "run" / "results.jsonl")}
+    assert rows["b"]["status"] == "error"
+    assert "cannot score b" in rows["b"]["error"]
+
+
+async def test_judge_scores_and_an_unparsable_verdict_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "j.yaml"
+    path.write_text(
+        "models: [fake/five, fake/echo]\n"
+        "defaults:\n  scorers: [{judge: {model: fake/judge, rubric: Says five.}}]\n"
+        "cases:\n  - {id: q, input: 'How many fingers on a hand?', expected: five}\n"
+    )
+    summary, calls = await _run(path, tmp_path)
+    assert calls == 4  # two answers and two judge calls, all through the pipeline
+    runs = {r["model"]: r for r in summary["runs"]}
+    assert runs["fake/five"]["passed"] == 1
+    assert runs["fake/five"]["mean_score"] == pytest.approx(0.9)
+    assert (runs["fake/echo"]["n"], runs["fake/echo"]["errors"]) == (0, 1)
+
+
+def test_nothing_is_called_when_the_suite_is_wrong(tmp_path: Path, cli: Any) -> None:
+    config = tmp_path / "mixstack.yaml"
+    config.write_text(json.dumps({"models": MODELS}))
+    bad = {
+        "scorer": "cases: [{id: a, input: x, scorers: [exactish]}]\n",
+        "judge": "defaults: {scorers: [{judge: {model: openai/gpt-x}}]}\n"
+        "cases: [{id: a, input: x}]\n",
+        "file": "cases_file: missing.jsonl\n",
+        "image": "defaults: {scorers: [exact]}\ncases: [{id: a, input: x, images: [no.png]}]\n",
+    }
+    for name, text in bad.items():
+        path = tmp_path / f"{name}.yaml"
+        path.write_text("models: [fake/echo]\n" + text)
+        result = cli("eval", str(path), "-c", str(config))
+        assert result.code == 2, (name, result.err)
+        assert "Traceback" not in result.err
+        assert str(path.name) in result.err or "missing.jsonl" in result.err
+    logs = cli("logs", "--json")
+    assert logs.code == 0
+    assert logs.json() == []
+
+
+class _Crowded(FakeProvider):
+    """A provider whose endpoint says 429 (with retry-after) to the first three calls."""
+
+    name = "crowded"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def stream(self, model: ModelEntry, request: Request) -> AsyncIterator[Chunk]:
+        self.calls += 1
+        if self.calls <= 3:
+            raise RateLimited("too many requests; slow down.", retry_after_s=0.05)
+        return super().stream(model, request)
+
+
+async def test_rate_limits_halve_concurrency_and_are_retried(
+    suite_path: Path, tmp_path: Path
+) -> None:
+    crowded = _Crowded()
+    models = [{"name": "crowded/m", "provider": "crowded", "retries": 0,
+               "replies": [{"text": "It is 5."}]}]  # fmt: skip
+    config = parse_config({"models": models})
+    async with Pipeline(config, providers={"crowded": lambda cfg: crowded}) as pipeline:
+        summary = await evaluate_suite(
+            load_suite(suite_path),
+            pipeline,
+            EvalSettings(models=["crowded/m"], out_dir=tmp_path / "r",
+                         options=RunOptions(concurrency=4, retries=5, backoff_s=0.01)),
+        )  # fmt: skip
+    plain, asked = summary["runs"]
+    assert (plain["errors"], asked["errors"]) == (0, 0)
+    assert plain["n"] + asked["n"] == 8
+    assert summary["rate_limit_backoffs"]["crowded/m"] == 3
+    assert crowded.calls == 8 + 3
