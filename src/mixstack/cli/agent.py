@@ -1,0 +1,129 @@
+"""`mixstack agent`: run an agent (or the team declared in `agents:`) on a task."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from mixstack.agents.budget import Budget
+from mixstack.agents.policy import Decision
+from mixstack.agents.runtime import AgentResult, AgentRuntime
+from mixstack.cli.common import ConfigOption, JsonOption, err_console, load, print_json, read_prompt
+from mixstack.config import Config
+from mixstack.pipeline import Pipeline
+from mixstack.types import ImagePart
+
+__all__ = ["agent_command"]
+
+#: exit code per way a run can end (answer: 0; refused or out of budget: 3; else 1)
+_EXIT = {"answer": 0, "refused": 3, "budget": 3}
+
+
+def agent_command(
+    task: Annotated[str | None, typer.Argument(help="The task; `-` or absent reads stdin.")] = None,
+    workload: Annotated[
+        str | None, typer.Option("--workload", "-w", help="Workload: routing and permissions.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="provider/model or workload/<name>.")
+    ] = None,
+    image: Annotated[
+        list[Path] | None, typer.Option("--image", help="Attach an image (repeatable).")
+    ] = None,
+    root: Annotated[
+        Path | None, typer.Option("--root", help="Folder the file tools are confined to.")
+    ] = None,
+    max_steps: Annotated[
+        int | None, typer.Option("--max-steps", min=1, help="Model calls per agent.")
+    ] = None,
+    budget: Annotated[
+        float | None, typer.Option("--budget", min=0.0, help="USD the whole run may spend.")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-total-tokens", min=1, help="Tokens the run may use.")
+    ] = None,
+    single: Annotated[
+        bool, typer.Option("--single", help="One agent even if the config declares a team.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Approve every `ask` decision without prompting.")
+    ] = False,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Let a model work on a task with tools, under the permission policy and a budget.
+
+    Exit code: 0 answered, 3 refused by policy or out of budget, 1 other stops.
+    """
+    text = read_prompt(task)
+    images = tuple(ImagePart.from_path(p) for p in image or [])
+    cfg = load(config)
+    limits = Budget.from_config(cfg.agents.budget).with_limits(usd=budget, tokens=max_tokens)
+    options: dict[str, Any] = {
+        "workload": workload,
+        "model": model,
+        "root": root,
+        "max_steps": max_steps,
+        "budget": limits,
+        "single": single,
+        "approver": _approve_all if yes else _terminal_approver(),
+    }
+    result = asyncio.run(_run(cfg, text, images, options))
+    if as_json:
+        print_json(result.to_json())
+    else:
+        _show(result)
+    raise typer.Exit(_EXIT.get(result.stopped, 1))
+
+
+async def _run(
+    cfg: Config, task: str, images: tuple[ImagePart, ...], options: dict[str, Any]
+) -> AgentResult:
+    async with Pipeline(cfg) as pipeline:
+        return await AgentRuntime(pipeline, **options).run(task, images)
+
+
+async def _approve_all(tool: str, arguments: dict[str, Any], decision: Decision) -> bool:
+    return True
+
+
+def _terminal_approver() -> Any:
+    """Ask on the terminal when there is one; otherwise `ask` resolves to `ask_default`."""
+    if not (sys.stdin.isatty() and sys.stderr.isatty()):
+        return None
+
+    async def approve(tool: str, arguments: dict[str, Any], decision: Decision) -> bool:
+        err_console.print(
+            f"[yellow]approve[/yellow] {escape(tool)}({escape(str(arguments))})? "
+            f"[dim]{escape(decision.reason)}[/dim] [y/N] ",
+            end="",
+        )
+        answer = await asyncio.to_thread(sys.stdin.readline)
+        return answer.strip().lower() in ("y", "yes")
+
+    return approve
+
+
+def _show(result: AgentResult) -> None:
+    out = Console(highlight=False)
+    out.print(escape(result.result) if result.result else "[dim](no answer)[/dim]")
+    for call in result.tool_calls:
+        mark = "ok" if call.ok else "failed"
+        colour = {"allow": "green", "deny": "red"}.get(call.decision, "yellow")
+        err_console.print(
+            f"  [dim]{escape(call.agent)}[/dim] {escape(call.tool)}({escape(str(call.args))}) "
+            f"[{colour}]{call.decision}[/{colour}] {mark}"
+        )
+    usage = result.usage
+    err_console.print(
+        f"[dim]stopped: {escape(result.stopped)} ({escape(result.reason)}); "
+        f"{result.steps} steps, {usage.get('prompt_tokens', 0)}+"
+        f"{usage.get('completion_tokens', 0)} tokens, ${usage.get('cost_usd', 0):.6f}; "
+        f"see `mixstack trace {result.trace_id}`[/dim]"
+    )
