@@ -1,0 +1,29 @@
+"""The real path: the embedded SmolLM2 uses the calculator through the text protocol."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+pytestmark = pytest.mark.model
+
+
+def test_smollm2_uses_the_calculator_end_to_end(cli: Any) -> None:
+    run = cli("agent", "--json", "What is 23 * 17?", timeout=300)
+    assert run.code == 0, run.err
+    data = run.json()
+    assert data["stopped"] == "answer"
+    calls = data["tool_calls"]
+    assert calls, data
+    assert calls[0]["tool"] == "calculator"
+    assert calls[0]["decision"] == "allow"
+    assert calls[0]["ok"] is True
+    assert "391" in data["result"]
+    trace = cli("trace", "--json", data["trace_id"]).json()
+    models = [s for s in trace["steps"] if s["kind"] == "model"]
+    assert {s["model"] for s in models} == {"local/smollm2-135m-instruct"}
+    assert {s["detail"]["mode"] for s in models} == {"text"}
+    tool = next(s for s in trace["steps"] if s["kind"] == "tool")
+    assert tool["preview"] == "391"
