@@ -60,8 +60,21 @@ async def _step_log(pipeline: Pipeline) -> None:
     console.print(f"  {'store':18} {pipeline.store.path}")
 
 
+async def _step_agent(pipeline: Pipeline) -> None:
+    from mixstack.agents import AgentRuntime
+
+    console.print(Panel("An agent: the embedded model uses the calculator (`mixstack agent`)."))
+    task = "What is 23 * 17?"
+    console.print(f"[bold]task>[/bold] {task}")
+    result = await AgentRuntime(pipeline, max_steps=4).run(task)
+    for call in result.tool_calls:
+        console.print(f"  tool {call.tool}({call.args}) → {call.decision}, ok={call.ok}")
+    console.print(f"[bold]answer>[/bold] {result.result}")
+    console.print(f"[dim]stopped: {result.stopped}; `mixstack trace {result.trace_id}`[/dim]")
+
+
 #: the tour, in order; each capability adds its own step
-STEPS: list[Step] = [_step_models, _step_run, _step_log]
+STEPS: list[Step] = [_step_models, _step_run, _step_log, _step_agent]
 
 
 def demo_command(config: ConfigOption = None) -> None:
