@@ -30,10 +30,10 @@ from tests.upstream_servers import (
 )
 
 PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
-    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00"
-    b"\x00\x00\x00IEND\xaeB`\x82"
-)
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x02\x00\x00\x00\x02\x08\x02\x00\x00"
+    b"\x00\xfd\xd4\x9as\x00\x00\x00\x16IDATx\x9cc\xfc\xcf\xc0\xc0\xc0\xc0\xc0\xc4\xc0\xc0"
+    b"\xc0\xc0\xc0\x00\x00\r\x1d\x01\x03j\xc2\x9b\xe9\x00\x00\x00\x00IEND\xaeB`\x82"
+)  # a valid 2x2 red PNG
 
 
 @pytest.fixture
@@ -50,6 +50,7 @@ def _pipeline(base_url: str, **extra: Any) -> Pipeline:
         "base_url": f"{base_url}/v1",
         "upstream_model": "up-model",
         "price": {"input_per_1m": 1.0, "output_per_1m": 2.0},
+        "locality": "on-prem",  # no local takeover by the router when the endpoint fails
         **extra,
     }
     return Pipeline(parse_config({"models": [model], "default_model": "up/chat"}), record=False)
@@ -72,6 +73,7 @@ async def test_complete_translates_the_whole_request(
         params=SamplingParams(temperature=0.2, top_p=0.9, max_tokens=12, stop=("END",), seed=3),
         response_format=ResponseFormat(type="json_schema", json_schema={"type": "object"}),
         metadata={"user": "u-1"},
+        model="up/chat",
     )
     async with _pipeline(url, api_key_env="UP_KEY") as pipeline:
         done = await pipeline.complete(request)
@@ -111,7 +113,7 @@ async def test_tool_calls_in_the_answer(upstream: tuple[RecordingUpstream, str])
     call = {"id": "call_9", "type": "function", "function": {"name": "f", "arguments": "{}"}}
     rec.script.append(Scripted(json_body=chat_json("", finish="tool_calls", tool_calls=[call])))
     async with _pipeline(url) as pipeline:
-        done = await pipeline.complete(Request.from_prompt("call f"))
+        done = await pipeline.complete(Request.from_prompt("call f", model="up/chat"))
     assert done.finish_reason == "tool_calls"
     assert done.tool_calls == (ToolCall(id="call_9", name="f", arguments="{}"),)
     assert "authorization" not in rec.headers[0]
@@ -120,7 +122,7 @@ async def test_tool_calls_in_the_answer(upstream: tuple[RecordingUpstream, str])
 async def test_stream_yields_pieces_then_usage(upstream: tuple[RecordingUpstream, str]) -> None:
     rec, url = upstream
     async with _pipeline(url) as pipeline:
-        call = await pipeline.open_stream(Request.from_prompt("hi"))
+        call = await pipeline.open_stream(Request.from_prompt("hi", model="up/chat"))
         pieces = [chunk.text async for chunk in call]
     assert "".join(pieces) == "echo: hi"
     assert rec.requests[0]["stream"] is True
@@ -146,7 +148,7 @@ async def test_streamed_tool_calls_are_assembled(upstream: tuple[RecordingUpstre
         )
     )
     async with _pipeline(url) as pipeline:
-        call = await pipeline.open_stream(Request.from_prompt("find x"))
+        call = await pipeline.open_stream(Request.from_prompt("find x", model="up/chat"))
         _ = [c async for c in call]
     assert call.completion is not None
     assert call.completion.finish_reason == "tool_calls"
@@ -159,7 +161,7 @@ async def test_one_keep_alive_connection_is_reused(
     rec, url = upstream
     async with _pipeline(url) as pipeline:
         for _ in range(5):
-            await pipeline.complete(Request.from_prompt("again"))
+            await pipeline.complete(Request.from_prompt("again", model="up/chat"))
     assert len(rec.requests) == 5
     assert len(rec.connections) == 1
 
@@ -175,7 +177,7 @@ async def test_error_statuses_map_to_the_error_tree(
     rec.script.append(Scripted(status=status, json_body={"error": {"message": "nope"}}))
     async with _pipeline(url, retries=0) as pipeline:
         with pytest.raises(error, match="nope"):
-            await pipeline.complete(Request.from_prompt("x"))
+            await pipeline.complete(Request.from_prompt("x", model="up/chat"))
 
 
 async def test_retryable_status_carries_retry_after(
@@ -187,7 +189,7 @@ async def test_retryable_status_carries_retry_after(
     )
     async with _pipeline(url, retries=0) as pipeline:
         with pytest.raises(ProviderError) as info:
-            await pipeline.complete(Request.from_prompt("x"))
+            await pipeline.complete(Request.from_prompt("x", model="up/chat"))
     assert info.value.status == 503
     assert info.value.retryable
     assert info.value.retry_after_s == 7.0
@@ -199,7 +201,7 @@ async def test_error_event_mid_stream_raises(upstream: tuple[RecordingUpstream, 
     events.append(json.dumps({"error": {"message": "overloaded mid-way"}}))
     rec.script.append(Scripted(events=events))
     async with _pipeline(url, retries=0) as pipeline:
-        call = await pipeline.open_stream(Request.from_prompt("x"))
+        call = await pipeline.open_stream(Request.from_prompt("x", model="up/chat"))
         seen: list[str] = []
 
         async def consume() -> None:
@@ -214,13 +216,13 @@ async def test_error_event_mid_stream_raises(upstream: tuple[RecordingUpstream, 
 async def test_unreachable_endpoint_is_a_retryable_provider_error() -> None:
     async with _pipeline(f"http://127.0.0.1:{free_port()}", retries=0) as pipeline:
         with pytest.raises(ProviderError, match="connection") as info:
-            await pipeline.complete(Request.from_prompt("x"))
+            await pipeline.complete(Request.from_prompt("x", model="up/chat"))
     assert info.value.retryable
 
 
 def test_missing_key_makes_the_model_unavailable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NOT_SET_KEY", raising=False)
-    pipeline = _pipeline("http://127.0.0.1:9", api_key_env="NOT_SET_KEY")
+    pipeline = _pipeline("http://127.0.0.1:9", api_key_env="NOT_SET_KEY", locality="remote")
     entry = pipeline.catalog.get("up/chat")
     avail = pipeline.catalog.availability(entry)
     assert not avail.available

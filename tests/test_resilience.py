@@ -41,7 +41,14 @@ class Sleeps:
 
 
 def _model(name: str, url: str, **extra: Any) -> dict[str, Any]:
-    return {"name": name, "provider": "openai", "base_url": f"{url}/v1", **extra}
+    """A self-hosted endpoint (on-prem: the router adds no local takeover of its own)."""
+    return {
+        "name": name,
+        "provider": "openai",
+        "base_url": f"{url}/v1",
+        "locality": "on-prem",
+        **extra,
+    }
 
 
 def _pipeline(models: list[dict[str, Any]], sleeps: Sleeps, **breakers: Any) -> Pipeline:
@@ -84,7 +91,7 @@ async def test_retries_5xx_with_backoff_then_succeeds(
     rec.script += [Scripted(status=503, json_body=BUSY), Scripted(status=502, json_body=BUSY)]
     sleeps = Sleeps()
     async with _pipeline([_model("up/a", url, retries=2)], sleeps) as pipeline:
-        done = await pipeline.complete(Request.from_prompt("hi"))
+        done = await pipeline.complete(Request.from_prompt("hi", model="up/a"))
     assert done.text == "echo: hi"
     assert len(rec.requests) == 3
     assert len(sleeps.delays) == 2
@@ -96,7 +103,7 @@ async def test_retry_after_is_honoured(upstream: tuple[RecordingUpstream, str]) 
     rec.script.append(Scripted(status=429, json_body=BUSY, headers={"retry-after": "2"}))
     sleeps = Sleeps()
     async with _pipeline([_model("up/a", url)], sleeps) as pipeline:
-        await pipeline.complete(Request.from_prompt("hi"))
+        await pipeline.complete(Request.from_prompt("hi", model="up/a"))
     assert sleeps.delays == [2.0]
 
 
@@ -108,7 +115,7 @@ async def test_client_errors_are_neither_retried_nor_fallen_back(
     models = [_model("up/a", url, fallbacks=["up/b"]), _model("up/b", url)]
     async with _pipeline(models, Sleeps()) as pipeline:
         with pytest.raises(InvalidRequestError, match="bad field"):
-            await pipeline.complete(Request.from_prompt("hi"))
+            await pipeline.complete(Request.from_prompt("hi", model="up/a"))
     assert len(rec.requests) == 1
 
 
@@ -120,12 +127,12 @@ async def test_falls_back_when_the_endpoint_is_down(
     models = [_model("dead/a", dead, retries=1, fallbacks=["up/b"]), _model("up/b", url)]
     sleeps = Sleeps()
     async with _pipeline(models, sleeps) as pipeline:
-        done = await pipeline.complete(Request.from_prompt("hi"))
-        call = await pipeline.open_stream(Request.from_prompt("again"))
+        done = await pipeline.complete(Request.from_prompt("hi", model="dead/a"))
+        call = await pipeline.open_stream(Request.from_prompt("again", model="dead/a"))
         text = "".join([c.text async for c in call])
     assert done.model == "up/b"
     assert done.route is not None
-    assert any("fell back to up/b" in note for note in done.route["notes"])
+    assert any("up/b took over" in note for note in done.route["notes"])
     assert text == "echo: again"
     assert call.model == "up/b"
     assert len(rec.requests) == 2
@@ -143,7 +150,7 @@ async def test_an_on_prem_models_own_remote_fallback_is_never_used(
     ]
     async with _pipeline(models, Sleeps()) as pipeline:
         with pytest.raises(ProviderError, match="connection"):
-            await pipeline.complete(Request.from_prompt("private notes"))
+            await pipeline.complete(Request.from_prompt("private notes", model="mine/a"))
     assert rec.requests == []
 
 
@@ -156,13 +163,13 @@ async def test_first_token_timeout_falls_back(upstream: tuple[RecordingUpstream,
         _model("up/b", url),
     ]
     async with _pipeline(models, Sleeps()) as pipeline:
-        call = await pipeline.open_stream(Request.from_prompt("hi"))
+        call = await pipeline.open_stream(Request.from_prompt("hi", model="up/slow"))
         text = "".join([c.text async for c in call])
     assert text == "echo: hi"
     assert call.model == "up/b"
     assert call.completion is not None
     assert call.completion.route is not None
-    assert "timed out waiting for the first token" in " ".join(call.completion.route["notes"])
+    assert "timed out waiting for the first token" in call.completion.route["reason"]
 
 
 async def test_failure_after_the_first_chunk_ends_the_stream_without_fallback(
@@ -177,7 +184,7 @@ async def test_failure_after_the_first_chunk_ends_the_stream_without_fallback(
     ]
     seen: list[str] = []
     async with _pipeline(models, Sleeps()) as pipeline:
-        call = await pipeline.open_stream(Request.from_prompt("hi"))
+        call = await pipeline.open_stream(Request.from_prompt("hi", model="up/a"))
 
         async def consume() -> None:
             async for chunk in call:
@@ -195,7 +202,7 @@ async def test_total_timeout_on_a_plain_call(upstream: tuple[RecordingUpstream, 
     models = [_model("up/a", url, retries=0, timeouts={"total": 0.3})]
     async with _pipeline(models, Sleeps()) as pipeline:
         with pytest.raises(ProviderError, match="timed out"):
-            await pipeline.complete(Request.from_prompt("hi"))
+            await pipeline.complete(Request.from_prompt("hi", model="up/a"))
 
 
 async def test_circuit_opens_per_endpoint_and_skips_the_dead_one(
@@ -206,8 +213,8 @@ async def test_circuit_opens_per_endpoint_and_skips_the_dead_one(
     models = [_model("up/a", url, retries=1), _model("up/b", url)]
     async with _pipeline(models, Sleeps(), threshold=2, cooldown_s=60) as pipeline:
         with pytest.raises(ProviderError, match="HTTP 500"):
-            await pipeline.complete(Request.from_prompt("one"))
+            await pipeline.complete(Request.from_prompt("one", model="up/a"))
         with pytest.raises(ProviderError, match="paused"):
-            await pipeline.complete(Request.from_prompt("two"))
+            await pipeline.complete(Request.from_prompt("two", model="up/a"))
         assert pipeline.resilience.breakers.states() == {f"{url}/v1": "open"}
     assert len(rec.requests) == 2

@@ -144,11 +144,14 @@ class RecordingUpstream:
             self.connections.add((request.client.host, request.client.port))
         step = self.script.pop(0) if self.script else self.default(body)
         if step.delay_s:
+            # wait, but notice a client that goes away (as a real upstream would)
             try:
-                await asyncio.sleep(step.delay_s)
-            except asyncio.CancelledError:
+                message = await asyncio.wait_for(request.receive(), timeout=step.delay_s)
+            except TimeoutError:
+                message = {}
+            if message.get("type") == "http.disconnect":
                 self.cancelled += 1
-                raise
+                return Response(status_code=499)
         if step.status >= 400 or step.events is None:
             return JSONResponse(step.json_body or {}, status_code=step.status, headers=step.headers)
         return StreamingResponse(

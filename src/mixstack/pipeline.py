@@ -8,7 +8,6 @@ Front doors (CLI, gateway, evals, agents) build a `Request` and call `complete()
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 import uuid
@@ -123,7 +122,7 @@ class Pipeline:
     # -- call: the routed model, then its fallbacks (see resilience.py) -------------------
 
     def _targets(self, ctx: CallContext) -> Iterator[Target]:
-        """The routed model, then the router's fallbacks, then the model's own `fallbacks:`.
+        """The routed model, then the model's own `fallbacks:`, then the router's fallbacks.
 
         A model's own fallbacks never move a call off the premises: only the router, which
         knows the workload's privacy, may choose a remote fallback for an on-prem model.
@@ -132,7 +131,7 @@ class Pipeline:
         excluded = {e.model for e in ctx.route.excluded}
         tried = {ctx.entry.name}
         routed = list(ctx.route.fallbacks)
-        for name in [*routed, *ctx.entry.config.fallbacks]:
+        for name in [*ctx.entry.config.fallbacks, *routed]:
             if name in tried or name in excluded or name not in self.catalog:
                 continue
             tried.add(name)
@@ -152,8 +151,7 @@ class Pipeline:
             if target.entry is ctx.entry:
                 return
             why = "; ".join(f"{f.model}: {f.error[:120]}" for f in failures)
-            note = f"fell back to {target.entry.name} after {why}"
-            ctx.route = dataclasses.replace(ctx.route, notes=(*ctx.route.notes, note))
+            ctx.route = ctx.route.took_over(target.entry.name, target.entry.locality, why)
             ctx.entry, ctx.provider, ctx.request = target.entry, target.provider, target.request
 
         return switch

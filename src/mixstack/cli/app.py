@@ -12,9 +12,11 @@ from mixstack.cli.chat import chat_command
 from mixstack.cli.common import err_console
 from mixstack.cli.demo import demo_command
 from mixstack.cli.eval import eval_app
+from mixstack.cli.keys import keys_app
 from mixstack.cli.logs import logs_command
 from mixstack.cli.models import models_command
 from mixstack.cli.run import run_command
+from mixstack.cli.serve import serve_command
 from mixstack.errors import MixstackError
 
 __all__ = ["app", "main"]
@@ -31,6 +33,8 @@ app.command("chat")(chat_command)
 app.command("models")(models_command)
 app.command("logs")(logs_command)
 app.command("demo")(demo_command)
+app.command("serve")(serve_command)
+app.add_typer(keys_app, name="keys")
 app.add_typer(eval_app, name="eval")
 app.command("audit")(audit_command)
 

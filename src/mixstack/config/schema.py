@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mixstack.config.gateway import GatewayConfig
 from mixstack.config.models import ModelConfig
 from mixstack.config.workloads import DEFAULT_WORKLOAD, RoutingConfig, WorkloadConfig
 
@@ -25,6 +26,7 @@ class Config(BaseModel):
         default=True, description="store prompt and response text with each call"
     )
     models: list[ModelConfig] = Field(default_factory=list)
+    gateway: GatewayConfig = GatewayConfig()
     workloads: dict[str, WorkloadConfig] = Field(default_factory=dict)
     routing: RoutingConfig = RoutingConfig()
     source: Path | None = Field(default=None, exclude=True, description="file it was read from")

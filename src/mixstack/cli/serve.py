@@ -1,0 +1,59 @@
+"""`mixstack serve`: the OpenAI-compatible gateway over the pipeline (uvicorn)."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated
+
+import typer
+
+from mixstack.cli.common import ConfigOption, err_console, load
+from mixstack.config import CONFIG_ENV
+
+__all__ = ["serve_command"]
+
+
+def serve_command(
+    config: ConfigOption = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address to bind (default: gateway.host).")
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option("--port", min=1, max=65535, help="Port (default: gateway.port, 4000)."),
+    ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, max=64, help="Server processes (default: 1)."),
+    ] = None,
+) -> None:
+    """Serve the OpenAI Chat Completions API in front of every configured model."""
+    import uvicorn
+
+    from mixstack.gateway import create_app
+    from mixstack.guard.budget import Budget
+    from mixstack.store import Store
+
+    cfg = load(config)
+    settings = cfg.gateway
+    host = host or settings.host
+    port = port or settings.port
+    workers = workers or settings.workers
+    with Store.open_default(cfg.home) as store:
+        Budget.reset_holds(store)  # holds of a server that died mid-request
+    err_console.print(
+        f"mixstack gateway on http://{host}:{port}/v1 ({workers} worker"
+        f"{'s' if workers > 1 else ''}; auth: {settings.auth}); Ctrl-C stops it."
+    )
+    options = {"host": host, "port": port, "log_level": "warning", "access_log": False}
+    if workers == 1:
+        uvicorn.run(create_app(cfg), **options)  # type: ignore[arg-type]
+        return
+    if config is not None:
+        os.environ[CONFIG_ENV] = str(config.resolve())
+    uvicorn.run(
+        "mixstack.gateway.app:app_from_env",
+        factory=True,
+        workers=workers,
+        **options,  # type: ignore[arg-type]
+    )

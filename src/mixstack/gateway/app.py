@@ -1,0 +1,508 @@
+"""The gateway: OpenAI-compatible HTTP in front of the one pipeline.
+
+    POST /v1/chat/completions   key ─► body limit ─► parse ─► rpm/tpm ─► budget hold ─► pipeline
+    GET  /v1/models             the catalog, OpenAI list shape
+    GET  /health, /metrics, /openapi.json
+
+Every request goes through the same `Pipeline` (and store) as the CLI. A client that goes
+away cancels the upstream call; a failure mid-stream ends the stream with an error event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+import anyio
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.requests import Request as HttpRequest
+from starlette.responses import JSONResponse, Response, StreamingResponse
+from starlette.routing import Route
+from starlette.types import Receive
+
+from mixstack.catalog import ModelEntry
+from mixstack.config import Config, load_config
+from mixstack.errors import InvalidRequestError, MixstackError, UserError
+from mixstack.gateway.errors import (
+    error_payload,
+    error_response,
+    exception_payload,
+    validation_message,
+)
+from mixstack.gateway.metrics import CONTENT_TYPE, GatewayMetrics
+from mixstack.gateway.openapi import openapi_document
+from mixstack.gateway.wire import ChatCompletionRequest, ChunkWriter, completion_json, to_request
+from mixstack.guard.budget import Budget, Reservation
+from mixstack.guard.keys import KeyRejected, KeyStore, ModelNotAllowed, VirtualKey
+from mixstack.guard.ratelimit import RateLimiter, Ticket
+from mixstack.pipeline import CallStream, Pipeline
+from mixstack.types import Chunk, Completion, Request
+
+__all__ = ["BodyTooLarge", "Gateway", "app_from_env", "create_app"]
+
+log = logging.getLogger("mixstack.gateway")
+T = TypeVar("T")
+
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_ANONYMOUS = "-"
+
+
+class BodyTooLarge(UserError):
+    http_status = 413
+
+    def __init__(self, limit: int):
+        super().__init__(
+            f"the request body is larger than this gateway's limit of {limit} bytes; send a "
+            "smaller body (fewer or smaller images) or raise `gateway.max_body_bytes`.",
+            code="request_too_large",
+        )
+
+
+class _ClientGone(Exception):
+    """The client closed the connection before the answer was ready."""
+
+
+@dataclass(slots=True)
+class _Admission:
+    """What a request holds while it runs: its key, rate-limit ticket and budget hold."""
+
+    key: VirtualKey | None
+    ticket: Ticket | None
+    hold: Reservation | None
+    prompt_estimate: int
+
+    @property
+    def key_label(self) -> str:
+        return self.key.id if self.key is not None else _ANONYMOUS
+
+
+def _header_safe(value: str) -> str:
+    return value.encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")
+
+
+def _route_short(route: Mapping[str, Any] | None) -> str:
+    if not route:
+        return ""
+    workload = route.get("workload") or "-"
+    return f"workload={workload} model={route.get('model')} reason={route.get('reason')}"
+
+
+def _bearer(headers: Mapping[str, str]) -> str | None:
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return headers.get("x-api-key") or None
+
+
+async def _disconnected(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _unless_disconnected(receive: Receive, work: Awaitable[T]) -> T:
+    """Await `work`, cancelling it if the client disconnects first."""
+    task = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(_disconnected(receive))
+    try:
+        await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        task.cancel()
+        watch.cancel()
+        raise
+    if task.done():
+        watch.cancel()
+        return task.result()
+    task.cancel()
+    with contextlib.suppress(BaseException):
+        await task
+    raise _ClientGone
+
+
+async def _close(chunks: AsyncGenerator[Chunk, None]) -> None:
+    """Close the upstream stream even while the request is being cancelled."""
+    with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
+        await chunks.aclose()
+
+
+class Gateway:
+    """One gateway process: a pipeline, keys, budgets, rate limits and metrics."""
+
+    def __init__(self, config: Config, *, pipeline: Pipeline | None = None):
+        self.config = config
+        self.settings = config.gateway
+        self._given = pipeline
+        self.pipeline = pipeline or Pipeline(config)
+        self.metrics = GatewayMetrics()
+        self.limiter = RateLimiter()
+        self.keys = KeyStore(self.pipeline.store, cache_s=self.settings.key_cache_s)
+        self.budget = Budget(self.pipeline.store)
+        self._priciest = max(
+            self.pipeline.catalog,
+            key=lambda e: e.price_input_per_1m + e.price_output_per_1m,
+            default=None,
+        )
+
+    # -- app ------------------------------------------------------------------------------
+
+    def app(self) -> Starlette:
+        @asynccontextmanager
+        async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            try:
+                yield
+            finally:
+                if self._given is None:
+                    await self.pipeline.aclose()
+
+        return Starlette(
+            routes=[
+                Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route("/v1/models", self.models, methods=["GET"]),
+                Route("/health", self.health, methods=["GET"]),
+                Route("/metrics", self.metrics_endpoint, methods=["GET"]),
+                Route("/openapi.json", self.openapi, methods=["GET"]),
+            ],
+            lifespan=lifespan,
+            exception_handlers={
+                404: self._not_found,
+                405: self._not_allowed,
+                Exception: self._internal,
+            },
+        )
+
+    async def _not_found(self, request: HttpRequest, exc: Exception) -> Response:
+        return JSONResponse(
+            error_payload(
+                f"no such endpoint {request.url.path!r}; this gateway serves "
+                "/v1/chat/completions, /v1/models, /health, /metrics and /openapi.json.",
+                "invalid_request_error",
+                code="unknown_url",
+            ),
+            status_code=404,
+        )
+
+    async def _not_allowed(self, request: HttpRequest, exc: Exception) -> Response:
+        return JSONResponse(
+            error_payload(
+                f"{request.method} is not allowed on {request.url.path}; see /openapi.json.",
+                "invalid_request_error",
+                code="method_not_allowed",
+            ),
+            status_code=405,
+        )
+
+    async def _internal(self, request: HttpRequest, exc: Exception) -> Response:
+        log.exception("unexpected gateway error", exc_info=exc)
+        return JSONResponse(
+            error_payload(
+                "the gateway failed unexpectedly; see its log and retry.", "server_error"
+            ),
+            status_code=500,
+        )
+
+    # -- small endpoints ---------------------------------------------------------------------
+
+    async def health(self, request: HttpRequest) -> Response:
+        return JSONResponse(
+            {
+                "status": "ok",
+                "models": len(self.pipeline.catalog),
+                "circuits": self.pipeline.resilience.breakers.states(),
+            }
+        )
+
+    async def metrics_endpoint(self, request: HttpRequest) -> Response:
+        return Response(self.metrics.render(), media_type=CONTENT_TYPE)
+
+    async def openapi(self, request: HttpRequest) -> Response:
+        from mixstack import __version__
+
+        return JSONResponse(openapi_document(__version__))
+
+    async def models(self, request: HttpRequest) -> Response:
+        try:
+            key = self._authenticate(request.headers)
+        except MixstackError as exc:
+            return error_response(exc)
+        catalog = self.pipeline.catalog
+        data = []
+        for entry in catalog:
+            if key is not None and not key.allows(entry.name):
+                continue
+            info = catalog.describe(entry)
+            data.append(
+                {
+                    "id": entry.name,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": entry.provider,
+                    "locality": entry.locality,
+                    "capabilities": info["capabilities"],
+                    "context_window": entry.context_window,
+                    "available": info["available"],
+                }
+            )
+        return JSONResponse({"object": "list", "data": data})
+
+    # -- chat completions -------------------------------------------------------------------
+
+    async def chat(self, request: HttpRequest) -> Response:
+        started = time.perf_counter()
+        model = "-"
+        key: VirtualKey | None = None
+        try:
+            key = self._authenticate(request.headers)
+            chat = self._parse(await self._read_body(request))
+            model = chat.model
+            headers = request.headers
+            call_request = to_request(
+                chat,
+                workload=headers.get("x-mixstack-workload") or None,
+                rephrase=headers.get("x-mixstack-rephrase") or None,
+                caller=key.id if key is not None else None,
+            )
+            admission = await self._admit(key, call_request)
+        except ValidationError as exc:
+            message, param = validation_message(exc)
+            return self._fail(InvalidRequestError(message, param=param), model, key)
+        except MixstackError as exc:
+            return self._fail(exc, model, key)
+        if chat.stream:
+            include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
+            return await self._stream(request, call_request, admission, include_usage, started)
+        return await self._complete(request, call_request, admission, started)
+
+    def _fail(self, exc: MixstackError, model: str, key: VirtualKey | None) -> Response:
+        self.metrics.failure(model, key.id if key else _ANONYMOUS, exc.http_status, exc.error_type)
+        return error_response(exc)
+
+    def _authenticate(self, headers: Mapping[str, str]) -> VirtualKey | None:
+        mode = self.settings.auth
+        if mode == "off" or (mode == "auto" and not self.keys.any_active()):
+            return None
+        token = _bearer(headers)
+        if not token:
+            raise KeyRejected(
+                "this gateway needs an API key; send `Authorization: Bearer <key>` "
+                "(create one with `mixstack keys create`)."
+            )
+        key = self.keys.lookup(token)
+        if key is None:
+            raise KeyRejected(
+                "invalid or revoked API key; check the key or create one with "
+                "`mixstack keys create`."
+            )
+        return key
+
+    async def _read_body(self, request: HttpRequest) -> bytes:
+        limit = self.settings.max_body_bytes
+        length = request.headers.get("content-length")
+        if length is not None and length.isdigit() and int(length) > limit:
+            raise BodyTooLarge(limit)
+        parts: list[bytes] = []
+        size = 0
+        async for part in request.stream():
+            size += len(part)
+            if size > limit:
+                raise BodyTooLarge(limit)
+            parts.append(part)
+        return b"".join(parts)
+
+    @staticmethod
+    def _parse(body: bytes) -> ChatCompletionRequest:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidRequestError(
+                f"the body is not valid JSON ({exc}); send a JSON object.", code="invalid_json"
+            ) from exc
+        if not isinstance(data, dict):
+            raise InvalidRequestError(
+                "the body must be a JSON object with `model` and `messages`.", code="invalid_json"
+            )
+        return ChatCompletionRequest.model_validate(data)
+
+    def _price_entry(self, model: str | None) -> ModelEntry | None:
+        """The model whose price bounds this request's cost (the priciest when unknown)."""
+        catalog = self.pipeline.catalog
+        if model is None or model not in catalog:
+            return self._priciest
+        entry = catalog.get(model)
+        chain = [entry, *(catalog.get(f) for f in entry.config.fallbacks if f in catalog)]
+        return max(chain, key=lambda e: e.price_input_per_1m + e.price_output_per_1m)
+
+    async def _admit(self, key: VirtualKey | None, request: Request) -> _Admission:
+        if key is None:
+            return _Admission(None, None, None, 0)
+        if not key.allows(request.model):
+            raise ModelNotAllowed(key, request.model or "<default>")
+        chars = sum(len(m.text) for m in request.messages)
+        images = sum(len(m.images) for m in request.messages)
+        prompt = chars // 3 + 4 * len(request.messages) + 765 * images
+        completion = request.params.max_tokens or self.settings.default_completion_tokens
+        ticket = self.limiter.admit(key.id, rpm=key.rpm, tpm=key.tpm, tokens=prompt + completion)
+        entry = self._price_entry(request.model)
+        cost = entry.cost(prompt, completion) if entry is not None else 0.0
+        hold = await self.budget.reserve(key, cost, prompt + completion)
+        return _Admission(key, ticket, hold, prompt)
+
+    def _settle(self, admission: _Admission, cost_usd: float, tokens: int) -> None:
+        if admission.ticket is not None:
+            admission.ticket.settle(tokens)
+        if admission.hold is not None:
+            self.budget.settle(admission.hold, cost_usd, tokens)
+
+    def _headers(
+        self, request_id: str, model: str, route: str, cost: float | None
+    ) -> dict[str, str]:
+        headers = {
+            "x-mixstack-request-id": request_id,
+            "x-mixstack-model": _header_safe(model),
+            "x-mixstack-route": _header_safe(route),
+        }
+        if cost is not None:
+            headers["x-mixstack-cost"] = f"{cost:.8f}"
+        return headers
+
+    async def _complete(
+        self, http: HttpRequest, request: Request, admission: _Admission, started: float
+    ) -> Response:
+        try:
+            done: Completion = await _unless_disconnected(
+                http.receive, self.pipeline.complete(request, front_door="gateway")
+            )
+        except _ClientGone:
+            self._settle(admission, 0.0, admission.prompt_estimate)
+            return Response(status_code=499)
+        except MixstackError as exc:
+            self._settle(admission, 0.0, 0)
+            return self._fail(exc, request.model or "-", admission.key)
+        usage = done.usage
+        self._settle(admission, usage.cost_usd, usage.total_tokens)
+        self.metrics.success(
+            done.model,
+            admission.key_label,
+            latency_s=time.perf_counter() - started,
+            ttft_s=None,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost_usd=usage.cost_usd,
+        )
+        return Response(
+            _DUMPS(completion_json(done)).encode(),
+            media_type="application/json",
+            headers=self._headers(
+                done.request_id, done.model, _route_short(done.route), usage.cost_usd
+            ),
+        )
+
+    async def _stream(
+        self,
+        http: HttpRequest,
+        request: Request,
+        admission: _Admission,
+        include_usage: bool,
+        started: float,
+    ) -> Response:
+        """Wait for the first chunk (fallbacks happen before it), then stream the rest."""
+        chunks: AsyncGenerator[Chunk, None] | None = None
+        try:
+            call = await self.pipeline.open_stream(request, front_door="gateway")
+            chunks = cast(AsyncGenerator[Chunk, None], aiter(call))
+            first = await _unless_disconnected(http.receive, anext(chunks, None))
+        except BaseException as exc:
+            if chunks is not None:
+                await _close(chunks)
+            self._settle(admission, 0.0, 0)
+            if isinstance(exc, _ClientGone):
+                return Response(status_code=499)
+            if isinstance(exc, MixstackError):
+                return self._fail(exc, request.model or "-", admission.key)
+            raise
+        headers = self._headers(call.request_id, call.model, call.route.short(), None)
+        body = self._sse(call, chunks, first, admission, include_usage, started)
+        return StreamingResponse(body, media_type="text/event-stream", headers=headers)
+
+    async def _sse(
+        self,
+        call: CallStream,
+        chunks: AsyncGenerator[Chunk, None],
+        first: Chunk | None,
+        admission: _Admission,
+        include_usage: bool,
+        started: float,
+    ) -> AsyncIterator[bytes]:
+        writer = ChunkWriter(call.request_id, call.model)
+        pieces = 0
+        failure: MixstackError | None = None
+        chunk = first
+        try:
+            while chunk is not None:
+                yield writer.chunk(chunk)
+                if chunk.finish_reason is not None:
+                    if include_usage and chunk.usage is not None:
+                        u = chunk.usage
+                        yield writer.usage(u.prompt_tokens, u.completion_tokens, u.cost_usd)
+                else:
+                    pieces += 1
+                chunk = await anext(chunks, None)
+            yield writer.DONE
+        except MixstackError as exc:
+            failure = exc
+            yield writer.error(exception_payload(exc))
+        except Exception as exc:
+            log.exception("stream failed", exc_info=exc)
+            failure = MixstackError("the stream failed unexpectedly; retry.")
+            yield writer.error(error_payload(failure.message, "server_error"))
+        finally:
+            await _close(chunks)
+            self._finish_stream(call, admission, pieces, failure, started)
+
+    def _finish_stream(
+        self,
+        call: CallStream,
+        admission: _Admission,
+        pieces: int,
+        failure: MixstackError | None,
+        started: float,
+    ) -> None:
+        done = call.completion
+        if done is None:
+            # cut short: charge what was streamed (one token per piece)
+            cost = call.ctx.entry.cost(admission.prompt_estimate, pieces)
+            self._settle(admission, cost, admission.prompt_estimate + pieces)
+            status = failure.http_status if failure else 499
+            kind = failure.error_type if failure else "client_closed"
+            self.metrics.failure(call.model, admission.key_label, status, kind)
+            return
+        usage = done.usage
+        self._settle(admission, usage.cost_usd, usage.total_tokens)
+        self.metrics.success(
+            done.model,
+            admission.key_label,
+            latency_s=time.perf_counter() - started,
+            ttft_s=None if usage.ttft_ms is None else usage.ttft_ms / 1000,
+            prompt_tokens=usage.prompt_tokens,
+            completion_tokens=usage.completion_tokens,
+            cost_usd=usage.cost_usd,
+        )
+
+
+def create_app(config: Config | None = None, *, pipeline: Pipeline | None = None) -> Starlette:
+    """The ASGI app of a gateway (config: given, else `$MIXSTACK_CONFIG`, else built-in)."""
+    cfg = config if config is not None else (pipeline.config if pipeline else load_config())
+    return Gateway(cfg, pipeline=pipeline).app()
+
+
+def app_from_env() -> Starlette:
+    """Factory for `uvicorn --factory` worker processes (config from `$MIXSTACK_CONFIG`)."""
+    return create_app(load_config())
