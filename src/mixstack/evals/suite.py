@@ -251,6 +251,7 @@ class Suite:
     path: Path
     spec: SuiteFile
     _env: jinja2.Environment = field(repr=False, default_factory=_jinja)
+    _compiled: dict[str, jinja2.Template] = field(repr=False, default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -393,7 +394,12 @@ class Suite:
         if "{{" not in template and "{%" not in template:
             return template
         try:
-            return self._env.from_string(template).render(values)
+            compiled = self._compiled.get(template)
+            if compiled is None:
+                if len(self._compiled) > 256:  # per-case templates: do not grow without bound
+                    self._compiled.clear()
+                compiled = self._compiled[template] = self._env.from_string(template)
+            return compiled.render(values)
         except jinja2.TemplateError as exc:
             raise SuiteError(
                 f"{case.origin}: case {case.id!r}: {where}: template error: {exc}; "
