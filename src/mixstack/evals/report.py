@@ -69,13 +69,15 @@ def _accuracy_svg(runs: list[dict[str, Any]]) -> str:
 def _scatter_svg(runs: list[dict[str, Any]]) -> str:
     w, h, pad = 520, 300, 50
     costs = [(r["cost_usd"] / max(1, r["n"] + r["errors"])) for r in runs]
-    top = max(costs) if costs and max(costs) > 0 else 1.0
+    top = max(costs) if costs and max(costs) > 0 else 0.0
+    axis = f"cost per case (USD, up to {top:.2g})" if top else "cost per case (USD; all free)"
+    top = top or 1.0
     out = [f'<svg viewBox="0 0 {w + 200} {h + pad}" role="img" class="chart">']
     out.append(
         f'<line x1="{pad}" y1="{h}" x2="{w}" y2="{h}" class="axis"/>'
         f'<line x1="{pad}" y1="10" x2="{pad}" y2="{h}" class="axis"/>'
         f'<text x="{(pad + w) / 2}" y="{h + 35}" text-anchor="middle" class="tick">'
-        f"cost per case (USD, max {top:.2g})</text>"
+        f"{axis}</text>"
         f'<text x="12" y="{h / 2}" class="tick" transform="rotate(-90 12 {h / 2})" '
         f'text-anchor="middle">pass rate</text>'
     )
@@ -98,26 +100,35 @@ def _scatter_svg(runs: list[dict[str, Any]]) -> str:
     return "".join(out)
 
 
+def _log_ticks(lo: float, hi: float) -> list[float]:
+    ticks = []
+    for exp in range(math.floor(math.log10(lo)), math.ceil(math.log10(hi)) + 1):
+        for mult in (1, 2, 5):
+            value = mult * 10.0**exp
+            if lo <= value <= hi:
+                ticks.append(value)
+    return ticks
+
+
 def _latency_svg(runs: list[dict[str, Any]], latencies: dict[tuple[str, str], list[float]]) -> str:
     row, left, width = 30, 260, 420
-    values = [v for r in runs for v in latencies.get((r["model"], r["variant"]), [])]
+    values = [v for r in runs for v in latencies.get((r["model"], r["variant"]), []) if v > 0]
     if not values:
         return "<p>No latencies recorded.</p>"
-    top = max(values) or 1.0
-    scale = math.log10(top + 1)
+    lo, hi = min(values) / 1.5, max(values) * 1.5
+    span = math.log10(hi) - math.log10(lo)
     height = row * len(runs) + 40
 
     def x(v: float) -> float:
-        return left + width * (math.log10(v + 1) / scale if scale else 0)
+        return left + width * (math.log10(max(v, lo)) - math.log10(lo)) / span
 
-    out = [f'<svg viewBox="0 0 {left + width + 120} {height}" role="img" class="chart">']
-    for tick in (1, 10, 100, 1000, 10000, 100000):
-        if tick <= top * 1.01:
-            out.append(
-                f'<line x1="{x(tick):.1f}" y1="10" x2="{x(tick):.1f}" y2="{height - 25}" '
-                f'class="grid"/><text x="{x(tick):.1f}" y="{height - 8}" class="tick" '
-                f'text-anchor="middle">{tick:g} ms</text>'
-            )
+    out = [f'<svg viewBox="0 0 {left + width + 190} {height}" role="img" class="chart">']
+    for tick in _log_ticks(lo, hi):
+        out.append(
+            f'<line x1="{x(tick):.1f}" y1="10" x2="{x(tick):.1f}" y2="{height - 25}" '
+            f'class="grid"/><text x="{x(tick):.1f}" y="{height - 8}" class="tick" '
+            f'text-anchor="middle">{tick:g} ms</text>'
+        )
     for i, r in enumerate(runs):
         y = 20 + i * row
         color = _COLORS[i % len(_COLORS)]
