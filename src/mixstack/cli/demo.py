@@ -73,8 +73,35 @@ async def _step_agent(pipeline: Pipeline) -> None:
     console.print(f"[dim]stopped: {result.stopped}; `mixstack trace {result.trace_id}`[/dim]")
 
 
+async def _step_eval(pipeline: Pipeline) -> None:
+    import tempfile
+
+    from mixstack.evals.evaluate import EvalSettings, evaluate_suite
+    from mixstack.evals.suite import load_suite
+
+    console.print(Panel("An eval: a 3-case suite on the local model (`mixstack eval SUITE`)."))
+    suite_text = (
+        "name: demo-sums\ndefaults:\n  params: {max_tokens: 8, temperature: 0, stop: ['\\n']}\n"
+        "  scorers: [numeric]\ncases:\n"
+        "  - {id: one, input: 'Q: What is 2 + 2?\\nA:', expected: 4}\n"
+        "  - {id: two, input: 'Q: What is 3 + 5?\\nA:', expected: 8}\n"
+        "  - {id: three, input: 'Q: What is 10 - 4?\\nA:', expected: 6}\n"
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "demo.yaml"
+        path.write_text(suite_text, encoding="utf-8")
+        summary = await evaluate_suite(load_suite(path), pipeline, EvalSettings())
+    for r in summary["runs"]:
+        console.print(
+            f"  {r['model']}: {r['passed']}/{r['n']} passed, 95% CI "
+            f"{100 * (r['ci_low'] or 0):.0f}–{100 * (r['ci_high'] or 0):.0f}%, "
+            f"{r['errors']} errors, p50 {r['latency_p50_ms'] or 0:.0f} ms"
+        )
+    console.print(f"[dim]results in {summary['out_dir']}[/dim]")
+
+
 #: the tour, in order; each capability adds its own step
-STEPS: list[Step] = [_step_models, _step_run, _step_log, _step_agent]
+STEPS: list[Step] = [_step_models, _step_run, _step_log, _step_agent, _step_eval]
 
 
 def demo_command(config: ConfigOption = None) -> None:
