@@ -3,6 +3,7 @@
 The public API is listed here by hand; everything else is internal.
 """
 
+from mixstack.agents import AgentResult, Decision, arun_agent, function_tool, run_agent
 from mixstack.api import arun, astream, run, stream
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config, ModelConfig, load_config
@@ -39,6 +40,7 @@ from mixstack.types import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AgentResult",
     "BudgetExceeded",
     "CallStream",
     "Catalog",
@@ -47,6 +49,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ContextLengthError",
+    "Decision",
     "ImagePart",
     "InvalidRequestError",
     "Message",
@@ -71,8 +74,11 @@ __all__ = [
     "Usage",
     "UserError",
     "arun",
+    "arun_agent",
     "astream",
+    "function_tool",
     "load_config",
     "run",
+    "run_agent",
     "stream",
 ]

@@ -7,6 +7,7 @@ import sys
 import typer
 from rich.markup import escape
 
+from mixstack.cli.agent import agent_command
 from mixstack.cli.audit import audit_command
 from mixstack.cli.chat import chat_command
 from mixstack.cli.common import err_console
@@ -17,6 +18,7 @@ from mixstack.cli.logs import logs_command
 from mixstack.cli.models import models_command
 from mixstack.cli.run import run_command
 from mixstack.cli.serve import serve_command
+from mixstack.cli.trace import trace_command
 from mixstack.errors import MixstackError
 
 __all__ = ["app", "main"]
@@ -37,6 +39,8 @@ app.command("serve")(serve_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(eval_app, name="eval")
 app.command("audit")(audit_command)
+app.command("agent")(agent_command)
+app.command("trace")(trace_command)
 
 
 def main() -> None:

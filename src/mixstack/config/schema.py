@@ -6,6 +6,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mixstack.config.agents import (
+    AgentsConfig,
+    PermissionSet,
+    ToolsConfig,
+    check_agent_sections,
+)
 from mixstack.config.gateway import GatewayConfig
 from mixstack.config.models import ModelConfig
 from mixstack.config.workloads import DEFAULT_WORKLOAD, RoutingConfig, WorkloadConfig
@@ -29,7 +35,17 @@ class Config(BaseModel):
     gateway: GatewayConfig = GatewayConfig()
     workloads: dict[str, WorkloadConfig] = Field(default_factory=dict)
     routing: RoutingConfig = RoutingConfig()
+    tools: ToolsConfig = ToolsConfig()
+    permissions: dict[str, PermissionSet] = Field(
+        default_factory=dict, description="per workload name (or `default`)"
+    )
+    agents: AgentsConfig = AgentsConfig()
     source: Path | None = Field(default=None, exclude=True, description="file it was read from")
+
+    @model_validator(mode="after")
+    def _agent_references(self) -> Config:
+        check_agent_sections(self.permissions, self.agents, getattr(self, "workloads", None))
+        return self
 
     @model_validator(mode="after")
     def _workload_references(self) -> Config:
