@@ -12,7 +12,7 @@ from mixstack.catalog import Catalog
 from mixstack.config import Config, parse_config
 from mixstack.errors import ConfigError, ContextLengthError, InvalidRequestError, PolicyError
 from mixstack.providers.base import ProviderRegistry
-from mixstack.router import RouteDecision, RouteRefused, Router
+from mixstack.router import RouteDecision, Router, RouteRefused
 from mixstack.types import ImagePart, Request, SamplingParams, Tool
 
 MODELS: list[dict[str, Any]] = [
@@ -64,7 +64,8 @@ def test_local_only_excludes_remote_with_reasons() -> None:
     assert "local-only" in reasons["fake/remote-cheap"]
     assert "local-only" in reasons["fake/remote-vision"]
     assert "fake/remote-cheap" not in d.candidates + d.fallbacks
-    assert d.workload == "private" and d.workload_source == "explicit"
+    assert d.workload == "private"
+    assert d.workload_source == "explicit"
 
 
 def test_workload_addressed_as_model() -> None:
@@ -111,7 +112,8 @@ def test_explicit_remote_model_with_pii_is_refused() -> None:
     with pytest.raises(RouteRefused, match="fake/remote-cheap may not take") as info:
         router.decide(request)
     assert isinstance(info.value, PolicyError)
-    assert info.value.exit_code == 3 and info.value.http_status == 403
+    assert info.value.exit_code == 3
+    assert info.value.http_status == 403
     assert [(c.type, c.count) for c in info.value.pii] == [("IBAN_CODE", 1)]
     assert "DE89" not in info.value.message
 
@@ -123,7 +125,8 @@ def test_redact_policy_keeps_remote_and_marks_redaction() -> None:
     assert d.redacted is True
     assert d.policy == "redact: PII replaced by placeholders"
     clean = router.decide(Request.from_prompt("Call me tomorrow", workload="scrub"))
-    assert clean.redacted is False and clean.pii == ()
+    assert clean.redacted is False
+    assert clean.pii == ()
 
 
 def test_latency_cap_uses_measured_latency() -> None:
@@ -139,7 +142,8 @@ def test_offline_workload_and_offline_env(monkeypatch: pytest.MonkeyPatch) -> No
     assert "offline" in excluded(d)["fake/onprem-big"]
     monkeypatch.setenv("MIXSTACK_OFFLINE", "1")
     d = router.decide(Request.from_prompt("hi", workload="support"))
-    assert d.offline and d.locality == "local"
+    assert d.offline
+    assert d.locality == "local"
     assert "MIXSTACK_OFFLINE=1" in excluded(d)["fake/remote-cheap"]
     assert any("took over" in n for n in d.notes)
 
@@ -203,7 +207,8 @@ def test_rules_choose_workload_first_match_wins() -> None:
 def test_default_workload_prefers_default_model() -> None:
     _, router = make()
     d = router.decide(Request.from_prompt("Name three primes."))
-    assert d.workload == "default" and d.workload_source == "default"
+    assert d.workload == "default"
+    assert d.workload_source == "default"
     assert d.model == "local/smollm2-135m-instruct"
 
 
@@ -266,7 +271,11 @@ def test_broken_calibration_file_is_a_config_error(tmp_path: Path) -> None:
         ),
         ({"w": {"prefer": ["nope/model"]}}, None, r"workloads\.w\.prefer\[0\]: unknown model"),
         ({"w": {}}, {"default_workload": "missing"}, r"routing\.default_workload: unknown"),
-        ({"w": {}}, {"rules": [{"workload": "w"}]}, r"routing\.rules\[0\]: .*at least one condition"),
+        (
+            {"w": {}},
+            {"rules": [{"workload": "w"}]},
+            r"rules\[0\]: .*at least one condition",
+        ),
         ({"w": {}}, {"rules": [{"workload": "x", "images": True}]}, r"rules\[0\]\.workload"),
         ({"w": {"needs": ["telepathy"]}}, None, r"workloads\.w\.needs.*unknown need"),
         ({"w": {"privacy": "sometimes"}}, None, r"workloads\.w\.privacy"),
@@ -286,4 +295,5 @@ def test_decision_json_round_trip_and_short_form() -> None:
     assert again == d
     short = d.short()
     assert short.startswith("workload=support model=")
-    assert "pii=EMAIL_ADDRESS:1" in short and "\n" not in short
+    assert "pii=EMAIL_ADDRESS:1" in short
+    assert "\n" not in short

@@ -17,10 +17,11 @@ from typing import Any
 
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config, load_config
-from mixstack.errors import InvalidRequestError, MixstackError, ProviderError
+from mixstack.errors import InvalidRequestError, MixstackError, PolicyError, ProviderError
+from mixstack.guard.redact import RedactionMap, StreamRestorer, redact_request
 from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry, ProviderReply
 from mixstack.resilience import Attempt, Resilience, Target
-from mixstack.router import RouteDecision, Router
+from mixstack.router import RouteDecision, Router, RouteRefused
 from mixstack.store import CallRecord, Store, record_call
 from mixstack.streaming import StreamAccumulator
 from mixstack.types import Chunk, Completion, Message, Request, Usage
@@ -45,6 +46,8 @@ class CallContext:
     front_door: str
     started: float = field(default_factory=time.perf_counter)
     created_at: float = field(default_factory=time.time)
+    #: placeholder ↔ value when the request left redacted; in memory only, never stored
+    redaction: RedactionMap | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -81,9 +84,14 @@ class Pipeline:
     def prepare(self, request: Request, *, front_door: str = "python") -> CallContext:
         """Validate, route and adapt a request; nothing is sent yet."""
         _validate(request)
-        route = self.router.decide(request)
+        try:
+            route = self.router.decide(request)
+        except PolicyError as exc:
+            self._record_refusal(request, exc, front_door)
+            raise
         entry = self.catalog.get(route.model)
-        adapted = self._adapt(request, entry)
+        staged, redaction = self._redact(request, route)
+        adapted = self._adapt(staged, entry)
         return CallContext(
             request_id=new_request_id(),
             original=request,
@@ -92,7 +100,17 @@ class Pipeline:
             entry=entry,
             provider=self.catalog.provider_for(entry),
             front_door=front_door,
+            redaction=redaction,
         )
+
+    def _redact(
+        self, request: Request, route: RouteDecision
+    ) -> tuple[Request, RedactionMap | None]:
+        """Replace PII by placeholders when the decision says the request leaves redacted."""
+        if not route.redacted:
+            return request, None
+        redacted, redaction = redact_request(self.router.scanner, request)
+        return redacted, redaction
 
     def _adapt(self, request: Request, entry: ModelEntry) -> Request:
         """Fit the request to what the chosen model can take."""
@@ -161,6 +179,8 @@ class Pipeline:
     def _completion(
         self, ctx: CallContext, reply: ProviderReply, ttft_ms: float | None
     ) -> Completion:
+        redaction = ctx.redaction or RedactionMap()
+        restore, restore_call = redaction.restore, redaction.restore_call
         usage = Usage(
             prompt_tokens=reply.prompt_tokens,
             completion_tokens=reply.completion_tokens,
@@ -172,11 +192,11 @@ class Pipeline:
             request_id=ctx.request_id,
             model=ctx.entry.name,
             provider=ctx.entry.provider,
-            text=reply.text,
-            tool_calls=reply.tool_calls,
+            text=restore(reply.text),
+            tool_calls=tuple(restore_call(c) for c in reply.tool_calls),
             finish_reason=reply.finish_reason,
             usage=usage,
-            reasoning=reply.reasoning,
+            reasoning=None if reply.reasoning is None else restore(reply.reasoning),
             route=ctx.route.to_json(),
         )
 
@@ -194,6 +214,10 @@ class Pipeline:
             front_door=ctx.front_door,
             latency_ms=ctx.elapsed_ms(),
             prompt=_messages_json(ctx.request.messages) if store_content else None,
+            route=json.dumps(ctx.route.to_json(), ensure_ascii=False),
+            policy=ctx.route.policy,
+            pii=json.dumps([c.to_json() for c in ctx.route.pii]),
+            redacted=ctx.route.redacted,
         )
 
     def _record_success(self, ctx: CallContext, completion: Completion) -> None:
@@ -208,6 +232,34 @@ class Pipeline:
         row.finish_reason = completion.finish_reason
         if self.config.store_content:
             row.response = completion.text
+        record_call(self.store, row)
+
+    def _record_refusal(self, request: Request, exc: PolicyError, front_door: str) -> None:
+        """A refused request is recorded too: the proof that it went nowhere."""
+        if not self._record:
+            return
+        refused = exc if isinstance(exc, RouteRefused) else None
+        pii = refused.pii if refused is not None else ()
+        route = {"refused": True, "workload": refused.workload if refused else ""}
+        if refused is not None:
+            route["excluded"] = [{"model": e.model, "reason": e.reason} for e in refused.excluded]
+        store_content = self.config.store_content
+        row = CallRecord(
+            request_id=new_request_id(),
+            created_at=time.time(),
+            model=request.model or "",
+            provider="",
+            locality="",
+            workload=str(route["workload"]) or (request.workload or ""),
+            caller=request.caller or "",
+            front_door=front_door,
+            error=exc.message,
+            error_type=exc.error_type,
+            prompt=_messages_json(request.messages) if store_content else None,
+            route=json.dumps(route, ensure_ascii=False),
+            policy=refused.policy if refused is not None else "",
+            pii=json.dumps([c.to_json() for c in pii]),
+        )
         record_call(self.store, row)
 
     def _record_failure(self, ctx: CallContext, exc: BaseException, partial: str = "") -> None:
@@ -268,6 +320,7 @@ class CallStream:
         ttft: float | None = None
         pipeline = self._pipeline
         chunks = pipeline.resilience.open_stream(pipeline._targets(ctx), pipeline._switch(ctx))
+        restorer = StreamRestorer(ctx.redaction) if ctx.redaction else None
         try:
             async for chunk in chunks:
                 if ttft is None and (chunk.text or chunk.tool_calls):
@@ -275,7 +328,11 @@ class CallStream:
                 acc.add(chunk)
                 if chunk.finish_reason is not None:
                     break
-                yield chunk
+                out = chunk if restorer is None else _restored(chunk, restorer)
+                if out is not None:
+                    yield out
+            if restorer is not None and (rest := restorer.flush()):
+                yield Chunk(text=rest)
         except BaseException as exc:
             self._pipeline._record_failure(ctx, exc, partial=acc.text)
             if isinstance(exc, GeneratorExit):
@@ -297,6 +354,16 @@ class CallStream:
         self.completion = self._pipeline._completion(ctx, reply, ttft_ms=ttft)
         self._pipeline._record_success(ctx, self.completion)
         yield Chunk(finish_reason=reply.finish_reason, usage=self.completion.usage)
+
+
+def _restored(chunk: Chunk, restorer: StreamRestorer) -> Chunk | None:
+    """The chunk with placeholders restored; None while a placeholder is still incomplete."""
+    if not chunk.text:
+        return chunk
+    text = restorer.feed(chunk.text)
+    if not text and not (chunk.tool_calls or chunk.reasoning):
+        return None
+    return chunk.model_copy(update={"text": text})
 
 
 def _validate(request: Request) -> None:

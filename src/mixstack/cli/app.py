@@ -18,6 +18,7 @@ from mixstack.cli.logs import logs_command
 from mixstack.cli.models import models_command
 from mixstack.cli.run import run_command
 from mixstack.cli.serve import serve_command
+from mixstack.cli.sweep import sweep_command
 from mixstack.cli.trace import trace_command
 from mixstack.errors import MixstackError
 
@@ -39,6 +40,7 @@ app.command("serve")(serve_command)
 app.add_typer(keys_app, name="keys")
 app.add_typer(eval_app, name="eval")
 app.command("audit")(audit_command)
+app.command("sweep")(sweep_command)
 app.command("agent")(agent_command)
 app.command("trace")(trace_command)
 

@@ -19,9 +19,25 @@ def logs_command(
     n: Annotated[int, typer.Option("-n", min=1, help="How many calls to show.")] = 20,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    privacy: Annotated[
+        bool,
+        typer.Option(
+            "--privacy", help="Where each call went: host, locality, policy, PII found, refusals."
+        ),
+    ] = False,
 ) -> None:
     """Show the latest calls recorded by every front door."""
     cfg = load(config)
+    if privacy:
+        from mixstack.cli.privacy_log import privacy_rows, show_privacy
+
+        with Store.open_default(cfg.home) as store:
+            found = privacy_rows(store, n)
+        if as_json:
+            print_json(found)
+        else:
+            show_privacy(found)
+        return
     with Store.open_default(cfg.home) as store:
         rows = recent_calls(store, n)
     if as_json:

@@ -61,6 +61,7 @@ class Router:
         *,
         scanner: PiiScanner | None = None,
         validate: bool = True,
+        check_availability: bool = True,
     ):
         self._config = config
         self._catalog = catalog
@@ -70,6 +71,7 @@ class Router:
         self.scanner = scanner or PiiScanner(min_score=pii.min_score, ignore=pii.ignore)
         self._static: dict[tuple[str, bool], dict[str, str | None]] = {}
         self._unavailable: dict[str, str | None] = {}
+        self._check_availability = check_availability
         self._calibration_file = calibration_path(config.routing.calibration, config.home)
         self._calibration: tuple[float, float, Calibration] | None = None
         if validate:
@@ -105,6 +107,8 @@ class Router:
         return reasons
 
     def _availability(self, entry: ModelEntry) -> str | None:
+        if not self._check_availability:
+            return None
         if entry.name not in self._unavailable:
             avail = self._catalog.availability(entry)
             self._unavailable[entry.name] = (
@@ -118,6 +122,23 @@ class Router:
         self, request: Request, *, scan: ScanMode = "auto", offline: bool | None = None
     ) -> RouteDecision:
         """Route `request`; raises `RouteRefused` when its policy leaves no model."""
+        shape = shape_of(request, self._config.routing.expected_output_tokens)
+        return self._decide(request, shape, None, scan, offline)
+
+    def decide_shaped(
+        self, request: Request, shape: RequestShape, found: RequestScan
+    ) -> RouteDecision:
+        """Route with a known size and known findings (policy replay of logged calls)."""
+        return self._decide(request, shape, found, "never", offline=False)
+
+    def _decide(
+        self,
+        request: Request,
+        shape: RequestShape,
+        found: RequestScan | None,
+        scan: ScanMode,
+        offline: bool | None,
+    ) -> RouteDecision:
         workload = self.chooser.choose(request)
         offline = offline_mode() if offline is None else offline
         explicit = request.model
@@ -126,7 +147,6 @@ class Router:
         if explicit is not None:
             self._catalog.get(explicit)  # unknown models fail with the list of known ones
         calibration = self.calibration()
-        shape = shape_of(request, self._config.routing.expected_output_tokens)
         static = self._static_reasons(workload, offline)
         excluded: dict[str, str] = {}
         survivors: list[ModelEntry] = []
@@ -141,7 +161,8 @@ class Router:
                 survivors.append(entry)
             else:
                 excluded[entry.name] = reason
-        found = self._scan(request, workload, survivors, scan)
+        if found is None:
+            found = self._scan(request, workload, survivors, scan)
         if found is not None and found.found:
             for entry in list(survivors):
                 reason = privacy_reason(entry, workload, found)

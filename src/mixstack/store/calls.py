@@ -31,6 +31,12 @@ class CallRecord:
     error_type: str | None = None
     prompt: str | None = None
     response: str | None = None
+    #: the routing decision as JSON, the privacy policy applied, the PII found as JSON
+    #: `[{type, count}]` (never values) and whether the request left redacted
+    route: str | None = None
+    policy: str = ""
+    pii: str = "[]"
+    redacted: bool = False
     created_at: float = 0.0
 
 

@@ -1,0 +1,178 @@
+"""`mixstack route`: the routing decision for a prompt, without calling any model.
+
+`mixstack route replay --config NEW.yaml [--since DATE]` re-routes the logged calls under a
+new config and shows how the share per model, the share leaving the machine and the
+estimated cost would change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mixstack.catalog import Catalog
+from mixstack.cli.common import ConfigOption, JsonOption, load, print_json, read_prompt
+from mixstack.config import load_config
+from mixstack.errors import InvalidRequestError, PolicyError
+from mixstack.guard.pii import format_counts
+from mixstack.providers.base import ProviderRegistry
+from mixstack.router import RouteDecision, Router, RouteRefused
+from mixstack.router.replay import ReplayReport, replay_calls
+from mixstack.store import Store
+from mixstack.types import ImagePart, Request, SamplingParams
+
+__all__ = ["route_command"]
+
+console = Console(highlight=False)
+
+
+def route_command(
+    prompt: Annotated[
+        str | None,
+        typer.Argument(help="The prompt (`-` or absent reads stdin), or `replay` to replay logs."),
+    ] = None,
+    workload: Annotated[
+        str | None, typer.Option("--workload", "-w", help="Workload policy to apply.")
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option("--model", "-m", help="provider/model or workload/<name>.")
+    ] = None,
+    image: Annotated[
+        list[Path] | None, typer.Option("--image", help="Attach an image (repeatable).")
+    ] = None,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", min=1)] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="replay: calls from this date (YYYY-MM-DD[THH:MM])"),
+    ] = None,
+    config: ConfigOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Show which model would answer a prompt and why, without calling any model."""
+    if prompt == "replay":
+        _replay(config, since, as_json)
+        return
+    if since is not None:
+        raise InvalidRequestError("--since only applies to `mixstack route replay`.")
+    cfg = load(config)
+    text = read_prompt(prompt)
+    images = tuple(ImagePart.from_path(p) for p in image or [])
+    request = Request.from_prompt(
+        text,
+        model=model,
+        images=images,
+        workload=workload,
+        params=SamplingParams(max_tokens=max_tokens),
+    )
+    router = Router(cfg, Catalog(cfg, ProviderRegistry(cfg)))
+    try:
+        decision = router.decide(request, scan="always")
+    except PolicyError as exc:
+        _refused(exc, as_json)
+        raise
+    if as_json:
+        print_json(decision.to_json())
+        return
+    _show(decision)
+
+
+def _refused(exc: PolicyError, as_json: bool) -> None:
+    if not as_json:
+        return
+    out: dict[str, Any] = {"refused": True, "error": exc.message, "type": exc.error_type}
+    if isinstance(exc, RouteRefused):
+        out["workload"] = exc.workload
+        out["policy"] = exc.policy
+        out["pii"] = [c.to_json() for c in exc.pii]
+        out["excluded"] = [{"model": e.model, "reason": e.reason} for e in exc.excluded]
+    print_json(out)
+
+
+def _show(d: RouteDecision) -> None:
+    console.print(f"[bold]workload[/bold]   {d.workload} ({d.workload_source})")
+    console.print(f"[bold]policy[/bold]     {d.policy}")
+    console.print(f"[bold]pii[/bold]        {format_counts(d.pii)}")
+    console.print(f"[bold]model[/bold]      {d.model} ({d.locality}) — {d.reason}")
+    console.print(f"[bold]est. cost[/bold]  ${d.estimated_cost_usd:.6f}")
+    if d.redacted:
+        console.print(
+            "[bold]redacted[/bold]   yes: PII leaves as placeholders, restored in the answer"
+        )
+    console.print(f"[bold]candidates[/bold] {', '.join(d.candidates) or '-'}")
+    console.print(f"[bold]fallbacks[/bold]  {', '.join(d.fallbacks) or '-'}")
+    for note in d.notes:
+        console.print(f"[bold]note[/bold]       {note}")
+    if d.excluded:
+        table = Table(title="excluded")
+        table.add_column("model", no_wrap=True)
+        table.add_column("reason", overflow="fold")
+        for e in d.excluded:
+            table.add_row(e.model, e.reason)
+        console.print(table)
+
+
+def _since(value: str | None) -> float:
+    if value is None:
+        return 0.0
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise InvalidRequestError(
+            f"--since {value!r} is not a date; use YYYY-MM-DD or YYYY-MM-DDTHH:MM."
+        ) from exc
+    return when.timestamp()
+
+
+def _replay(new_config: Path | None, since: str | None, as_json: bool) -> None:
+    if new_config is None:
+        raise InvalidRequestError(
+            "`mixstack route replay` needs the new policy: pass --config NEW.yaml."
+        )
+    new = load_config(new_config)
+    start = _since(since)
+    with Store.open_default(new.home) as store:
+        rows = [
+            dict(r)
+            for r in store.query(
+                "SELECT * FROM calls WHERE created_at >= ? ORDER BY created_at", (start,)
+            )
+        ]
+    catalog = Catalog(new, ProviderRegistry(new))
+    router = Router(new, catalog, check_availability=False)
+    report = replay_calls(rows, router, catalog)
+    if as_json:
+        print_json(report.to_json())
+        return
+    _show_replay(report, new_config)
+
+
+def _show_replay(report: ReplayReport, path: Path) -> None:
+    before, after = report.before.to_json(), report.after.to_json()
+    console.print(
+        f"{report.before.calls} logged calls re-routed under {path}; {report.changed} change"
+    )
+    models = sorted(set(before["share_by_model"]) | set(after["share_by_model"]))
+    table = Table(title="share of calls per model")
+    for column in ("model", "before", "after"):
+        table.add_column(column)
+    for m in models:
+        b, a = before["share_by_model"].get(m, 0.0), after["share_by_model"].get(m, 0.0)
+        table.add_row(m, f"{b:.1%}", f"{a:.1%}")
+    console.print(table)
+    for key, label in (
+        ("share_leaving_machine", "leaving the machine"),
+        ("share_remote", "sent to remote models"),
+    ):
+        console.print(f"{label:22} {before[key]:.1%} → {after[key]:.1%}")
+    console.print(
+        f"{'estimated cost':22} ${before['estimated_cost_usd']:.6f} → "
+        f"${after['estimated_cost_usd']:.6f}"
+    )
+    console.print(f"{'refused':22} {before['refused']} → {after['refused']}")
+    sys.stdout.flush()
