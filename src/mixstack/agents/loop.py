@@ -30,6 +30,7 @@ from mixstack.agents.protocol import (
 )
 from mixstack.agents.tools import AgentTool, ToolContext, ToolOutcome
 from mixstack.agents.trace import TraceRecorder, TraceStep, digest
+from mixstack.catalog import ModelEntry
 from mixstack.errors import MixstackError, PolicyError
 from mixstack.guard.injection import scan_injection
 from mixstack.pipeline import Pipeline
@@ -251,16 +252,19 @@ class Agent:
         )
         return completion, mode
 
+    def _routed(self, request: Request) -> ModelEntry | None:
+        """The model the router would pick for this request (routing only, nothing sent)."""
+        try:
+            return self.pipeline.catalog.get(self.pipeline.router.decide(request).model)
+        except MixstackError:
+            return None
+
     def _mode(self, events: list[tuple[Any, ...]]) -> Mode:
         """Native tools when the model the pipeline would route to supports them."""
         if not self.tools:
             return "text"
-        probe = self._request(events, "native", False)
-        try:
-            ctx = self.pipeline.prepare(probe, front_door="agent")
-        except MixstackError:
-            return "text"
-        return "native" if ctx.entry.supports("tools") else "text"
+        entry = self._routed(self._request(events, "native", False))
+        return "native" if entry is not None and entry.supports("tools") else "text"
 
     def _params(self) -> SamplingParams:
         limit = self.spec.max_tokens
@@ -297,11 +301,8 @@ class Agent:
         return request
 
     def _supports_json(self, request: Request) -> bool:
-        try:
-            ctx = self.pipeline.prepare(request, front_door="agent")
-        except MixstackError:
-            return False
-        return ctx.entry.supports("json")
+        entry = self._routed(request)
+        return entry is not None and entry.supports("json")
 
     def _read(self, completion: Completion, mode: Mode) -> tuple[str | None, list[_Call]]:
         """(answer, []) or (None, calls); raises ParseError for an unreadable text turn."""
