@@ -1,6 +1,7 @@
 """The one request pipeline every front door uses.
 
-    request ─► validate ─► route ─► adapt (OCR for text-only models) ─► call ─► record
+    request ─► validate ─► route ─► rephrase (opt-in) ─► adapt (OCR for text-only models)
+            ─► call ─► record
 
 Front doors (CLI, gateway, evals, agents) build a `Request` and call `complete()` or
 `open_stream()`; none of them talks to a provider directly.
@@ -13,7 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config, load_config
@@ -25,6 +26,9 @@ from mixstack.router import RouteDecision, Router, RouteRefused
 from mixstack.store import CallRecord, Store, record_call
 from mixstack.streaming import StreamAccumulator
 from mixstack.types import Chunk, Completion, Message, Request, Usage
+
+if TYPE_CHECKING:
+    from mixstack.rephrase import RephraseResult
 
 __all__ = ["CallContext", "CallStream", "Pipeline", "new_request_id"]
 
@@ -46,6 +50,8 @@ class CallContext:
     front_door: str
     started: float = field(default_factory=time.perf_counter)
     created_at: float = field(default_factory=time.time)
+    #: the prompt rewrite applied by the rephrase stage, if any (`original` keeps the text)
+    rephrased: RephraseResult | None = None
     #: placeholder ↔ value when the request left redacted; in memory only, never stored
     redaction: RedactionMap | None = None
 
@@ -90,7 +96,8 @@ class Pipeline:
             self._record_refusal(request, exc, front_door)
             raise
         entry = self.catalog.get(route.model)
-        staged, redaction = self._redact(request, route)
+        staged, rephrased = self._rephrase(request, route, entry)
+        staged, redaction = self._redact(staged, route)
         adapted = self._adapt(staged, entry)
         return CallContext(
             request_id=new_request_id(),
@@ -100,8 +107,17 @@ class Pipeline:
             entry=entry,
             provider=self.catalog.provider_for(entry),
             front_door=front_door,
+            rephrased=rephrased,
             redaction=redaction,
         )
+
+    def _rephrase(
+        self, request: Request, route: RouteDecision, entry: ModelEntry
+    ) -> tuple[Request, RephraseResult | None]:
+        """Rewrite the prompt for the routed model's family when the call or workload asks."""
+        from mixstack.rephrase.stage import apply_rephrase
+
+        return apply_rephrase(self.config, request, route, entry)
 
     def _redact(
         self, request: Request, route: RouteDecision
@@ -214,6 +230,7 @@ class Pipeline:
             front_door=ctx.front_door,
             latency_ms=ctx.elapsed_ms(),
             prompt=_messages_json(ctx.request.messages) if store_content else None,
+            **_rephrase_columns(ctx, store_content),
             route=json.dumps(ctx.route.to_json(), ensure_ascii=False),
             policy=ctx.route.policy,
             pii=json.dumps([c.to_json() for c in ctx.route.pii]),
@@ -383,6 +400,19 @@ def _as_provider_error(exc: BaseException, ctx: CallContext) -> BaseException:
         "see `mixstack logs` for the request and retry or pick another model.",
         model=ctx.entry.name,
     )
+
+
+def _rephrase_columns(ctx: CallContext, store_content: bool) -> dict[str, Any]:
+    rephrased = ctx.rephrased
+    if rephrased is None:
+        return {}
+    # a redacted call keeps only its redacted text, in `prompt`
+    keep = store_content and not ctx.route.redacted
+    return {
+        "rephrase_use_case": rephrased.use_case,
+        "original_prompt": rephrased.original if keep else None,
+        "rephrased_prompt": rephrased.prompt if keep else None,
+    }
 
 
 def _messages_json(messages: tuple[Message, ...]) -> str:

@@ -73,6 +73,20 @@ async def _step_agent(pipeline: Pipeline) -> None:
     console.print(f"[dim]stopped: {result.stopped}; `mixstack trace {result.trace_id}`[/dim]")
 
 
+async def _step_rephrase(pipeline: Pipeline) -> None:
+    from mixstack.rephrase import rephrase
+
+    console.print(Panel("The rephraser: a rough prompt, rewritten offline (`mixstack rephrase`)."))
+    rough = "Analyze this screenshot and tell me what to do."
+    result = rephrase(rough, pipeline=pipeline)
+    console.print(f"[bold]rough>[/bold] {rough}")
+    console.print(
+        f"[dim]use case {result.use_case}, for {result.target_model} "
+        f"({result.target_family} models get a short form with the answer's shape):[/dim]"
+    )
+    console.print(result.prompt, markup=False)
+
+
 async def _step_eval(pipeline: Pipeline) -> None:
     import tempfile
 
@@ -101,7 +115,7 @@ async def _step_eval(pipeline: Pipeline) -> None:
 
 
 #: the tour, in order; each capability adds its own step
-STEPS: list[Step] = [_step_models, _step_run, _step_log, _step_agent, _step_eval]
+STEPS: list[Step] = [_step_models, _step_run, _step_log, _step_agent, _step_rephrase, _step_eval]
 
 
 def demo_command(config: ConfigOption = None) -> None:

@@ -31,6 +31,9 @@ class CallRecord:
     error_type: str | None = None
     prompt: str | None = None
     response: str | None = None
+    rephrase_use_case: str | None = None
+    original_prompt: str | None = None
+    rephrased_prompt: str | None = None
     #: the routing decision as JSON, the privacy policy applied, the PII found as JSON
     #: `[{type, count}]` (never values) and whether the request left redacted
     route: str | None = None

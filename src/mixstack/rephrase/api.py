@@ -1,0 +1,188 @@
+"""`rephrase()` / `arephrase()`: the Python API and what the CLI and the pipeline use.
+
+A target may be a family name (no catalog needed), a model or `workload/<name>` (looked up
+through the router), or None: the model the router would choose for this prompt. Nothing is
+sent to a model in `rules` mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from mixstack.errors import InvalidRequestError
+from mixstack.rephrase.render import FAMILIES, family_of
+from mixstack.rephrase.result import RephraseResult
+from mixstack.types import Request
+
+if TYPE_CHECKING:
+    from mixstack.config import Config
+    from mixstack.pipeline import Pipeline
+    from mixstack.rephrase.rules import Target
+
+__all__ = ["MODES", "Mode", "arephrase", "rephrase", "resolve_target"]
+
+Mode = Literal["rules", "model"]
+MODES: tuple[Mode, ...] = ("rules", "model")
+
+
+def resolve_target(target: str | None, pipeline: Pipeline, prompt: str = "") -> Target:
+    """The family, model and context window a rewrite is for."""
+    from mixstack.rephrase.rules import Target, check_family
+
+    if target is not None and target in FAMILIES:
+        return Target(check_family(target))
+    request = Request.from_prompt(prompt or " ", model=target)
+    decision = pipeline.router.decide(request)
+    entry = pipeline.catalog.get(decision.model)
+    return Target(family_of(entry), entry.name, entry.context_window)
+
+
+def _schema(schema: dict[str, Any] | str | Path | None) -> dict[str, Any] | None:
+    from mixstack.rephrase.schema import check_schema, load_schema
+
+    if schema is None or isinstance(schema, dict):
+        return None if schema is None else check_schema(schema)
+    return load_schema(schema)
+
+
+def _mode(mode: str) -> Mode:
+    for known in MODES:
+        if mode == known:
+            return known
+    raise InvalidRequestError(f"unknown mode {mode!r}; use rules or model.", param="mode")
+
+
+def _pipeline(config: Config | str | Path | None) -> Pipeline:
+    from mixstack.config import Config, load_config
+    from mixstack.pipeline import Pipeline
+
+    return Pipeline(config if isinstance(config, Config) else load_config(config))
+
+
+def _rules(
+    prompt: str,
+    use_case: str | None,
+    target: str | None,
+    *,
+    schema: dict[str, Any] | str | Path | None,
+    has_image: bool,
+    tools: tuple[str, ...],
+    config: Config | str | Path | None,
+    pipeline: Pipeline | None,
+) -> RephraseResult:
+    """The rules mode: no model call, so no event loop either."""
+    # the rules compile their patterns on first use, so `import mixstack` stays cheap
+    from mixstack.rephrase.rules import Target, check_family, check_prompt, rephrase_rules
+
+    check_prompt(prompt)
+    parsed = _schema(schema)
+    if target is not None and target in FAMILIES:
+        resolved = Target(check_family(target))
+    else:
+        # only the catalog and the router are used: nothing to send, nothing to close
+        resolved = resolve_target(target, pipeline or _pipeline(config), prompt)
+    return rephrase_rules(
+        prompt, use_case, resolved, schema=parsed, has_image=has_image, tools=tools
+    )
+
+
+async def arephrase(
+    prompt: str,
+    use_case: str | None = None,
+    target: str | None = None,
+    mode: str = "rules",
+    *,
+    schema: dict[str, Any] | str | Path | None = None,
+    has_image: bool = False,
+    tools: tuple[str, ...] = (),
+    rewriter: str | None = None,
+    config: Config | str | Path | None = None,
+    pipeline: Pipeline | None = None,
+) -> RephraseResult:
+    """Rewrite a rough prompt for a use case (`None`/`auto`: detected) and a target model.
+
+    `target`: a family (anthropic, openai, gemini, small, generic), a model name, or None
+    for the model the router would choose. `mode="model"` has `rewriter` (default: the
+    embedded local model) write the rewrite and falls back to the rules when checks fail.
+    """
+    if _mode(mode) == "rules":
+        return _rules(
+            prompt,
+            use_case,
+            target,
+            schema=schema,
+            has_image=has_image,
+            tools=tools,
+            config=config,
+            pipeline=pipeline,
+        )
+    from mixstack.rephrase.model_mode import rephrase_with_model
+    from mixstack.rephrase.rules import check_prompt
+
+    check_prompt(prompt)
+    parsed = _schema(schema)
+    own = pipeline is None
+    active = pipeline if pipeline is not None else _pipeline(config)
+    try:
+        return await rephrase_with_model(
+            active,
+            prompt,
+            use_case,
+            resolve_target(target, active, prompt),
+            rewriter=rewriter,
+            schema=parsed,
+            has_image=has_image,
+            tools=tools,
+        )
+    finally:
+        if own:
+            await active.aclose()
+
+
+def rephrase(
+    prompt: str,
+    use_case: str | None = None,
+    target: str | None = None,
+    mode: str = "rules",
+    *,
+    schema: dict[str, Any] | str | Path | None = None,
+    has_image: bool = False,
+    tools: tuple[str, ...] = (),
+    rewriter: str | None = None,
+    config: Config | str | Path | None = None,
+    pipeline: Pipeline | None = None,
+) -> RephraseResult:
+    """Sync `arephrase` (same arguments). The rules mode also works inside an event loop."""
+    if _mode(mode) == "rules":
+        return _rules(
+            prompt,
+            use_case,
+            target,
+            schema=schema,
+            has_image=has_image,
+            tools=tools,
+            config=config,
+            pipeline=pipeline,
+        )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(
+            arephrase(
+                prompt,
+                use_case,
+                target,
+                mode,
+                schema=schema,
+                has_image=has_image,
+                tools=tools,
+                rewriter=rewriter,
+                config=config,
+                pipeline=pipeline,
+            )
+        )
+    raise RuntimeError(
+        "mixstack.rephrase(mode='model') was called inside an event loop; await arephrase()."
+    )
