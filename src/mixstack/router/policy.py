@@ -132,6 +132,8 @@ def request_reason(
     explicitly: its provider then reports what it cannot do), cost and latency caps."""
     cfg = workload.config
     if not explicit:
+        if not entry.supports("chat"):
+            return "completion-only base model: used only when named explicitly"
         if shape.tools and not entry.supports("tools"):
             return "no tool calling: the request offers tools"
         if shape.json and not entry.supports("json"):

@@ -233,11 +233,17 @@ class Router:
     def _fallbacks(
         self, workload: Workload, chosen: ModelEntry, ranked: list[ModelEntry], explicit: bool
     ) -> tuple[str, ...]:
-        """Eligible models to try if the chosen one fails: the workload's own fallbacks first,
-        then (routed calls) the other candidates, and in-process models last (local takeover
-        when a remote endpoint cannot be reached)."""
+        """Eligible models to try if the chosen one fails: the workload's and the model's own
+        fallbacks first, then (routed calls) the other candidates, and in-process models last
+        (local takeover when a remote endpoint cannot be reached)."""
         eligible = {e.name: e for e in ranked}
-        order = [m for m in workload.config.fallbacks if m in eligible]
+        # a model's own fallbacks never move a call off the premises; the workload's may
+        own = [
+            m
+            for m in chosen.config.fallbacks
+            if m in eligible and (eligible[m].stays_on_premises or not chosen.stays_on_premises)
+        ]
+        order = [m for m in workload.config.fallbacks if m in eligible] + own
         if not explicit:
             order += [e.name for e in ranked]
         if not chosen.stays_on_premises:
