@@ -428,3 +428,26 @@ def test_html_escapes_untrusted_text() -> None:
     assert "<script>" not in html
     assert "<img" not in html
     assert "&lt;b&gt;x&lt;/b&gt;" in html
+
+
+async def test_images_become_ocr_text_once_for_a_text_only_model(tmp_path: Path) -> None:
+    from PIL import Image, ImageDraw, ImageFont
+
+    from mixstack.types import ImagePart
+
+    picture = Image.new("RGB", (460, 90), "white")
+    font = ImageFont.load_default(size=36)
+    ImageDraw.Draw(picture).text((12, 20), "INVOICE 4711", fill="black", font=font)
+    picture.save(tmp_path / "scan.png")
+    reader = {
+        "name": "fake/reader",
+        "provider": "fake",
+        "capabilities": ["chat"],
+        "replies": [{"when": "4711", "text": '{"answer": "invoice 4711"}'}, {"text": "no text"}],
+    }
+    async with Pipeline(_config(reader)) as pipeline:
+        runtime = AgentRuntime(pipeline, model="fake/reader")
+        result = await runtime.run(
+            "Which invoice is this?", (ImagePart.from_path(tmp_path / "scan.png"),)
+        )
+    assert result.result == "invoice 4711"

@@ -135,7 +135,7 @@ class Agent:
     # -- the loop -----------------------------------------------------------------------
 
     async def run(self, task: str, images: tuple[ImagePart, ...] = ()) -> AgentOutcome:
-        events: list[tuple[Any, ...]] = [("user", Message.user(task, *images))]
+        events: list[tuple[Any, ...]] = [("user", await self._task_message(task, images))]
         outcome = AgentOutcome(result="", stopped="max_steps", reason="")
         seen: dict[str, str] = {}
         repairs = 0
@@ -191,6 +191,19 @@ class Agent:
                 TraceStep(kind="stop", agent=self.spec.name, error=stop.reason, ok=False)
             )
             return outcome
+
+    async def _task_message(self, task: str, images: tuple[ImagePart, ...]) -> Message:
+        """The task; images become OCR text once here when the routed model is text-only."""
+        message = Message.user(task, *images)
+        if not images:
+            return message
+        probe = Request(messages=(message,), model=self.spec.model, workload=self.spec.workload)
+        entry = self._routed(probe)
+        if entry is None or entry.supports("vision"):
+            return message
+        from mixstack.vision import inline_images
+
+        return (await asyncio.to_thread(inline_images, probe)).messages[0]
 
     def _check_budget(self) -> None:
         reason = self.meter.exhausted()

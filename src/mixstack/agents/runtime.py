@@ -19,7 +19,7 @@ from mixstack.agents.builtins import load_tools
 from mixstack.agents.loop import Agent, AgentOutcome, AgentSpec, ToolCallRecord
 from mixstack.agents.policy import Approver, PermissionPolicy
 from mixstack.agents.tools import AgentTool, ToolContext
-from mixstack.agents.trace import TraceRecorder
+from mixstack.agents.trace import TraceRecorder, TraceStep
 from mixstack.config import Config, load_config
 from mixstack.errors import ConfigError, InvalidRequestError
 from mixstack.pipeline import Pipeline
@@ -129,14 +129,21 @@ class AgentRuntime:
                 workload=self.workload or "",
                 store_content=self.config.store_content,
             )
-            if self.team:
-                from mixstack.agents.orchestrator import Team
+            try:
+                if self.team:
+                    from mixstack.agents.orchestrator import Team
 
-                team = Team(self, tools, meter, trace)
-                outcome = await team.run(task, images)
-            else:
-                agent = self.agent(AgentSpec(), tools, meter, trace)
-                outcome = await agent.run(task, images)
+                    team = Team(self, tools, meter, trace)
+                    outcome = await team.run(task, images)
+                else:
+                    agent = self.agent(AgentSpec(), tools, meter, trace)
+                    outcome = await agent.run(task, images)
+            except BaseException as exc:  # the trace says how the run ended, then it propagates
+                stopped = "error" if isinstance(exc, Exception) else "interrupted"
+                reason = getattr(exc, "message", None) or str(exc) or type(exc).__name__
+                trace.add(TraceStep(kind="stop", agent="runtime", ok=False, error=reason))
+                self._finish(AgentOutcome("", stopped, reason), meter, trace)
+                raise
             return self._finish(outcome, meter, trace)
 
     def agent(
