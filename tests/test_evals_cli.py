@@ -107,11 +107,17 @@ def test_bad_runs_and_files_exit_2(cli: Any, args: list[str], message: str) -> N
     assert "Traceback" not in result.err
 
 
-def test_unknown_model_is_refused_before_any_call(tmp_path: Path, cli: Any) -> None:
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [("fake/nobody", "unknown model 'fake/nobody'"), ("workload/nowhere", "unknown workload")],
+)
+def test_unknown_model_is_refused_before_any_call(
+    tmp_path: Path, cli: Any, model: str, message: str
+) -> None:
     suite, config = _suite(tmp_path, CASES)
-    result = cli("eval", str(suite), "-c", str(config), "-m", "fake/nobody")
+    result = cli("eval", str(suite), "-c", str(config), "-m", model)
     assert result.code == 2
-    assert "unknown model 'fake/nobody'" in result.err
+    assert message in result.err
 
 
 @pytest.mark.model

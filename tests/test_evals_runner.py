@@ -119,6 +119,19 @@ async def test_errors_are_counted_apart_never_as_zero(suite_path: Path, tmp_path
     assert "upstream exploded" in line["error"]
 
 
+async def test_a_workload_is_a_model(suite_path: Path, tmp_path: Path) -> None:
+    config = parse_config({"models": MODELS, "default_model": "fake/five"})
+    async with Pipeline(config) as pipeline:
+        summary = await evaluate_suite(
+            load_suite(suite_path),
+            pipeline,
+            EvalSettings(models=["workload/default"], out_dir=tmp_path / "w"),
+        )
+    assert {r["model"] for r in summary["runs"]} == {"workload/default"}
+    rows = list(iter_results(tmp_path / "w" / "results.jsonl"))
+    assert {r["answered_by"] for r in rows} == {"fake/five"}  # routed, then answered
+
+
 async def test_resume_after_a_crash_asks_only_what_is_missing(
     suite_path: Path, tmp_path: Path
 ) -> None:

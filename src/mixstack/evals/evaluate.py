@@ -64,10 +64,15 @@ class EvalSettings:
 
 
 def _check_models(pipeline: Pipeline, models: list[str]) -> None:
+    """Unknown models and workloads are refused before anything is called."""
+    from mixstack.router.workloads import WorkloadChooser
+
+    workloads = WorkloadChooser(pipeline.config)
     for model in models:
         if model.startswith("workload/"):
-            continue
-        pipeline.catalog.get(model)
+            workloads.get(model.partition("/")[2], source="model")
+        else:
+            pipeline.catalog.get(model)
 
 
 def check_suite(suite: Suite, registry: ScorerRegistry) -> int:
