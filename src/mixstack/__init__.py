@@ -5,6 +5,7 @@ The public API is listed here by hand; everything else is internal.
 
 from mixstack.agents import AgentResult, Decision, arun_agent, function_tool, run_agent
 from mixstack.api import arun, astream, run, stream
+from mixstack.audit import TraceAudit, audit_trace
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config, ModelConfig, load_config
 from mixstack.errors import (
@@ -72,6 +73,7 @@ __all__ = [
     "TextPart",
     "Tool",
     "ToolCall",
+    "TraceAudit",
     "UnknownModelError",
     "Usage",
     "UserError",
@@ -79,6 +81,7 @@ __all__ = [
     "arun",
     "arun_agent",
     "astream",
+    "audit_trace",
     "function_tool",
     "load_config",
     "rephrase",

@@ -239,7 +239,16 @@ async def run_sweep(
         outcome.windows[model] = entry.context_window
         plan = _Planner(suite, sentences, counter, keys, outcome)
         for length in settings.lengths:
-            jobs = [job for case in cases for job in plan.jobs(case, length, settings.depths)]
+            # deepest needle first, cases inner: consecutive prompts share the longest prefix,
+            # which in-process models keep in their KV cache
+            per_case = [plan.jobs(case, length, settings.depths) for case in cases]
+            jobs = [
+                job
+                for depth in sorted(settings.depths, reverse=True)
+                for case_jobs in per_case
+                for job in case_jobs
+                if job.depth == depth
+            ]
             if on_progress is not None and jobs:
                 on_progress(f"{model}: {length} tokens, {len(jobs)} calls")
             calls = await _run_jobs(pipeline, registry, suite, model, length, jobs, keys, settings)
