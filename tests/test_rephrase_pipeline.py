@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from mixstack.config import Config, parse_config
-from mixstack.errors import InvalidRequestError
+from mixstack.errors import ConfigError, InvalidRequestError
 from mixstack.pipeline import Pipeline
 from mixstack.store import recent_calls
 from mixstack.types import ImagePart, Message, Request
@@ -125,3 +125,12 @@ async def test_a_workload_can_turn_rephrasing_on() -> None:
     assert on.request.messages[-1].text == on.rephrased.prompt
     assert off.rephrased is None
     assert off.request.messages[-1].text == "sort a list"
+
+
+async def test_a_bad_workload_setting_is_a_config_error() -> None:
+    config = parse_config(
+        {"models": MODELS, "workloads": {"odd": {"rephrase": "sonnet", "prefer": ["fake/echo"]}}}
+    )
+    async with Pipeline(config, record=False) as pipeline:
+        with pytest.raises(ConfigError, match=r"workloads\.odd\.rephrase: unknown use case"):
+            pipeline.prepare(Request.from_prompt("hi", workload="odd"))

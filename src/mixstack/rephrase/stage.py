@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mixstack.errors import ConfigError
 from mixstack.rephrase.render import family_of
 from mixstack.rephrase.result import RephraseResult
 from mixstack.rephrase.rules import Target, rephrase_rules
@@ -37,6 +38,18 @@ def rephrase_setting(config: Config, request: Request, workload: str) -> str | N
     return None
 
 
+def _check_workload_setting(use_case: str, workload: str) -> None:
+    """A bad `rephrase:` in the config is the operator's error, not the caller's."""
+    from mixstack.rephrase.registry import use_cases
+
+    known = use_cases()
+    if use_case not in known:
+        raise ConfigError(
+            f"workloads.{workload}.rephrase: unknown use case {use_case!r}; "
+            f"use auto or one of {', '.join(known)} in the config."
+        )
+
+
 def apply_rephrase(
     config: Config, request: Request, route: RouteDecision, entry: ModelEntry
 ) -> tuple[Request, RephraseResult | None]:
@@ -52,9 +65,12 @@ def apply_rephrase(
         return request, None
     message = request.messages[index]
     fmt = request.response_format
+    use_case = None if setting == "auto" else setting
+    if use_case is not None and request.rephrase is None:
+        _check_workload_setting(use_case, route.workload)
     result = rephrase_rules(
         message.text,
-        None if setting == "auto" else setting,
+        use_case,
         Target(family_of(entry), entry.name, entry.context_window),
         schema=fmt.json_schema if fmt.type == "json_schema" else None,
         has_image=any(m.images for m in request.messages),
