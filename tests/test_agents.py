@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -451,3 +452,47 @@ async def test_images_become_ocr_text_once_for_a_text_only_model(tmp_path: Path)
             "Which invoice is this?", (ImagePart.from_path(tmp_path / "scan.png"),)
         )
     assert result.result == "invoice 4711"
+
+
+def test_ask_prompts_on_the_terminal(tmp_path: Path) -> None:
+    import os
+    import select
+    import subprocess
+    import sys
+
+    config = tmp_path / "mixstack.yaml"
+    config.write_text(yaml.safe_dump({"models": [WRITER], "default_model": "fake/writer"}))
+    master, slave = os.openpty()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mixstack",
+            "agent",
+            "--config",
+            str(config),
+            "--root",
+            str(tmp_path),
+            "--json",
+            "write notes",
+        ],
+        stdin=slave,
+        stderr=slave,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    os.close(slave)
+    seen = b""
+    while b"[y/N]" not in seen:
+        ready, _, _ = select.select([master], [], [], 60)
+        assert ready, f"no prompt; got {seen!r}"
+        seen += os.read(master, 4096)
+    assert b"write_file" in seen
+    assert b"declared destructive" in seen
+    os.write(master, b"y\n")
+    out, _ = proc.communicate(timeout=60)
+    os.close(master)
+    data = json.loads(out)
+    assert data["tool_calls"][0]["decision"] == "allow"
+    assert "approved on the terminal" in data["tool_calls"][0]["reason"]
+    assert (tmp_path / "notes.txt").read_text() == "hello"

@@ -101,8 +101,9 @@ def _terminal_approver() -> Any:
     async def approve(tool: str, arguments: dict[str, Any], decision: Decision) -> bool:
         err_console.print(
             f"[yellow]approve[/yellow] {escape(tool)}({escape(str(arguments))})? "
-            f"[dim]{escape(decision.reason)}[/dim] [y/N] ",
+            f"[dim]{escape(decision.reason)}[/dim] \\[y/N] ",
             end="",
+            soft_wrap=True,
         )
         answer = await asyncio.to_thread(sys.stdin.readline)
         return answer.strip().lower() in ("y", "yes")
