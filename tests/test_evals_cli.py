@@ -125,7 +125,7 @@ def test_local_models_side_by_side(tmp_path: Path, cli: Any) -> None:
     suite = tmp_path / "s.yaml"
     suite.write_text(
         "models: [local/smollm2-135m-instruct, local/gemma3-270m]\n"
-        "defaults:\n  params: {max_tokens: 6, temperature: 0, seed: 1, stop: ['\\n']}\n"
+        'defaults:\n  params: {max_tokens: 6, temperature: 0, seed: 1, stop: ["\\n"]}\n'
         "  scorers: [numeric]\n"
         "cases:\n  - {id: a, input: 'Q: What is 2 + 2?\\nA:', expected: 4}\n"
     )

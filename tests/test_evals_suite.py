@@ -123,3 +123,31 @@ def test_fingerprint_follows_the_case_file(tmp_path: Path) -> None:
     before = suite.fingerprint()
     cases.write_text('{"id": "a", "input": "y"}\n')
     assert suite.fingerprint() != before
+
+
+def test_images_by_path_reach_the_request(tmp_path: Path) -> None:
+    from PIL import Image
+
+    Image.new("RGB", (8, 8), "red").save(tmp_path / "dot.png")
+    suite = load_suite(
+        _write(
+            tmp_path / "s.yaml", "cases:\n  - {id: a, input: 'What colour?', images: [dot.png]}\n"
+        )
+    )
+    (item,) = list(suite.items())
+    (image,) = item.request.messages[-1].images
+    assert image.media_type == "image/png"
+
+
+def test_variant_params_layer_between_defaults_and_case(tmp_path: Path) -> None:
+    suite = load_suite(
+        _write(
+            tmp_path / "s.yaml",
+            "defaults: {params: {max_tokens: 10, temperature: 0.5}}\n"
+            "variants:\n  short: {prompt: '{{ input }}',"
+            ' params: {max_tokens: 3, stop: ["\\n"]}}\n'
+            "cases:\n  - {id: a, input: x, params: {temperature: 0}}\n",
+        )
+    )
+    params = next(suite.items()).request.params
+    assert (params.max_tokens, params.temperature, params.stop) == (3, 0.0, ("\n",))

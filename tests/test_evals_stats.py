@@ -1,0 +1,39 @@
+"""Statistics against values worked out by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from mixstack.evals.stats import agresti_min_interval, mcnemar_exact, percentile, wilson_interval
+
+
+def test_wilson_interval() -> None:
+    low, high = wilson_interval(5, 10) or (0, 0)
+    assert (low, high) == (pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4))
+    low, high = wilson_interval(0, 10) or (1, 1)
+    assert low == 0.0
+    assert high == pytest.approx(0.2775, abs=1e-4)
+    assert wilson_interval(0, 0) is None  # undefined, never NaN
+
+
+def test_mcnemar_exact() -> None:
+    assert mcnemar_exact(0, 5) == pytest.approx(0.0625)  # 2 × 0.5⁵
+    assert mcnemar_exact(1, 4) == pytest.approx(0.375)  # 2 × (1 + 5) / 32
+    assert mcnemar_exact(3, 3) == 1.0
+    assert mcnemar_exact(0, 0) == 1.0
+    assert 0 < mcnemar_exact(4000, 4300) < 0.01  # large counts stay finite
+
+
+def test_paired_difference_interval() -> None:
+    diff, low, high = agresti_min_interval(8, 2, 50) or (0, 0, 0)
+    assert diff == pytest.approx(0.12)
+    assert low < 0.12 < high
+    assert low >= -1.0
+    assert high <= 1.0
+    assert agresti_min_interval(0, 0, 0) is None
+
+
+def test_percentile() -> None:
+    assert percentile([], 50) is None
+    assert percentile([10.0], 95) == 10.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
