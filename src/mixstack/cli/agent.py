@@ -52,7 +52,11 @@ def agent_command(
         bool, typer.Option("--single", help="One agent even if the config declares a team.")
     ] = False,
     yes: Annotated[
-        bool, typer.Option("--yes", help="Approve every `ask` decision without prompting.")
+        bool,
+        typer.Option(
+            "--yes",
+            help="Approve `ask` decisions without prompting (not after flagged tool output).",
+        ),
     ] = False,
     config: ConfigOption = None,
     as_json: JsonOption = False,
@@ -90,7 +94,8 @@ async def _run(
 
 
 async def _approve_all(tool: str, arguments: dict[str, Any], decision: Decision) -> bool:
-    return True
+    """`--yes`: approve, except calls raised to `ask` by tool output flagged as an injection."""
+    return decision.source != "taint"
 
 
 def _terminal_approver() -> Any:
