@@ -39,6 +39,14 @@ from mixstack.audit._arith import equations
         ("5 - 8 = -3", True),
         ("2^10 = 1048", False),
         ("3 × 4 = 12 + 2 = 14", True),
+        ("Multiply 12 by 4 to get 46", False),
+        ("The sum of 12 and 15 is 28", False),
+        ("the difference between 8 and 20 is 12", True),
+        ("Subtract 60 from 1,240, which leaves 1,180", True),
+        ("12 × 4, that's 50", False),
+        ("five times 3 is 16", False),
+        ("12² = 140", False),
+        ("100 - 40, leaving 60", True),
     ],
 )
 def test_arithmetic_is_recomputed(text: str, ok: bool) -> None:
@@ -55,6 +63,8 @@ def test_arithmetic_is_recomputed(text: str, ok: bool) -> None:
         "In 2023-2024 she earned 5,000",
         "From 8:30 to 10:00 is 1.5 hours",
         "x + 2x = 36, so 3x = 36",
+        "Area = side² = 7.5 × 7.5",
+        "3 + 4 = 7 boxes, which is 12 items",
     ],
 )
 def test_non_equations_are_not_checked(text: str) -> None:
@@ -97,6 +107,20 @@ def test_verdicts() -> None:
     assert audit_trace(q, "", expected="18").verdict == "unauditable"
     # without an expected answer, flagged reasoning cannot be trusted
     assert audit_trace(q, "24 × 7 = 178\nAnswer: 28").verdict == "wrong"
+
+
+def test_closing_check_is_not_the_conclusion() -> None:
+    q = "A farmer has 240 eggs and sells 60. How many are left?"
+    out = "240 - 60 = 180 eggs are left.\nCheck: 180 + 60 = 240.\nAnswer: 180"
+    assert audit_trace(q, out, expected="180").verdict == "sound"
+    wrong = audit_trace(q, out.replace("Answer: 180", "Answer: 240"), expected="180")
+    assert [e.kind for e in wrong.errors] == ["inconsistency"]
+
+
+def test_computed_update_is_not_a_contradiction() -> None:
+    q = "Tom has 5 apples and buys 7 more. How many apples does Tom have?"
+    out = "Tom has 5 apples.\n5 + 7 = 12\nTom has 12 apples.\nAnswer: 12"
+    assert audit_trace(q, out, expected="12").errors == ()
 
 
 def test_contradiction_and_grounding() -> None:

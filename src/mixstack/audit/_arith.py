@@ -54,7 +54,31 @@ _LATEX = (
     (re.compile(r"\*\*|__|`"), ""),
     (re.compile(r"\s[–—]\s"), " - "),
 )
-_TRANSLATE = str.maketrans({"−": "-", "·": "×", "⋅": "×", "∗": "×", "✕": "×", "⁄": "/"})
+_TRANSLATE = str.maketrans(
+    {"−": "-", "·": "×", "⋅": "×", "∗": "×", "✕": "×", "⁄": "/", "²": "^2", "³": "^3"}
+)
+_N = r"([$€£]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?%?)"
+#: operations stated as verbs or nouns: "multiply 12 by 4", "the sum of 3 and 5"
+_PHRASES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), repl)
+    for pattern, repl in (
+        (rf"\bmultipl(?:y|ying|ied)\s+{_N}\s+by\s+{_N}", r"\1 × \2"),
+        (rf"\bdivid(?:e|ing|ed)\s+{_N}\s+by\s+{_N}", r"\1 ÷ \2"),
+        (rf"\badd(?:ing|ed)?\s+{_N}\s+(?:and|to)\s+{_N}", r"\1 + \2"),
+        (rf"\bsubtract(?:ing|ed)?\s+{_N}\s+from\s+{_N}", r"\2 - \1"),
+        (rf"\b(?:sum|total)\s+of\s+{_N}\s+and\s+{_N}", r"\1 + \2"),
+        (rf"\bproduct\s+of\s+{_N}\s+and\s+{_N}", r"\1 × \2"),
+        (rf"\bquotient\s+of\s+{_N}\s+and\s+{_N}", r"\1 ÷ \2"),
+    )
+)
+_DIFFERENCE = re.compile(rf"\bdifference\s+(?:between|of)\s+{_N}\s+and\s+{_N}", re.IGNORECASE)
+_WORD_VALUES = {
+    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
+    "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13,
+    "fourteen": 14, "fifteen": 15, "sixteen": 16, "seventeen": 17, "eighteen": 18,
+    "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60,
+    "seventy": 70, "eighty": 80, "ninety": 90,
+}  # fmt: skip
 
 _SCAN = re.compile(
     r"(?P<num>" + NUMBER_RE.pattern + r")"
@@ -67,9 +91,12 @@ _SCAN = re.compile(
 _OP_WORDS = {"plus": "+", "minus": "-", "times": "×", "over": "/"}
 _LINK_WORDS = {
     "is", "are", "was", "were", "equals", "equal", "gives", "give", "makes", "make",
-    "yields", "get", "gets", "got", "totals", "comes",
+    "yields", "get", "gets", "got", "totals", "comes", "giving", "making", "leaving", "leaves",
+    "yielding", "results", "resulting", "that's", "which's",
 }  # fmt: skip
-_LINK_TAIL = {"to", "equal", "us", "a", "total", "of", "exactly"}
+_LINK_TAIL = {"to", "equal", "us", "a", "total", "of", "exactly", "in"}
+#: "12 × 4, which is 48": the pronoun before a link word belongs to the link
+_LINK_PRONOUNS = {"which", "that", "this", "it"}
 _APPROX = {"approximately", "approx", "about", "around", "roughly", "nearly", "almost", "rounded"}
 #: words that end an expression even right after a number (they start a new clause)
 _STOP = {
@@ -82,7 +109,19 @@ _STOP = {
 def _normalize(text: str) -> str:
     for pattern, repl in _LATEX:
         text = pattern.sub(repl, text)
+    for pattern, repl in _PHRASES:
+        text = pattern.sub(repl, text)
+    text = _DIFFERENCE.sub(_difference, text)
     return text.translate(_TRANSLATE)
+
+
+def _difference(m: re.Match[str]) -> str:
+    """`the difference between 8 and 20` is 12 whichever comes first."""
+    a, b = m.group(1), m.group(2)
+    qa, qb = NUMBER_RE.search(a), NUMBER_RE.search(b)
+    if qa and qb and parse_number(qa).value < parse_number(qb).value:
+        a, b = b, a
+    return f"{a} - {b}"
 
 
 def tokenize(text: str) -> list[Token]:
@@ -103,6 +142,9 @@ def tokenize(text: str) -> list[Token]:
             tokens.append(Token("link", raw, symbol=True, approx=raw in ("≈", "≃", "~=")))
         elif kind in ("lp", "rp", "punct"):
             tokens.append(Token(kind, raw))  # type: ignore[arg-type]
+        elif raw.lower() in _WORD_VALUES:
+            value = Fraction(_WORD_VALUES[raw.lower()])
+            tokens.append(Token("num", raw, qty=Quantity(value, 0, False, "", 1, raw, 0, 0)))
         else:
             tokens.append(Token("word", raw))
     return _words_to_symbols(tokens)
@@ -113,63 +155,81 @@ def _words_to_symbols(tokens: list[Token]) -> list[Token]:
     out: list[Token] = []
     i = 0
     while i < len(tokens):
-        tok = tokens[i]
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else None
-        prev = out[-1] if out else None
-        low = tok.text.lower()
-        prev_is_value = prev is not None and prev.kind in ("num", "rp")
-        if tok.kind == "word" and low in ("multiplied", "divided") and nxt and nxt.text == "by":
-            out.append(Token("op", "×" if low == "multiplied" else "÷"))
-            i += 2
-            continue
-        if tok.kind == "word" and low in _OP_WORDS and prev_is_value:
-            out.append(Token("op", _OP_WORDS[low]))
-        elif (
-            tok.kind == "word"
-            and low in ("x", "X")
-            and prev_is_value
-            and nxt
-            and nxt.kind
-            in (
-                "num",
-                "lp",
-            )
-        ):
-            out.append(Token("op", "×"))
-        elif tok.kind == "word" and low == "of" and prev is not None and _is_fraction_end(out):
-            out.append(Token("op", "×"))
-            if nxt is not None and nxt.text.lower() == "the":
-                i += 1
-        elif tok.kind == "word" and low == "half" and nxt is not None and nxt.text == "of":
-            half = Quantity(Fraction(1, 2), 6, False, "", 1, "half", 0, 0)
-            out.extend([Token("num", "half", qty=half), Token("op", "×")])
-            i += 2
-            continue
-        elif tok.kind == "word" and low in ("twice", "double") and nxt and nxt.kind == "num":
-            two = Quantity(Fraction(2), 6, False, "", 1, low, 0, 0)
-            out.extend([Token("num", low, qty=two), Token("op", "×")])
-        elif tok.kind == "word" and (low in _LINK_WORDS or low in ("rounds", "round")):
-            approx = low in ("rounds", "round")
-            if low == "comes" and not (nxt and nxt.text.lower() == "to"):
-                out.append(tok)
-            else:
-                out.append(Token("link", tok.text, approx=approx))
-        elif tok.kind == "word" and out and out[-1].kind == "link" and low in _LINK_TAIL:
-            pass  # "is equal to", "comes to", "gives us"
-        elif tok.kind == "word" and out and out[-1].kind == "link" and low in _APPROX:
-            out[-1].approx = True
-            if nxt is not None and nxt.text.lower() == "to":  # "rounded to"
-                i += 1
-        elif tok.kind == "op" and tok.text == "/" and nxt is not None and nxt.kind == "word":
-            out.append(Token("word", "/" + nxt.text))  # "$5/hour", "km/h"
-            i += 1
-        elif tok.kind == "punct" and tok.text == "~" and nxt is not None and nxt.kind == "num":
-            if out and out[-1].kind == "link":
-                out[-1].approx = True
-        else:
-            out.append(tok)
-        i += 1
+        i += _convert(tokens, i, out)
     return out
+
+
+_TRAILING_LINKS = {"giving", "leaving", "making", "yielding", "resulting", "that's", "which's"}
+
+
+def _convert(tokens: list[Token], i: int, out: list[Token]) -> int:
+    """Append the symbol(s) for tokens[i:], return how many tokens were used."""
+    tok = tokens[i]
+    nxt = tokens[i + 1] if i + 1 < len(tokens) else None
+    after = tokens[i + 2] if i + 2 < len(tokens) else None
+    if tok.kind == "word":
+        return _convert_word(tok, nxt, after, out)
+    if tok.kind == "op" and tok.text == "/" and nxt is not None and nxt.kind == "word":
+        out.append(Token("word", "/" + nxt.text))  # "$5/hour", "km/h"
+        return 2
+    if tok.kind == "punct" and tok.text == "~" and nxt is not None and nxt.kind == "num":
+        if out and out[-1].kind == "link":
+            out[-1].approx = True
+        return 1
+    if tok.kind == "punct" and tok.text == "," and nxt is not None and nxt.kind == "word":
+        low = nxt.text.lower()
+        if low in _TRAILING_LINKS or (
+            low in _LINK_PRONOUNS and after is not None and after.text.lower() in _LINK_WORDS
+        ):
+            return 1  # "12 × 4, which is 48"
+    out.append(tok)
+    return 1
+
+
+def _convert_word(tok: Token, nxt: Token | None, after: Token | None, out: list[Token]) -> int:
+    low = tok.text.lower()
+    prev = out[-1] if out else None
+    prev_is_value = prev is not None and prev.kind in ("num", "rp")
+    nxt_low = nxt.text.lower() if nxt is not None else ""
+    if low in ("multiplied", "divided") and nxt_low == "by":
+        out.append(Token("op", "×" if low == "multiplied" else "÷"))
+        return 2
+    if low in _OP_WORDS and prev_is_value:
+        out.append(Token("op", _OP_WORDS[low]))
+        return 1
+    if low == "x" and prev_is_value and nxt is not None and nxt.kind in ("num", "lp"):
+        out.append(Token("op", "×"))
+        return 1
+    if low == "of" and prev is not None and _is_fraction_end(out):
+        out.append(Token("op", "×"))
+        return 2 if nxt_low == "the" else 1
+    if low == "half" and nxt_low == "of":
+        half = Quantity(Fraction(1, 2), 6, False, "", 1, "half", 0, 0)
+        out.extend([Token("num", "half", qty=half), Token("op", "×")])
+        return 2
+    if low in ("twice", "double") and nxt is not None and nxt.kind == "num":
+        two = Quantity(Fraction(2), 6, False, "", 1, low, 0, 0)
+        out.extend([Token("num", low, qty=two), Token("op", "×")])
+        return 1
+    if low in _LINK_PRONOUNS and nxt_low in _LINK_WORDS:
+        return 1  # "which is", "that gives": the link word follows
+    return _convert_link_word(tok, low, nxt_low, out)
+
+
+def _convert_link_word(tok: Token, low: str, nxt_low: str, out: list[Token]) -> int:
+    if low in _LINK_WORDS or low in ("rounds", "round"):
+        if low == "comes" and nxt_low != "to":
+            out.append(tok)
+        else:
+            out.append(Token("link", tok.text, approx=low in ("rounds", "round")))
+        return 1
+    if out and out[-1].kind == "link" and low in _LINK_TAIL:
+        return 1  # "is equal to", "comes to", "gives us"
+    if out and out[-1].kind == "link" and low in _APPROX:
+        out[-1].approx = True
+        return 2 if nxt_low == "to" else 1  # "rounded to"
+    out.append(tok)
+    return 1
 
 
 def _is_fraction_end(out: list[Token]) -> bool:
@@ -255,8 +315,8 @@ def _left_segment(tokens: list[Token], end: int) -> list[Token]:
             depth += 1
         seg.insert(0, tok)
         i -= 1
-    while seg and seg[0].kind == "op" and seg[0].text != "-":
-        seg.pop(0)
+    if seg and seg[0].kind == "op" and seg[0].text != "-":
+        return []  # "side^2 = …", "+ 5 = …": the expression starts before what we can read
     return seg
 
 

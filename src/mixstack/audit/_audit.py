@@ -156,7 +156,7 @@ def _run_checks(
     errors, learned = check_arithmetic(steps)
     answer_in_steps = not found.marked
     errors += check_consistency(steps, found.answer, learned, answer_in_steps)
-    errors += check_contradictions(given, steps)
+    errors += check_contradictions(given, steps, learned)
     errors += check_grounding(given, steps, learned)
     alignment = None
     if reference and reference.strip():

@@ -129,8 +129,8 @@ def _step_candidates(steps: tuple[str, ...], learned: StepFacts) -> list[Fractio
     states beyond the operands and results of its equations (`13 packs, since 13 × 12 = 156`)."""
     for index in range(len(steps) - 1, -1, -1):
         nums = quantities(steps[index], words=True)
-        if not nums:
-            continue
+        if not nums or (index and _CHECK_STEP.match(steps[index])):
+            continue  # a closing check ("Check: 18 + 150 = 168") restates, it does not conclude
         eqs = learned.equations[index] if index < len(learned.equations) else []
         if not eqs:
             return [v for q in nums for v in (q.value, q.plain)]
@@ -144,6 +144,13 @@ def _step_candidates(steps: tuple[str, ...], learned: StepFacts) -> list[Fractio
                 values.extend((q.value, q.plain))
         return values
     return []
+
+
+_CHECK_STEP = re.compile(
+    r"^\W*(?:let'?s |let us |to |we can |now )?(?:double[- ]?)?"
+    r"(?:check|verify|verification|verifying|confirm|confirming|sanity)",
+    re.IGNORECASE,
+)
 
 
 def check_consistency(
@@ -176,15 +183,29 @@ def learned_result(learned: StepFacts) -> Fraction | None:
     return None
 
 
-def check_contradictions(given: str, steps: tuple[str, ...]) -> list[StepError]:
+def check_contradictions(
+    given: str, steps: tuple[str, ...], learned: StepFacts | None = None
+) -> list[StepError]:
+    """A restated fact with another value than the question or an earlier step gave it —
+    unless the steps computed that value (then it is an update, not a misreading)."""
     known: dict[tuple[str, ...], Fact] = {}
     for fact in facts(given):
         known.setdefault(fact.key, fact)
+    computed: set[Fraction] = set()
     errors: list[StepError] = []
     for index, step in enumerate(steps, start=1):
+        if learned is not None and index - 1 < len(learned.equations):
+            for eq in learned.equations[index - 1]:
+                computed.update((eq.value, eq.stated.value, eq.stated.plain))
         for fact in facts(step):
             prior = known.get(fact.key)
-            if prior is not None and prior.value != fact.value and not fact.changing:
+            derived = isinstance(fact.value, Fraction) and fact.value in computed
+            if (
+                prior is not None
+                and prior.value != fact.value
+                and not fact.changing
+                and not derived
+            ):
                 origin = "the question or context" if prior in facts(given) else "an earlier step"
                 errors.append(
                     StepError(
