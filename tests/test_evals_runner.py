@@ -12,7 +12,7 @@ import pytest
 from mixstack.catalog import ModelEntry
 from mixstack.config import parse_config
 from mixstack.errors import RateLimited
-from mixstack.evals import load_suite
+from mixstack.evals import SuiteError, load_suite
 from mixstack.evals.evaluate import EvalSettings, evaluate_suite
 from mixstack.evals.results import iter_results
 from mixstack.evals.runner import RunOptions
@@ -184,26 +184,37 @@ async def test_judge_scores_and_an_unparsable_verdict_is_an_error(tmp_path: Path
     assert (runs["fake/echo"]["n"], runs["fake/echo"]["errors"]) == (0, 1)
 
 
-def test_nothing_is_called_when_the_suite_is_wrong(tmp_path: Path, cli: Any) -> None:
-    config = tmp_path / "mixstack.yaml"
-    config.write_text(json.dumps({"models": MODELS}))
-    bad = {
-        "scorer": "cases: [{id: a, input: x, scorers: [exactish]}]\n",
-        "judge": "defaults: {scorers: [{judge: {model: openai/gpt-x}}]}\n"
-        "cases: [{id: a, input: x}]\n",
-        "file": "cases_file: missing.jsonl\n",
-        "image": "defaults: {scorers: [exact]}\ncases: [{id: a, input: x, images: [no.png]}]\n",
-    }
-    for name, text in bad.items():
-        path = tmp_path / f"{name}.yaml"
-        path.write_text("models: [fake/echo]\n" + text)
-        result = cli("eval", str(path), "-c", str(config))
-        assert result.code == 2, (name, result.err)
-        assert "Traceback" not in result.err
-        assert str(path.name) in result.err or "missing.jsonl" in result.err
-    logs = cli("logs", "--json")
-    assert logs.code == 0
-    assert logs.json() == []
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("cases: [{id: a, input: x, scorers: [exactish]}]\n", "unknown scorer 'exactish'"),
+        ("defaults: {scorers: [{judge: {model: openai/gpt-x}}]}\ncases: [{id: a, input: x}]\n",
+         "'openai/gpt-x' is not in the catalog"),
+        ("cases_file: missing.jsonl\n", "missing.jsonl' not found"),
+        ("defaults: {scorers: [exact]}\ncases: [{id: a, input: x}, {id: b, input: y, "
+         "images: [no.png]}]\n", "case 'b': images: .*no.png"),
+    ],
+)  # fmt: skip
+async def test_nothing_is_called_when_the_suite_is_wrong(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("models: [fake/echo]\n" + text)
+    async with Pipeline(parse_config({"models": MODELS})) as pipeline:
+        with pytest.raises(SuiteError, match=message):
+            await evaluate_suite(load_suite(path), pipeline, EvalSettings(out_dir=tmp_path / "o"))
+        assert _eval_calls(pipeline) == 0
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_bad_suite_exits_2_with_one_line(tmp_path: Path, cli: Any) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("cases: [{id: a, input: x, scorers: [exactish]}]\n")
+    result = cli("eval", str(path))
+    assert result.code == 2
+    assert "Traceback" not in result.err
+    assert "bad.yaml" in result.err
+    assert "unknown scorer 'exactish'" in result.err
 
 
 class _Crowded(FakeProvider):
