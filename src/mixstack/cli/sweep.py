@@ -83,8 +83,7 @@ def sweep_command(
 ) -> None:
     """Place each case's key context at each depth of filler padded to each length; run it."""
     from mixstack.evals.suite import load_suite
-    from mixstack.sweep import SweepSettings
-    from mixstack.sweep._report import render_report
+    from mixstack.sweep import SweepSettings, render_report
 
     suite = load_suite(suite_path)
     cfg = load(config)
@@ -110,8 +109,7 @@ def sweep_command(
 
 async def _run(suite: Any, cfg: Any, settings: Any, *, quiet: bool) -> dict[str, Any]:
     from mixstack.pipeline import Pipeline
-    from mixstack.sweep import run_sweep
-    from mixstack.sweep._summary import summarize_sweep
+    from mixstack.sweep import run_sweep, summarize_sweep
 
     def progress(message: str) -> None:
         if not quiet:

@@ -7,9 +7,12 @@ render_report(report) -> str                                      self-contained
 
 from mixstack.sweep._filler import filler_sentences, generate_filler
 from mixstack.sweep._haystack import KeyContext, SweepError, build_haystack, key_context
+from mixstack.sweep._report import render_report
 from mixstack.sweep._run import SweepCall, SweepOutcome, SweepSettings, SweepSkip, run_sweep
+from mixstack.sweep._summary import EFFECTIVE_SHARE, effective_length, summarize_sweep
 
 __all__ = [
+    "EFFECTIVE_SHARE",
     "KeyContext",
     "SweepCall",
     "SweepError",
@@ -17,8 +20,11 @@ __all__ = [
     "SweepSettings",
     "SweepSkip",
     "build_haystack",
+    "effective_length",
     "filler_sentences",
     "generate_filler",
     "key_context",
+    "render_report",
     "run_sweep",
+    "summarize_sweep",
 ]
