@@ -132,6 +132,21 @@ async def test_a_workload_is_a_model(suite_path: Path, tmp_path: Path) -> None:
     assert {r["answered_by"] for r in rows} == {"fake/five"}  # routed, then answered
 
 
+async def test_a_fallback_answer_is_not_counted_for_the_named_model(
+    suite_path: Path, tmp_path: Path
+) -> None:
+    models = [*MODELS[:2], {**MODELS[2], "fallbacks": ["fake/five"]}]
+    async with Pipeline(parse_config({"models": models})) as pipeline:
+        summary = await evaluate_suite(
+            load_suite(suite_path),
+            pipeline,
+            EvalSettings(models=["fake/broken"], out_dir=tmp_path / "f"),
+        )
+    assert {(r["n"], r["errors"]) for r in summary["runs"]} == {(0, 4)}
+    row = next(iter_results(tmp_path / "f" / "results.jsonl"))
+    assert "fake/five answered as its fallback" in row["error"]
+
+
 async def test_resume_after_a_crash_asks_only_what_is_missing(
     suite_path: Path, tmp_path: Path
 ) -> None:
@@ -251,3 +266,26 @@ async def test_rate_limits_halve_concurrency_and_are_retried(
     assert plain["n"] + asked["n"] == 8
     assert summary["rate_limit_backoffs"]["crowded/m"] == 3
     assert crowded.calls == 8 + 3
+
+
+async def test_http_429_backs_off_and_retries_on_the_wire(suite_path: Path, tmp_path: Path) -> None:
+    from upstream_servers import RecordingUpstream, Scripted, ServerThread, chat_json
+
+    rec = RecordingUpstream(default=lambda body: Scripted(json_body=chat_json("It is 5.")))
+    busy = Scripted(status=429, json_body={"error": {"message": "slow down"}},
+                    headers={"retry-after": "0.1"})  # fmt: skip
+    rec.script = [busy, busy]
+    with ServerThread(rec.app) as server:
+        models = [{"name": "up/m", "provider": "openai", "base_url": f"{server.url}/v1",
+                   "locality": "on-prem", "retries": 0}]  # fmt: skip
+        async with Pipeline(parse_config({"models": models})) as pipeline:
+            summary = await evaluate_suite(
+                load_suite(suite_path),
+                pipeline,
+                EvalSettings(models=["up/m"], out_dir=tmp_path / "h",
+                             options=RunOptions(concurrency=2, retries=4, backoff_s=0.01)),
+            )  # fmt: skip
+    assert sum(r["errors"] for r in summary["runs"]) == 0
+    assert sum(r["passed"] for r in summary["runs"]) == 4  # "It is 5." is right for a and d
+    assert summary["rate_limit_backoffs"]["up/m"] == 2
+    assert len(rec.requests) == 8 + 2

@@ -204,6 +204,7 @@ class EvalRunner:
                     completion = await asyncio.wait_for(
                         self.pipeline.complete(request, front_door="eval"), self.options.timeout_s
                     )
+                _check_answered_by(request, model, completion)
             except (RateLimited, ProviderError, TimeoutError) as exc:
                 if attempt > self.options.retries or not _retryable(exc):
                     raise _Failed(exc, attempt) from exc
@@ -219,6 +220,25 @@ class EvalRunner:
             if self.cache is not None:
                 self.cache.put(key, completion)
             return completion, False, attempt
+
+
+def _check_answered_by(request: Request, model: str, completion: Completion) -> None:
+    """A fallback answering for a named model is that model failing: an eval compares models.
+
+    A `workload/<name>` is evaluated as the workload behaves, fallbacks included.
+    """
+    if model.startswith("workload/") or completion.model == model:
+        return
+    why = str((completion.route or {}).get("reason", "")).removeprefix("fallback: ")
+    limited = "429" in why or "rate limit" in why.lower()
+    # the pipeline already retried before falling back: only a rate limit is worth another go
+    raise ProviderError(
+        f"{model} did not answer ({why or 'failed'}) and {completion.model} answered as its "
+        "fallback, which the eval does not count; retry later or check the model.",
+        model=model,
+        status=429 if limited else None,
+        retryable=limited,
+    )
 
 
 def _rate_limited(exc: BaseException) -> bool:
