@@ -21,6 +21,7 @@ from mixstack.errors import (
     UnknownModelError,
     UserError,
 )
+from mixstack.evals import EvalSettings, Suite, evaluate_suite, load_suite
 from mixstack.pipeline import CallStream, Pipeline
 from mixstack.providers.base import Provider, ProviderReply
 from mixstack.rephrase import RephraseResult, arephrase, rephrase
@@ -52,6 +53,7 @@ __all__ = [
     "ConfigError",
     "ContextLengthError",
     "Decision",
+    "EvalSettings",
     "ImagePart",
     "InvalidRequestError",
     "Message",
@@ -70,6 +72,7 @@ __all__ = [
     "ResponseFormat",
     "RouteDecision",
     "SamplingParams",
+    "Suite",
     "TextPart",
     "Tool",
     "ToolCall",
@@ -82,8 +85,10 @@ __all__ = [
     "arun_agent",
     "astream",
     "audit_trace",
+    "evaluate_suite",
     "function_tool",
     "load_config",
+    "load_suite",
     "rephrase",
     "run",
     "run_agent",

@@ -1,13 +1,19 @@
 """The evaluation harness: suites, scorers, runner, statistics, calibration and the report."""
 
+from mixstack.evals.evaluate import EvalSettings, evaluate_suite
+from mixstack.evals.runner import EvalRunner, RunOptions
 from mixstack.evals.suite import Case, EvalItem, ScorerSpec, Suite, SuiteError, Variant, load_suite
 
 __all__ = [
     "Case",
     "EvalItem",
+    "EvalRunner",
+    "EvalSettings",
+    "RunOptions",
     "ScorerSpec",
     "Suite",
     "SuiteError",
     "Variant",
+    "evaluate_suite",
     "load_suite",
 ]
