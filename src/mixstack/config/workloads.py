@@ -146,10 +146,11 @@ class RoutingRule(BaseModel):
         return self
 
     def keyword_pattern(self) -> re.Pattern[str] | None:
+        """Whole words, matched against the lower-cased prompt."""
         if not self.keywords:
             return None
-        words = "|".join(re.escape(k.strip()) for k in self.keywords)
-        return re.compile(rf"(?<!\w)(?:{words})(?!\w)", re.IGNORECASE)
+        words = "|".join(re.escape(k.strip().lower()) for k in self.keywords)
+        return re.compile(rf"(?<!\w)(?:{words})(?!\w)")
 
 
 class PiiSettings(BaseModel):

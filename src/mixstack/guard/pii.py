@@ -1,7 +1,7 @@
 """PII and secret detection on every piece of text that could leave the machine.
 
-The fast path: one combined regular expression finds the few places where any recognizer
-could match (an `@`, a run of digits, a dotted quad, a key prefix, …). Only the text around
+The fast path: a few cheap regular expressions find the places where any recognizer could
+match (an `@`, a run of digits, a dotted quad, a key prefix, …). Only the text around
 those places, snapped to whitespace so no token is cut, goes to the Presidio recognizers
 that such a trigger can start, with their validators (Luhn, IBAN checksum, …). Clean text
 costs one regex pass and never imports Presidio. Every trigger is a necessary condition of
@@ -33,14 +33,31 @@ __all__ = [
     "format_counts",
 ]
 
-# Each trigger group: its regex, the characters of context kept on each side (enough for the
-# longest multi-token match, e.g. an IBAN with spaces, and for the context words our own
-# recognizers look for), and the recognizers (by class name) it can start.
-_TRIGGERS: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
-    ("at", r"@", 0, ("OfflineEmailRecognizer",)),
-    (
+
+@dataclass(frozen=True, slots=True)
+class _Trigger:
+    """A cheap necessary condition of some recognizers' matches.
+
+    `gate` is checked first with plain substring tests (C speed); only then does the regex
+    run. `margin` is the context kept on each side of a hit: enough for the longest
+    multi-token match (an IBAN with spaces) and the context words our recognizers look for.
+    """
+
+    name: str
+    regex: re.Pattern[str]
+    margin: int
+    recognizers: tuple[str, ...]
+    #: any of these substrings must occur (in the lower-cased text when `lower`)
+    needles: tuple[str, ...] = ()
+    lower: bool = False
+    digits: bool = False
+
+
+_TRIGGERS: tuple[_Trigger, ...] = (
+    _Trigger("at", re.compile(r"@"), 0, ("OfflineEmailRecognizer",), needles=("@",)),
+    _Trigger(
         "num",
-        r"\d(?:[\s().\-/+]{0,3}\d){4,}",
+        re.compile(r"\d(?:[\s().\-/+]{0,3}\d){4,}"),
         48,
         (
             "CreditCardRecognizer",
@@ -56,26 +73,51 @@ _TRIGGERS: tuple[tuple[str, str, int, tuple[str, ...]], ...] = (
             "FrNirRecognizer",
             "NlBsnRecognizer",
         ),
+        digits=True,
     ),
-    (
+    _Trigger(
         "ip",
-        r"\d{1,3}\.\d{1,3}\.\d{1,3}\.\d|[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:",
+        re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d|:[0-9A-Fa-f]{0,4}:"),
         48,
         ("IpRecognizer",),
+        needles=(".", ":"),
     ),
-    ("fiscal", r"[A-Za-z]{6}\d{2}[A-Za-z]", 16, ("ItFiscalCodeRecognizer",)),
-    ("crypto", r"(?:bc1|[13])[a-zA-HJ-NP-Z0-9]{25}", 0, ("CryptoRecognizer",)),
-    (
+    _Trigger(
+        "fiscal",
+        re.compile(r"[A-Za-z]{6}\d{2}[A-Za-z]"),
+        16,
+        ("ItFiscalCodeRecognizer",),
+        digits=True,
+    ),
+    _Trigger(
+        "crypto",
+        re.compile(r"[13][a-zA-HJ-NP-Z0-9]{25}|bc1[a-zA-HJ-NP-Z0-9]{25}"),
+        0,
+        ("CryptoRecognizer",),
+        digits=True,
+    ),
+    _Trigger(
         "key",
-        r"sk-|gh[pousr]_|github_pat_|AKIA|ASIA|xox[abprs]-|AIza|[rs]k_(?:live|test)_|hf_|eyJ",
+        re.compile(
+            r"sk-|gh[pousr]_|github_pat_|AKIA|ASIA|xox[abprs]-|AIza|[rs]k_(?:live|test)_|hf_|eyJ"
+        ),
         0,
         ("ApiKeyRecognizer",),
+        needles=("sk-", "gh", "AKIA", "ASIA", "xox", "AIza", "k_live_", "k_test_", "hf_", "eyJ"),
     ),
-    ("cred", r"(?i:api[_\-]?key|secret|token|password|passwd|pwd)", 48, ("CredentialRecognizer",)),
-    ("pem", r"-----BEGIN", 8192, ("PrivateKeyRecognizer",)),
+    _Trigger(
+        "cred",
+        re.compile(r"(?i:api[_\-]?key|secret|token|password|passwd|pwd)"),
+        48,
+        ("CredentialRecognizer",),
+        needles=("key", "secret", "token", "passw", "pwd"),
+        lower=True,
+    ),
+    _Trigger(
+        "pem", re.compile(r"-----BEGIN"), 8192, ("PrivateKeyRecognizer",), needles=("-----BEGIN",)
+    ),
 )
-_PREFILTER = re.compile("|".join(f"(?P<{name}>{rx})" for name, rx, _, _ in _TRIGGERS))
-_MARGINS = {name: margin for name, _, margin, _ in _TRIGGERS}
+_DIGIT = re.compile(r"\d")
 #: pattern recognizers need no NLP artifacts (tokens, lemmas): no model is ever loaded
 _NO_NLP: Any = None
 #: a phone number may start a few characters before its first digit: `+`, `(`
@@ -160,9 +202,7 @@ class PiiScanner:
                     from mixstack.guard.recognizers import build_recognizers
 
                     by_name = {type(r).__name__: r for r in build_recognizers()}
-                    self._groups = {
-                        group: [by_name[n] for n in names] for group, _, _, names in _TRIGGERS
-                    }
+                    self._groups = {t.name: [by_name[n] for n in t.recognizers] for t in _TRIGGERS}
         return self._groups
 
     def warm_up(self) -> None:
@@ -173,15 +213,31 @@ class PiiScanner:
         """Non-overlapping findings in `text`, in order, scored at least `min_score`."""
         windows: dict[str, list[tuple[int, int]]] = {}
         numbers: list[tuple[int, int]] = []
-        for match in _PREFILTER.finditer(text):
-            group = match.lastgroup
-            assert group is not None
-            margin = _MARGINS[group]
-            start = max(0, match.start() - margin)
-            end = min(len(text), match.end() + margin)
-            windows.setdefault(group, []).append(_snap(text, start, end))
-            if group == "num":
-                numbers.append(match.span())
+        n = len(text)
+        digits: bool | None = None
+        lowered: str | None = None
+        # one pass per trigger: in a single alternation a digit run would hide the dotted
+        # quad inside it (an alternation reports one group per position)
+        for trigger in _TRIGGERS:
+            if trigger.digits:
+                if digits is None:
+                    digits = _DIGIT.search(text) is not None
+                if not digits:
+                    continue
+            if trigger.needles:
+                if trigger.lower and lowered is None:
+                    lowered = text.lower()
+                haystack = lowered if trigger.lower and lowered is not None else text
+                if not any(needle in haystack for needle in trigger.needles):
+                    continue
+            margin = trigger.margin
+            for match in trigger.regex.finditer(text):
+                start, end = match.span()
+                windows.setdefault(trigger.name, []).append(
+                    _snap(text, max(0, start - margin), min(n, end + margin))
+                )
+                if trigger.name == "num":
+                    numbers.append((start, end))
         if not windows:
             return []
         groups = self._recognizers()

@@ -8,6 +8,7 @@ Each is a Presidio `PatternRecognizer`, so it runs the same way inside Presidio'
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -47,6 +48,10 @@ __all__ = [
 
 # The public suffix snapshot bundled with tldextract: never fetch the list at run time.
 _OFFLINE_TLD = tldextract.TLDExtract(suffix_list_urls=(), cache_dir=None)
+
+
+#: vendor key prefixes and PEM armour are case-sensitive (Presidio's default ignores case)
+_CASE_SENSITIVE = re.DOTALL | re.MULTILINE
 
 
 class OfflineEmailRecognizer(EmailRecognizer):
@@ -102,7 +107,10 @@ class ApiKeyRecognizer(PatternRecognizer):
 
     def __init__(self) -> None:
         super().__init__(
-            supported_entity="API_KEY", patterns=list(self.PATTERNS), name="ApiKeyRecognizer"
+            supported_entity="API_KEY",
+            patterns=list(self.PATTERNS),
+            name="ApiKeyRecognizer",
+            global_regex_flags=_CASE_SENSITIVE,
         )
 
 
@@ -142,6 +150,7 @@ class PrivateKeyRecognizer(PatternRecognizer):
             supported_entity="PRIVATE_KEY",
             patterns=list(self.PATTERNS),
             name="PrivateKeyRecognizer",
+            global_regex_flags=_CASE_SENSITIVE,
         )
 
 

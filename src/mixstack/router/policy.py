@@ -15,6 +15,7 @@ from mixstack.types import Request
 
 __all__ = [
     "RequestShape",
+    "Standing",
     "Workload",
     "choice_reason",
     "latency_ms",
@@ -23,6 +24,7 @@ __all__ = [
     "rank_key",
     "request_reason",
     "shape_of",
+    "standings",
     "static_reason",
 ]
 
@@ -102,6 +104,11 @@ def static_reason(entry: ModelEntry, workload: Workload, offline_env: bool) -> s
             f"context window {entry.context_window} < {needs.min_context} "
             f"(workload {workload.name!r})"
         )
+    cap = cfg.max_cost_per_1k_tokens
+    cheapest = min(entry.price_input_per_1m, entry.price_output_per_1m) / 1000
+    if cap is not None and cheapest > cap:
+        # over the cap whatever the mix of prompt and answer tokens
+        return f"costs at least ${cheapest:.6f} per 1k tokens > cap ${cap:g}"
     return None
 
 
@@ -124,7 +131,7 @@ def request_reason(
     entry: ModelEntry,
     workload: Workload,
     shape: RequestShape,
-    calibration: Calibration,
+    latency: float | None,
     *,
     explicit: bool,
 ) -> str | None:
@@ -132,11 +139,12 @@ def request_reason(
     explicitly: its provider then reports what it cannot do), cost and latency caps."""
     cfg = workload.config
     if not explicit:
-        if not entry.supports("chat"):
+        caps = entry.capabilities
+        if "chat" not in caps:
             return "completion-only base model: used only when named explicitly"
-        if shape.tools and not entry.supports("tools"):
+        if shape.tools and "tools" not in caps:
             return "no tool calling: the request offers tools"
-        if shape.json and not entry.supports("json"):
+        if shape.json and "json" not in caps:
             return "no JSON output: the request asks for JSON"
         if shape.prompt_tokens + shape.completion_tokens > entry.context_window:
             return (
@@ -144,13 +152,16 @@ def request_reason(
                 f"tokens > context window {entry.context_window}"
             )
     cap = cfg.max_cost_per_1k_tokens
-    if cap is not None and (price := price_per_1k(entry, shape)) > cap:
-        return f"costs ${price:.6f} per 1k tokens > cap ${cap:g}"
+    if cap is not None:
+        p_in, p_out = entry.price_input_per_1m, entry.price_output_per_1m
+        if (p_in if p_in > p_out else p_out) > cap * 1000:
+            total = shape.prompt_tokens + shape.completion_tokens
+            price = (shape.prompt_tokens * p_in + shape.completion_tokens * p_out) / 1000 / total
+            if price > cap:
+                return f"costs ${price:.6f} per 1k tokens > cap ${cap:g}"
     limit = cfg.max_latency_ms
-    if limit is not None:
-        latency = latency_ms(entry, calibration)
-        if latency is not None and latency > limit:
-            return f"median latency {latency:.0f} ms > cap {limit:g} ms"
+    if limit is not None and latency is not None and latency > limit:
+        return f"median latency {latency:.0f} ms > cap {limit:g} ms"
     return None
 
 
@@ -161,25 +172,50 @@ def latency_ms(entry: ModelEntry, calibration: Calibration) -> float | None:
     return entry.config.latency_ms or None
 
 
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """What ranking knows of a model for a workload before seeing the request."""
+
+    position: int  # in the workload's `prefer` list (its length when absent)
+    tier: int  # 0: measured at or above the quality target, 1: not measured, 2: below
+    per_correct: float | None  # calibrated cost per correct answer
+    latency_ms: float | None
+
+
+def standings(
+    entries: list[ModelEntry], workload: Workload, calibration: Calibration, target: float
+) -> dict[str, Standing]:
+    prefer = workload.config.prefer
+    out = {}
+    for entry in entries:
+        quality = calibration.quality(workload.name, entry.name)
+        if quality is None:
+            tier, per_correct = 1, None
+        else:
+            tier = 0 if quality.ci_low >= target else 2
+            per_correct = quality.cost_per_correct
+        out[entry.name] = Standing(
+            position=prefer.index(entry.name) if entry.name in prefer else len(prefer),
+            tier=tier,
+            per_correct=per_correct,
+            latency_ms=latency_ms(entry, calibration),
+        )
+    return out
+
+
 def rank_key(
-    entry: ModelEntry,
-    workload: Workload,
-    shape: RequestShape,
-    calibration: Calibration,
-    target: float,
+    entry: ModelEntry, standing: Standing, cost: float
 ) -> tuple[int, int, float, float, float, str]:
     """Smaller is better: preference, calibrated quality tier, cost per correct, cost, latency."""
-    prefer = workload.config.prefer
-    position = prefer.index(entry.name) if entry.name in prefer else len(prefer)
-    quality = calibration.quality(workload.name, entry.name)
-    cost = entry.cost(shape.prompt_tokens, shape.completion_tokens)
-    if quality is None:
-        tier, per_correct = 1, cost
-    else:
-        tier = 0 if quality.ci_low >= target else 2
-        per_correct = quality.cost_per_correct if quality.cost_per_correct is not None else cost
-    latency = latency_ms(entry, calibration)
-    return (position, tier, per_correct, cost, latency or 0.0, entry.name)
+    per_correct = cost if standing.per_correct is None else standing.per_correct
+    return (
+        standing.position,
+        standing.tier,
+        per_correct,
+        cost,
+        standing.latency_ms or 0.0,
+        entry.name,
+    )
 
 
 def choice_reason(

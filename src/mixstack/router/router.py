@@ -28,12 +28,14 @@ from mixstack.router.calibration import (
 from mixstack.router.decision import Exclusion, RouteDecision, RouteRefused
 from mixstack.router.policy import (
     RequestShape,
+    Standing,
     Workload,
     choice_reason,
     privacy_reason,
     rank_key,
     request_reason,
     shape_of,
+    standings,
     static_reason,
 )
 from mixstack.router.validate import validate_workloads
@@ -69,7 +71,8 @@ class Router:
         self.chooser = WorkloadChooser(config)
         pii = config.routing.pii
         self.scanner = scanner or PiiScanner(min_score=pii.min_score, ignore=pii.ignore)
-        self._static: dict[tuple[str, bool], dict[str, str | None]] = {}
+        self._static: dict[tuple[str, bool], tuple[list[ModelEntry], dict[str, Exclusion]]] = {}
+        self._standing: dict[tuple[str, int], dict[str, Standing]] = {}
         self._unavailable: dict[str, str | None] = {}
         self._check_availability = check_availability
         self._calibration_file = calibration_path(config.routing.calibration, config.home)
@@ -96,15 +99,42 @@ class Router:
             else EMPTY
         )
         self._calibration = (now, stamp, calibration)
+        self._standing.clear()
         return calibration
 
-    def _static_reasons(self, workload: Workload, offline: bool) -> dict[str, str | None]:
+    def _static_plan(
+        self, workload: Workload, offline: bool
+    ) -> tuple[list[ModelEntry], dict[str, Exclusion]]:
+        """The models the workload's request-independent constraints leave open, and the
+        reasons for the others; computed once per workload and offline state."""
         key = (workload.name, offline)
-        reasons = self._static.get(key)
-        if reasons is None:
-            reasons = {e.name: static_reason(e, workload, offline) for e in self._entries}
-            self._static[key] = reasons
-        return reasons
+        plan = self._static.get(key)
+        if plan is None:
+            open_to: list[ModelEntry] = []
+            closed: dict[str, Exclusion] = {}
+            for entry in self._entries:
+                reason = static_reason(entry, workload, offline)
+                if reason is None:
+                    open_to.append(entry)
+                else:
+                    closed[entry.name] = Exclusion(entry.name, reason)
+            plan = self._static[key] = (open_to, closed)
+        return plan
+
+    def _target(self, calibration: Calibration) -> float:
+        return self._config.routing.quality_target or calibration.target
+
+    def _standings(self, workload: Workload) -> dict[str, Standing]:
+        """Per-workload ranking facts, recomputed only when the calibration changes."""
+        calibration = self.calibration()
+        key = (workload.name, id(calibration))
+        found = self._standing.get(key)
+        if found is None:
+            if len(self._standing) > 64:
+                self._standing.clear()
+            found = standings(self._entries, workload, calibration, self._target(calibration))
+            self._standing[key] = found
+        return found
 
     def _availability(self, entry: ModelEntry) -> str | None:
         if not self._check_availability:
@@ -146,28 +176,26 @@ class Router:
             explicit = None
         if explicit is not None:
             self._catalog.get(explicit)  # unknown models fail with the list of known ones
-        calibration = self.calibration()
-        static = self._static_reasons(workload, offline)
-        excluded: dict[str, str] = {}
+        standing = self._standings(workload)
+        open_to, closed = self._static_plan(workload, offline)
+        excluded = dict(closed)
         survivors: list[ModelEntry] = []
-        for entry in self._entries:
+        for entry in open_to:
             named = entry.name == explicit
-            reason = (
-                static[entry.name]
-                or request_reason(entry, workload, shape, calibration, explicit=named)
-                or (None if named else self._availability(entry))
-            )
+            reason = request_reason(
+                entry, workload, shape, standing[entry.name].latency_ms, explicit=named
+            ) or (None if named else self._availability(entry))
             if reason is None:
                 survivors.append(entry)
             else:
-                excluded[entry.name] = reason
+                excluded[entry.name] = Exclusion(entry.name, reason)
         if found is None:
             found = self._scan(request, workload, survivors, scan)
         if found is not None and found.found:
             for entry in list(survivors):
                 reason = privacy_reason(entry, workload, found)
                 if reason is not None:
-                    excluded[entry.name] = reason
+                    excluded[entry.name] = Exclusion(entry.name, reason)
                     survivors.remove(entry)
         return self._choose(workload, explicit, survivors, excluded, shape, found, offline)
 
@@ -185,14 +213,16 @@ class Router:
         workload: Workload,
         explicit: str | None,
         survivors: list[ModelEntry],
-        excluded: dict[str, str],
+        excluded: dict[str, Exclusion],
         shape: RequestShape,
         found: RequestScan | None,
         offline: bool,
     ) -> RouteDecision:
         calibration = self.calibration()
-        target = self._config.routing.quality_target or calibration.target
-        ranked = sorted(survivors, key=lambda e: rank_key(e, workload, shape, calibration, target))
+        target = self._target(calibration)
+        standing = self._standings(workload)
+        p, c = shape.prompt_tokens, shape.completion_tokens
+        ranked = sorted(survivors, key=lambda e: rank_key(e, standing[e.name], e.cost(p, c)))
         if explicit is not None:
             chosen = next((e for e in ranked if e.name == explicit), None)
         else:
@@ -217,7 +247,7 @@ class Router:
             workload=workload.name,
             candidates=tuple(e.name for e in ranked),
             fallbacks=fallbacks,
-            excluded=tuple(Exclusion(m, r) for m, r in excluded.items()),
+            excluded=tuple(excluded.values()),
             reason="explicit model"
             if explicit
             else choice_reason(chosen, workload, calibration, target, cost),
@@ -260,11 +290,11 @@ class Router:
         self,
         workload: Workload,
         explicit: str | None,
-        excluded: dict[str, str],
+        excluded: dict[str, Exclusion],
         shape: RequestShape,
         found: RequestScan | None,
     ) -> Exception:
-        reasons = dict(excluded)
+        reasons = {m: e.reason for m, e in excluded.items()}
         if explicit is not None:
             reasons = {explicit: reasons.get(explicit, "")}
         too_long = [m for m, r in reasons.items() if r.startswith("too long")]

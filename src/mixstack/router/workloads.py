@@ -74,7 +74,7 @@ class WorkloadChooser:
         if request.workload:
             return self.get(request.workload, source="explicit")
         if self._rules:
-            text = "\n".join(m.text for m in request.messages if m.role != "system")
+            text = "\n".join(m.text for m in request.messages if m.role != "system").lower()
             for rule in self._rules:
                 if rule.matches(request, text):
                     return self.get(rule.rule.workload, source=f"rule {rule.index}")
