@@ -157,7 +157,7 @@ def eval_run(
         resumed = f", resuming after {meta['resumed']} results" if meta["resumed"] else ""
         err_console.print(
             f"[dim]run {meta['run_id']}: {meta['cases']} cases × {len(meta['variants'])} "
-            f"variants × {len(settings.models or loaded.models or [1])} models{resumed}[/dim]"
+            f"variants × {len(meta['models'])} models{resumed}[/dim]"
         )
 
     async def go() -> dict[str, Any]:

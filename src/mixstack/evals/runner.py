@@ -86,7 +86,8 @@ class EvalRunner:
             m: asyncio.Queue(maxsize=size * 2) for m in models
         }
         for model in models:
-            self.limiters.setdefault(model, AdaptiveLimiter(size))
+            if model not in self.limiters:
+                self.limiters[model] = AdaptiveLimiter(size)
         workers = [
             asyncio.create_task(self._worker(model, queues[model]))
             for model in models
@@ -182,7 +183,8 @@ class EvalRunner:
     async def call(self, request: Request) -> Completion:
         """A call as scorers make it (judges): cached and retried like the model calls."""
         model = request.model or self.pipeline.config.default_model
-        self.limiters.setdefault(model, AdaptiveLimiter(self.options.concurrency))
+        if model not in self.limiters:
+            self.limiters[model] = AdaptiveLimiter(self.options.concurrency)
         try:
             completion, _, _ = await self._answer(request, model)
         except _Failed as failed:
