@@ -356,3 +356,16 @@ def test_the_measured_gain_suite_is_in_sync_with_the_rephraser() -> None:
     assert [i.variant for i in items] == ["rough", "rephrased"]
     assert items[0].request.messages[-1].text == cases[0].vars["rough"]
     assert items[1].request.messages[-1].text == cases[0].vars["rephrased"]
+
+
+def test_the_small_form_ends_with_the_task_and_an_answer_cue() -> None:
+    question = _rules("capital of peru?", "small").prompt
+    assert question.endswith("\nQuestion: capital of peru?")
+    extraction = _rules("Extract the name and age from: Ann Lee is 40.", "small")
+    assert extraction.use_case == "json"
+    assert extraction.prompt.endswith(
+        "\nTask: Extract the name and age from: Ann Lee is 40.\nJSON:"
+    )
+    # ages are numbers: the example shows the value unquoted
+    assert '{"name": "<name>", "age": <age>}' in extraction.prompt
+    assert "JSON:" not in _rules("Extract the name and age from: Ann Lee is 40.", "openai").prompt

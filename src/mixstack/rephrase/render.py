@@ -111,8 +111,12 @@ def _small(spec: PromptSpec) -> str:
     if spec.sources.get("steps") == "user" or spec.use_case == "agent":
         out += ["Steps:", *_numbered(spec.steps)]
     out.append(spec.uncertainty_short or spec.uncertainty)
-    out.append(f"Task: {spec.task}")
+    # a question labelled as one, and an answer cue last: tiny models follow both far better
+    label = "Question" if spec.task.rstrip().endswith("?") else "Task"
+    out.append(f"{label}: {spec.task}")
     out += list(spec.context)
+    if spec.use_case == "json":
+        out.append("JSON:")
     return "\n".join(out)
 
 

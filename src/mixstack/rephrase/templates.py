@@ -318,8 +318,20 @@ def _keys_from_text(text: str) -> list[str]:
     return []
 
 
+#: keys whose values are numbers in almost every document; shown unquoted in the example
+_NUMERIC_WORDS = (
+    "age price amount total count quantity qty year cost salary weight height score rating size"
+)
+_NUMERIC_KEYS = frozenset(_NUMERIC_WORDS.split())
+
+
 def _example_for(keys: list[str]) -> str:
-    return json.dumps({k: f"<{k.replace('_', ' ')}>" for k in keys}, ensure_ascii=False)
+    parts = []
+    for key in keys:
+        placeholder = f"<{key.replace('_', ' ')}>"
+        value = placeholder if key in _NUMERIC_KEYS else json.dumps(placeholder)
+        parts.append(f"{json.dumps(key)}: {value}")
+    return "{" + ", ".join(parts) + "}"
 
 
 class JsonTemplate(UseCaseTemplate):
