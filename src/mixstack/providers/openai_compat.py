@@ -1,20 +1,22 @@
 """One OpenAI-compatible wire module for OpenAI, vLLM, Ollama, llama.cpp server, TGI, OpenRouter…
 
 Each endpoint is config (`base_url`, `api_key_env`, `upstream_model`, `options.headers`), not
-code. This is the gateway's hot path: one keep-alive `httpx.AsyncClient` per endpoint, bodies
-built as plain dicts, streamed chunks built with `model_construct` (no re-validation).
+code. This is the gateway's hot path: one keep-alive `aiohttp` session per endpoint (its C
+parser costs a quarter of the CPU of a pure-Python client per call), bodies built as plain
+dicts, streamed chunks built with `model_construct` (no re-validation).
 """
 
 from __future__ import annotations
 
+import asyncio
 import email.utils
 import json
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import httpx
+import aiohttp
 
 from mixstack.catalog import ModelEntry
 from mixstack.config import Config
@@ -42,6 +44,7 @@ __all__ = [
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -148,7 +151,7 @@ def request_body(model: ModelEntry, request: Request, *, stream: bool) -> dict[s
 # -- errors ---------------------------------------------------------------------------------
 
 
-def parse_retry_after(headers: httpx.Headers) -> float | None:
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
     millis = headers.get("retry-after-ms")
     if millis:
@@ -183,8 +186,9 @@ def _error_message(raw: bytes) -> str:
     return str(data)[:500]
 
 
-def _status_error(model: ModelEntry, response: httpx.Response, raw: bytes) -> Exception:
-    status = response.status_code
+def _status_error(
+    model: ModelEntry, status: int, headers: Mapping[str, str], raw: bytes
+) -> Exception:
     message = _error_message(raw)
     where = f"{model.name} ({_base_url(model)})"
     if status in (401, 403):
@@ -205,12 +209,12 @@ def _status_error(model: ModelEntry, response: httpx.Response, raw: bytes) -> Ex
         model=model.name,
         status=status,
         retryable=retryable,
-        retry_after_s=parse_retry_after(response.headers),
+        retry_after_s=parse_retry_after(headers),
     )
 
 
-def _transport_error(model: ModelEntry, exc: httpx.HTTPError) -> ProviderError:
-    kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
+def _transport_error(model: ModelEntry, exc: Exception) -> ProviderError:
+    kind = "timed out" if isinstance(exc, TimeoutError) else "failed"
     return ProviderError(
         f"{model.name}: the connection to {_base_url(model)} {kind} "
         f"({type(exc).__name__}: {exc}); check that the endpoint is up or add a fallback.",
@@ -266,12 +270,9 @@ class OpenAICompatProvider(Provider):
     default_capabilities = ("chat", "tools", "json", "vision")
 
     def __init__(self, *, max_connections: int = 256) -> None:
-        self._clients: dict[str, httpx.AsyncClient] = {}
-        self._limits = httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=30.0,
-        )
+        self._max_connections = max_connections
+        self._sessions: dict[tuple[str, int], aiohttp.ClientSession] = {}
+        self._timeouts: dict[str, tuple[aiohttp.ClientTimeout, aiohttp.ClientTimeout]] = {}
 
     def availability(self, model: ModelEntry) -> Availability:
         env = _key_env(model)
@@ -282,23 +283,34 @@ class OpenAICompatProvider(Provider):
     def endpoint(self, model: ModelEntry) -> str:
         return _base_url(model)
 
-    def _client(self, model: ModelEntry) -> httpx.AsyncClient:
-        base = _base_url(model)
-        client = self._clients.get(base)
-        if client is None:
-            timeouts = model.config.timeouts
-            client = httpx.AsyncClient(
-                base_url=base,
-                limits=self._limits,
-                timeout=httpx.Timeout(
-                    timeouts.total, connect=timeouts.connect, pool=timeouts.connect
-                ),
+    def _session(self, model: ModelEntry) -> aiohttp.ClientSession:
+        """One keep-alive session per endpoint and event loop (sessions belong to a loop)."""
+        slot = (_base_url(model), id(asyncio.get_running_loop()))
+        session = self._sessions.get(slot)
+        if session is None or session.closed:
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, keepalive_timeout=30, ttl_dns_cache=300
             )
-            self._clients[base] = client
-        return client
+            session = aiohttp.ClientSession(connector=connector, trust_env=False)
+            self._sessions[slot] = session
+        return session
+
+    def _timeout(self, model: ModelEntry, *, stream: bool) -> aiohttp.ClientTimeout:
+        """Plain calls: the whole answer; streams: the gap between reads (the call stage
+        enforces first-token and total limits)."""
+        cached = self._timeouts.get(model.name)
+        if cached is None:
+            t = model.config.timeouts
+            cached = (
+                aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect),
+                aiohttp.ClientTimeout(total=None, sock_connect=t.connect, sock_read=t.total),
+            )
+            self._timeouts[model.name] = cached
+        return cached[1] if stream else cached[0]
 
     def _headers(self, model: ModelEntry) -> dict[str, str]:
         headers = {str(k): str(v) for k, v in model.config.options.get("headers", {}).items()}
+        headers["content-type"] = "application/json"
         env = _key_env(model)
         if env:
             key = os.environ.get(env)
@@ -310,18 +322,23 @@ class OpenAICompatProvider(Provider):
         return headers
 
     async def complete(self, model: ModelEntry, request: Request) -> ProviderReply:
-        client = self._client(model)
-        body = request_body(model, request, stream=False)
+        session = self._session(model)
+        body = _DUMPS(request_body(model, request, stream=False)).encode()
         try:
-            response = await client.post(
-                "/chat/completions", json=body, headers=self._headers(model)
-            )
-        except httpx.HTTPError as exc:
+            async with session.post(
+                _base_url(model) + "/chat/completions",
+                data=body,
+                headers=self._headers(model),
+                timeout=self._timeout(model, stream=False),
+            ) as response:
+                raw = await response.read()
+                status, headers = response.status, response.headers
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(model, exc) from exc
-        if response.status_code >= 400:
-            raise _status_error(model, response, response.content)
+        if status >= 400:
+            raise _status_error(model, status, headers, raw)
         try:
-            data = response.json()
+            data = json.loads(raw)
         except ValueError as exc:
             raise ProviderError(
                 f"{model.name}: the endpoint answered with invalid JSON; check `base_url`.",
@@ -330,35 +347,39 @@ class OpenAICompatProvider(Provider):
         return _reply(model, data)
 
     async def stream(self, model: ModelEntry, request: Request) -> AsyncIterator[Chunk]:
-        client = self._client(model)
-        body = request_body(model, request, stream=True)
+        session = self._session(model)
+        body = _DUMPS(request_body(model, request, stream=True)).encode()
         try:
-            async with client.stream(
-                "POST", "/chat/completions", json=body, headers=self._headers(model)
+            async with session.post(
+                _base_url(model) + "/chat/completions",
+                data=body,
+                headers=self._headers(model),
+                timeout=self._timeout(model, stream=True),
             ) as response:
-                if response.status_code >= 400:
-                    raise _status_error(model, response, await response.aread())
-                async for chunk in _parse_sse(model, response):
+                if response.status >= 400:
+                    raw = await response.read()
+                    raise _status_error(model, response.status, response.headers, raw)
+                async for chunk in _parse_sse(model, response.content):
                     yield chunk
-        except httpx.HTTPError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(model, exc) from exc
 
     async def aclose(self) -> None:
-        clients, self._clients = self._clients, {}
-        for client in clients.values():
-            await client.aclose()
+        sessions, self._sessions = self._sessions, {}
+        for session in sessions.values():
+            await session.close()
 
 
-async def _parse_sse(model: ModelEntry, response: httpx.Response) -> AsyncIterator[Chunk]:
+async def _parse_sse(model: ModelEntry, lines: aiohttp.StreamReader) -> AsyncIterator[Chunk]:
     """Turn `data: {...}` lines into chunks; the last one carries finish reason and usage."""
     finish: FinishReason | None = None
     usage: tuple[int, int] | None = None
     pieces = 0
-    async for line in response.aiter_lines():
-        if not line.startswith("data:"):
+    async for line in lines:
+        if not line.startswith(b"data:"):
             continue
         payload = line[5:].strip()
-        if payload == "[DONE]":
+        if payload == b"[DONE]":
             break
         try:
             data = json.loads(payload)
@@ -370,7 +391,7 @@ async def _parse_sse(model: ModelEntry, response: httpx.Response) -> AsyncIterat
             ) from exc
         if "error" in data:
             raise ProviderError(
-                f"{model.name} failed mid-stream: {_error_message(payload.encode())}; "
+                f"{model.name} failed mid-stream: {_error_message(payload)}; "
                 "retry or pick another model.",
                 model=model.name,
                 retryable=False,
