@@ -125,6 +125,7 @@ async def test_text_protocol_repairs_slips_and_retries() -> None:
         ),
         ('{"answer": "cut short by the token lim', None, {}, "cut short by the token lim"),
         ("Just prose, no JSON.", None, {}, "Just prose, no JSON."),
+        ('{ "answer": "864.' + "0" * 200, None, {}, "864"),
     ],
 )
 def test_text_protocol_tolerates_small_slips(

@@ -143,6 +143,7 @@ def turn_schema(tools: list[AgentTool], *, allow_tools: bool = True) -> dict[str
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
 _TRAILING_COMMA = re.compile(r",\s*([}\]])")
+_RUNAWAY = re.compile(r"(.)\1{9,}$", re.DOTALL)
 
 
 def first_json_object(text: str) -> str | None:
@@ -220,6 +221,9 @@ def parse_turn(text: str, tool_names: list[str]) -> TextTurn:
     answer = _pick(data, _ANSWER_KEYS)
     if answer is not None:
         shown = answer if isinstance(answer, str) else json.dumps(answer, ensure_ascii=False)
+        if candidate not in body:  # cut short by the token limit: drop a runaway repetition
+            trimmed = _RUNAWAY.sub("", shown)
+            shown = trimmed.rstrip(".") if trimmed != shown else shown
         return TextTurn(answer=shown, repaired=repaired)
     raise ParseError('the object has neither "tool" nor "answer"')
 
