@@ -112,7 +112,13 @@ def eval_run(
         typer.Option("--model", "-m", help="Model to evaluate (repeatable; default: the suite's)."),
     ] = None,
     concurrency: Annotated[
-        int, typer.Option("--concurrency", min=1, max=256, help="Calls in flight per model.")
+        int,
+        typer.Option(
+            "--concurrency",
+            min=1,
+            max=256,
+            help="Calls in flight per model (in-process local models take one at a time).",
+        ),
     ] = 4,
     no_cache: Annotated[
         bool, typer.Option("--no-cache", help="Ask the models again instead of the cache.")

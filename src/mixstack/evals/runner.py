@@ -81,17 +81,17 @@ class EvalRunner:
         skip: set[ResultKey] | frozenset[ResultKey] = frozenset(),
     ) -> None:
         """Send every item to every model (except keys in `skip`), as results stream out."""
-        size = self.options.concurrency
+        sizes = {m: self._concurrency(m) for m in models}
         queues: dict[str, asyncio.Queue[EvalItem | None]] = {
-            m: asyncio.Queue(maxsize=size * 2) for m in models
+            m: asyncio.Queue(maxsize=sizes[m] * 2) for m in models
         }
         for model in models:
             if model not in self.limiters:
-                self.limiters[model] = AdaptiveLimiter(size)
+                self.limiters[model] = AdaptiveLimiter(sizes[model])
         workers = [
             asyncio.create_task(self._worker(model, queues[model]))
             for model in models
-            for _ in range(size)
+            for _ in range(sizes[model])
         ]
         try:
             for raw in items:
@@ -101,13 +101,20 @@ class EvalRunner:
                         continue
                     await queues[model].put(item)
             for model in models:
-                for _ in range(size):
+                for _ in range(sizes[model]):
                     await queues[model].put(None)
             await asyncio.gather(*workers)
         finally:
             for task in workers:
                 task.cancel()
             await asyncio.gather(*workers, return_exceptions=True)
+
+    def _concurrency(self, model: str) -> int:
+        """In-process llama.cpp models answer one call at a time: more in flight would only
+        queue inside the provider and count the wait as the model's latency."""
+        if model in self.pipeline.catalog and self.pipeline.catalog.get(model).provider == "local":
+            return 1
+        return self.options.concurrency
 
     async def _worker(self, model: str, queue: asyncio.Queue[EvalItem | None]) -> None:
         while True:
