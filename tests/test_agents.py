@@ -497,3 +497,13 @@ def test_ask_prompts_on_the_terminal(tmp_path: Path) -> None:
     assert data["tool_calls"][0]["decision"] == "allow"
     assert "approved on the terminal" in data["tool_calls"][0]["reason"]
     assert (tmp_path / "notes.txt").read_text() == "hello"
+
+
+async def test_without_store_content_traces_keep_digests_only() -> None:
+    cfg = parse_config({"models": [CALC], "store_content": False})
+    result, trace = await _run(cfg, model="fake/calc")
+    assert result.result == "The answer is 391."
+    assert trace["task"].startswith("sha256:")
+    assert trace["result"].startswith("sha256:")
+    assert all(s["preview"] is None for s in trace["steps"])
+    assert all(s["output_digest"] for s in trace["steps"] if s["kind"] in ("model", "tool"))
