@@ -8,10 +8,15 @@ recorded, and the PII values must appear in none of it, in any encoding we can t
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import yaml
 
@@ -20,7 +25,14 @@ from mixstack.errors import PolicyError
 from mixstack.pipeline import Pipeline
 from mixstack.store import recent_calls
 from mixstack.types import Message, Request, ToolCall
-from tests.upstream_servers import RecordingUpstream, Scripted, ServerThread, chat_events, chat_json
+from tests.upstream_servers import (
+    RecordingUpstream,
+    Scripted,
+    ServerThread,
+    chat_events,
+    chat_json,
+    free_port,
+)
 
 PII = {
     "email": "jane.roe@example.org",
@@ -222,3 +234,72 @@ async def test_tool_results_and_arguments_are_scanned(upstreams: Upstreams) -> N
     assert out.model == "rack/mid"
     assert upstreams.remote_app.requests == []
     assert upstreams.remote.leaked() == []
+
+
+@pytest.fixture
+def gateway(config_file: Path, home: Path, tmp_path: Path) -> Iterator[str]:
+    """`mixstack serve` as a real subprocess in front of the two upstreams."""
+    port = free_port()
+    env = {**os.environ, "MIXSTACK_HOME": str(home)}
+    log = (tmp_path / "gateway.log").open("wb")
+    command = [sys.executable, "-m", "mixstack", "serve", "--config", str(config_file)]
+    proc = subprocess.Popen(
+        [*command, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"gateway did not start: {(tmp_path / 'gateway.log').read_text()}"
+                )
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        log.close()
+
+
+def test_gateway_never_sends_pii_to_remote(gateway: str, upstreams: Upstreams) -> None:
+    def chat(text: str, model: str, **headers: str) -> httpx.Response:
+        body = {"model": model, "messages": [{"role": "user", "content": text}]}
+        return httpx.post(f"{gateway}/v1/chat/completions", json=body, headers=headers, timeout=60)
+
+    private = chat(PROMPT, "workload/private")
+    assert private.status_code == 200, private.text
+    assert private.headers["x-mixstack-model"] == "rack/mid"
+    auto = chat(PROMPT, "workload/support")
+    assert auto.status_code == 200, auto.text
+    assert auto.headers["x-mixstack-model"] == "rack/mid"
+    header = chat(PROMPT, "rack/mid", **{"x-mixstack-workload": "support"})
+    assert header.status_code == 200, header.text
+    refused = chat(PROMPT, "cloud/big")
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["error"]["type"] == "policy_violation"
+    assert PII["email"] not in refused.text
+    streamed = httpx.post(
+        f"{gateway}/v1/chat/completions",
+        json={"model": "workload/scrub", "stream": True,
+              "messages": [{"role": "user", "content": PROMPT}]},
+        timeout=60,
+    )  # fmt: skip
+    assert streamed.status_code == 200, streamed.text
+    pieces = [
+        json.loads(line[6:])["choices"][0]["delta"].get("content") or ""
+        for line in streamed.text.splitlines()
+        if line.startswith("data: {") and json.loads(line[6:])["choices"]
+    ]
+    assert "".join(pieces) == f"echo: {PROMPT}"
+    clean = chat("Please draft a polite refund note.", "workload/support")
+    assert clean.headers["x-mixstack-model"] == "cloud/big"
+
+    assert len(upstreams.remote_app.requests) == 2  # the redacted one and the clean one
+    assert upstreams.remote.leaked() == []
+    assert len(upstreams.onprem_app.requests) == 3
