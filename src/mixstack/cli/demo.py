@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
 
 from mixstack.cli.common import ConfigOption, load
@@ -114,8 +115,36 @@ async def _step_eval(pipeline: Pipeline) -> None:
     console.print(f"[dim]results in {summary['out_dir']}[/dim]")
 
 
+async def _step_route(pipeline: Pipeline) -> None:
+    from mixstack.cli.route import show_route
+    from mixstack.router import Router, RouteRefused
+    from mixstack.router.demo import demo_catalog
+
+    console.print(
+        Panel("The router: private data stays local, and it says why (`mixstack route`).")
+    )
+    config, catalog = demo_catalog(pipeline.config)
+    router = Router(config, catalog)
+    prompt = "Email jane.roe@example.org that card 4111 1111 1111 1111 was refunded."
+    console.print(f"[bold]prompt>[/bold] {prompt}  [dim](workload support: privacy auto)[/dim]")
+    show_route(router.decide(Request.from_prompt(prompt, workload="support"), scan="always"))
+    console.print("[bold]the same prompt, naming the rented model:[/bold]")
+    try:
+        router.decide(Request.from_prompt(prompt, model="rented/big"))
+    except RouteRefused as exc:
+        console.print(f"[red]refused (exit 3, HTTP 403):[/red] {escape(exc.message)}")
+
+
 #: the tour, in order; each capability adds its own step
-STEPS: list[Step] = [_step_models, _step_run, _step_log, _step_agent, _step_rephrase, _step_eval]
+STEPS: list[Step] = [
+    _step_models,
+    _step_run,
+    _step_log,
+    _step_route,
+    _step_agent,
+    _step_rephrase,
+    _step_eval,
+]
 
 
 def demo_command(config: ConfigOption = None) -> None:

@@ -27,7 +27,7 @@ from mixstack.router.replay import ReplayReport, replay_calls
 from mixstack.store import Store
 from mixstack.types import ImagePart, Request, SamplingParams
 
-__all__ = ["route_command"]
+__all__ = ["route_command", "show_route"]
 
 console = Console(highlight=False)
 
@@ -79,7 +79,7 @@ def route_command(
     if as_json:
         print_json(decision.to_json())
         return
-    _show(decision)
+    show_route(decision)
 
 
 def _refused(exc: PolicyError, as_json: bool) -> None:
@@ -94,7 +94,7 @@ def _refused(exc: PolicyError, as_json: bool) -> None:
     print_json(out)
 
 
-def _show(d: RouteDecision) -> None:
+def show_route(d: RouteDecision) -> None:
     console.print(f"[bold]workload[/bold]   {d.workload} ({d.workload_source})")
     console.print(f"[bold]policy[/bold]     {d.policy}")
     console.print(f"[bold]pii[/bold]        {format_counts(d.pii)}")
