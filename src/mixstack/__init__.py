@@ -25,7 +25,7 @@ from mixstack.evals import EvalSettings, Suite, evaluate_suite, load_suite
 from mixstack.pipeline import CallStream, Pipeline
 from mixstack.providers.base import Provider, ProviderReply
 from mixstack.rephrase import RephraseResult, arephrase, rephrase
-from mixstack.router import RouteDecision
+from mixstack.router import RouteDecision, RouteRefused
 from mixstack.types import (
     Chunk,
     Completion,
@@ -71,6 +71,7 @@ __all__ = [
     "Request",
     "ResponseFormat",
     "RouteDecision",
+    "RouteRefused",
     "SamplingParams",
     "Suite",
     "TextPart",
