@@ -37,3 +37,35 @@ def test_percentile() -> None:
     assert percentile([], 50) is None
     assert percentile([10.0], 95) == 10.0
     assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+
+
+def test_calibration_picks_the_cheapest_model_over_target_and_skips_unmeasured() -> None:
+    from mixstack.evals.calibrate import calibrate
+
+    def run(model: str, n: int, passed: int, low: float | None, cost: float) -> dict[str, object]:
+        return {
+            "model": model,
+            "variant": "v",
+            "n": n,
+            "errors": 10 - n,
+            "pass_rate": passed / n if n else None,
+            "ci_low": low,
+            "ci_high": None if low is None else 1.0,
+            "cost_usd": cost,
+            "cost_per_correct": cost / passed if passed else None,
+            "latency_p50_ms": 5.0,
+        }
+
+    summary = {
+        "variants": ["v"],
+        "runs": [
+            run("rented/big", 10, 10, 0.72, 0.50),
+            run("rented/small", 10, 10, 0.72, 0.05),
+            run("local/tiny", 10, 6, 0.31, 0.0),
+            run("broken/x", 0, 0, None, 0.0),
+        ],
+    }
+    entry = calibrate(summary, 0.7)
+    assert entry["recommended"] == "rented/small"
+    assert "broken/x" not in entry["models"]
+    assert calibrate(summary, 0.9)["recommended"] is None

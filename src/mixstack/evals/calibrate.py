@@ -44,6 +44,8 @@ def calibrate(summary: dict[str, Any], target: float, variant: str | None = None
     picked = [r for r in runs if r["variant"] == chosen]
     models: dict[str, Any] = {}
     for r in picked:
+        if not r["n"]:
+            continue  # only errors: nothing measured, so nothing to calibrate with
         models[r["model"]] = {
             "n": r["n"],
             "pass_rate": r["pass_rate"],
