@@ -161,3 +161,42 @@ def test_scanning_opens_no_network_connection() -> None:
         """
     )
     assert out == "['EMAIL_ADDRESS', 'IP_ADDRESS'] []"
+
+
+@pytest.mark.model
+def test_text_inside_an_image_keeps_the_request_local() -> None:
+    """OCR text of images is scanned too: a screenshot with an address stays on premises."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    from mixstack.catalog import Catalog
+    from mixstack.config import parse_config
+    from mixstack.providers.base import ProviderRegistry
+    from mixstack.router import Router
+    from mixstack.types import ImagePart
+
+    image = Image.new("RGB", (900, 90), "white")
+    font = ImageFont.load_default(size=36)
+    ImageDraw.Draw(image).text(
+        (20, 20), "Invoice for jane.roe@example.org", fill="black", font=font
+    )
+    data = io.BytesIO()
+    image.save(data, "PNG")
+    png = ImagePart.from_bytes(data.getvalue(), source="invoice.png")
+    config = parse_config(
+        {
+            "models": [
+                {"name": "fake/here", "provider": "fake"},
+                {"name": "fake/there", "provider": "fake", "locality": "remote"},
+            ],
+            "workloads": {"see": {"privacy": "redact", "prefer": ["fake/there"]}},
+        }
+    )
+    router = Router(config, Catalog(config, ProviderRegistry(config)))
+    request = Request.from_prompt("What does this say?", images=(png,), workload="see")
+    decision = router.decide(request)
+    assert decision.model == "fake/here"
+    assert [(c.type, c.count) for c in decision.pii] == [("EMAIL_ADDRESS", 1)]
+    reasons = {e.model: e.reason for e in decision.excluded}
+    assert "cannot be redacted" in reasons["fake/there"]
