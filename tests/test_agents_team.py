@@ -188,3 +188,46 @@ def test_worker_naming_an_unknown_tool_fails_before_running() -> None:
     assert trace is not None
     assert trace["stopped"] == "error"
     assert "calculater" in trace["steps"][-1]["error"]
+
+
+async def test_a_crashing_worker_cancels_its_siblings(tmp_path: Path) -> None:
+    import asyncio
+
+    slow = {
+        "name": "fake/slow",
+        "provider": "fake",
+        "latency_ms": 1500,
+        "replies": [{"text": "late"}],
+    }
+    writer = {
+        "name": "fake/w",
+        "provider": "fake",
+        "replies": [
+            {"tool_calls": [{"name": "write_file", "arguments": {"path": "x", "content": "y"}}]}
+        ],
+    }
+
+    async def crash(tool: str, args: dict[str, Any], decision: Any) -> bool:
+        raise RuntimeError("approver crashed")
+
+    cfg = parse_config(
+        {
+            "models": [slow, writer],
+            "agents": {
+                "workers": [
+                    {"name": "slow", "model": "fake/slow"},
+                    {"name": "w", "model": "fake/w"},
+                ]
+            },
+        }
+    )
+    async with Pipeline(cfg) as pipeline:
+        runtime = AgentRuntime(pipeline, root=tmp_path, approver=crash)
+        with pytest.raises(RuntimeError, match="approver crashed"):
+            await runtime.run("go")
+        await asyncio.sleep(2.0)  # longer than the slow worker's call: it must not complete
+        pipeline.flush()
+        trace = load_trace(pipeline.store, "last")
+    assert trace is not None
+    assert trace["stopped"] == "error"
+    assert not [s for s in trace["steps"] if s["agent"] == "slow" and s["kind"] == "model"]

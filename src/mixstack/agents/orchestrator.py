@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -190,7 +191,7 @@ class Team:
             if not ready:  # a cycle cannot occur (`after` points backwards); stay safe anyway
                 ready = [plan[min(pending)]]
             if self.config.parallel:
-                await asyncio.gather(*(self._work(s, plan, images, feedback) for s in ready))
+                await _all_or_none([self._work(s, plan, images, feedback) for s in ready])
             else:
                 for s in ready:
                     await self._work(s, plan, images, feedback)
@@ -370,6 +371,18 @@ class Team:
             tool_calls=tool_calls,
             model_calls=sum(s.outcome.model_calls for s in done if s.outcome),
         )
+
+
+async def _all_or_none(jobs: list[Coroutine[Any, Any, None]]) -> None:
+    """Run the jobs concurrently; if one fails, cancel the others before re-raising."""
+    tasks = [asyncio.ensure_future(job) for job in jobs]
+    try:
+        await asyncio.gather(*tasks)
+    except BaseException:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
 
 
 def _read_json(text: str) -> tuple[dict[str, Any] | None, str | None]:
