@@ -103,7 +103,13 @@ def _terminal_approver() -> Any:
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
         return None
 
+    lock = asyncio.Lock()  # workers running in parallel ask one at a time
+
     async def approve(tool: str, arguments: dict[str, Any], decision: Decision) -> bool:
+        async with lock:
+            return await ask(tool, arguments, decision)
+
+    async def ask(tool: str, arguments: dict[str, Any], decision: Decision) -> bool:
         err_console.print(
             f"[yellow]approve[/yellow] {escape(tool)}({escape(str(arguments))})? "
             f"[dim]{escape(decision.reason)}[/dim] \\[y/N] ",
