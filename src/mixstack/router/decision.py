@@ -81,7 +81,7 @@ class RouteDecision:
         """One header-sized line, e.g. `workload=private model=local/x reason=explicit`."""
         text = f"workload={self.workload or '-'} model={self.model} reason={self.reason}"
         if self.policy:
-            text += f" policy={self.policy}"
+            text += f" privacy={self.policy.split(':')[0]}"
         if self.pii:
             text += f" pii={format_counts(self.pii)}"
         if self.redacted:
