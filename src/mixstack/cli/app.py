@@ -17,6 +17,7 @@ from mixstack.cli.keys import keys_app
 from mixstack.cli.logs import logs_command
 from mixstack.cli.models import models_command
 from mixstack.cli.rephrase import rephrase_command
+from mixstack.cli.route import route_command
 from mixstack.cli.run import run_command
 from mixstack.cli.serve import serve_command
 from mixstack.cli.sweep import sweep_command
@@ -37,9 +38,10 @@ app.command("chat")(chat_command)
 app.command("models")(models_command)
 app.command("logs")(logs_command)
 app.command("demo")(demo_command)
-app.command("rephrase")(rephrase_command)
+app.command("route")(route_command)
 app.command("serve")(serve_command)
 app.add_typer(keys_app, name="keys")
+app.command("rephrase")(rephrase_command)
 app.add_typer(eval_app, name="eval")
 app.command("audit")(audit_command)
 app.command("sweep")(sweep_command)
