@@ -175,3 +175,16 @@ def test_summary() -> None:
     json_out = audits[1].to_json()
     assert json_out["first_error_step"] == 1
     assert json_out["errors"][0]["kind"] == "arithmetic"
+
+
+def test_any_text_is_audited_without_raising() -> None:
+    import random
+    import string
+
+    rng = random.Random(7)
+    alphabet = string.printable + "×÷−≈→²³$€%,."
+    for _ in range(300):
+        output = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 200)))
+        question = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
+        audit = audit_trace(question, output, expected=rng.choice([None, "5", "abc"]))
+        assert audit.verdict in ("sound", "lucky", "wrong", "unauditable")

@@ -4,7 +4,7 @@ reference alignment. Each returns the errors it finds; none of them calls a mode
 
 from __future__ import annotations
 
-import itertools
+import bisect
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -224,20 +224,20 @@ def check_grounding(given: str, steps: tuple[str, ...], learned: StepFacts) -> l
     context, nor an earlier result, nor one operation on known numbers."""
     if not given.strip():
         return []
-    known: set[Fraction] = set(_CONSTANTS)
+    known = _Known()
     for q in quantities(given, words=True):
-        known.update((q.value, q.plain, q.value * 100))
-    known |= _implied(given)
+        known.add(q.value, q.plain, q.value * 100, own=True)
+    known.add(*_implied(given), own=True)
     given_lower = given.lower()
     errors: list[StepError] = []
     for index, step in enumerate(steps, start=1):
         eqs = learned.equations[index - 1] if index - 1 < len(learned.equations) else []
         results = {eq.stated.value for eq in eqs} | {eq.value for eq in eqs}
         results |= {eq.stated.plain for eq in eqs}
-        here = known | results
+        known.add(*results, own=True)
         for q in quantities(step):
-            if q.value in results or q.plain in results or _supported(q, here):
-                here.update((q.value, q.plain))
+            if known.supports(q):
+                known.add(q.value, q.plain, own=True)
                 continue
             errors.append(
                 StepError(
@@ -253,9 +253,73 @@ def check_grounding(given: str, steps: tuple[str, ...], learned: StepFacts) -> l
                     StepError(index, "unsupported", f"{fact.subject!r} is not in the question")
                 )
         for q in quantities(step, words=True):
-            known.update((q.value, q.plain))
-        known |= results | _implied(step)
+            known.add(q.value, q.plain, own=True)
+        known.add(*_implied(step), own=True)
     return errors
+
+
+def _key(value: float) -> float:
+    """Floats compared at nine significant digits (1/3 computed two ways is one key)."""
+    return float(f"{value:.9g}")
+
+
+class _Known:
+    """The numbers a step may use. Lookups are by rounded float so that checking a number
+    against every one-operation combination stays linear in the known numbers."""
+
+    #: the most recent numbers of the trace that one-operation checks combine
+    RECENT = 80
+
+    def __init__(self) -> None:
+        self.exact: set[Fraction] = set(_CONSTANTS)
+        self.keys: set[float] = {_key(float(c)) for c in _CONSTANTS}
+        self.sorted: list[float] = sorted(self.keys)
+        self.own: dict[float, None] = {}  # insertion-ordered: problem numbers and results
+
+    def add(self, *values: Fraction, own: bool = False) -> None:
+        for v in values:
+            if v in self.exact:
+                continue
+            self.exact.add(v)
+            k = _key(float(v))
+            if k not in self.keys:
+                self.keys.add(k)
+                bisect.insort(self.sorted, k)
+            if own and v not in _CONSTANTS and v:
+                self.own.pop(k, None)
+                self.own[k] = None
+
+    def _near(self, target: float, tolerance: float) -> bool:
+        i = bisect.bisect_left(self.sorted, target - tolerance)
+        return i < len(self.sorted) and self.sorted[i] <= target + tolerance
+
+    def supports(self, q: Quantity) -> bool:
+        if q.value in self.exact or q.plain in self.exact:
+            return True
+        # a restatement rounded to the digits shown ("about 33%" for 1/3)
+        tolerance = float(q.resolution) * 2 + 1e-12
+        for target in {float(q.value), float(q.plain)}:
+            scale = tolerance / 100 if q.percent and target == float(q.plain) else tolerance
+            if self._near(target, scale):
+                return True
+        return any(self._derived(_key(float(t))) for t in {q.value, q.plain})
+
+    def _derived(self, t: float) -> bool:
+        """One operation on known numbers, done in the head ("5 apples and 3 pears: 8"),
+        with at least one operand from the problem; or a mixed-unit amount (2 kg 300 g)."""
+        keys = self.keys
+        recent = list(self.own)[-self.RECENT :]
+        for a in recent:
+            candidates = (t - a, a - t, t + a, t / a, a / t if t else 0.0, t * a)
+            if any(_key(c) in keys for c in candidates if c):
+                return True
+        own = set(recent)
+        for f in _FACTORS:
+            ff = float(f)
+            for b in keys:
+                if _key(t - b * ff) in own:
+                    return True
+        return False
 
 
 _FRACTION = re.compile(r"\b(\d+)\s*/\s*(\d+)\b")
@@ -272,29 +336,6 @@ def _implied(text: str) -> set[Fraction]:
         hours, minutes = int(m.group(1)), int(m.group(2))
         values.update((hours + Fraction(minutes, 60), Fraction(hours * 60 + minutes)))
     return values
-
-
-def _supported(q: Quantity, known: set[Fraction]) -> bool:
-    if q.value in known or q.plain in known:
-        return True
-    if any(approx_equal(k, q) for k in known if k):
-        return True
-    # one operation on known numbers, done in the head ("5 apples and 3 pears: 8 fruits");
-    # at least one of them comes from the problem, not from the common constants
-    targets = {q.value, q.plain}
-    pool = [k for k in known if k]
-    own = [k for k in pool if k not in _CONSTANTS]
-    for a, b in itertools.product(own, pool):
-        if a + b in targets or abs(a - b) in targets or a * b in targets:
-            return True
-        if a / b in targets or b / a in targets:
-            return True
-    # a mixed-unit amount: "2 kg 300 g = 2300 g", "1 h 20 min = 80 min"
-    for factor in _FACTORS:
-        for a, b in itertools.product(pool, own):
-            if a * factor + b in targets:
-                return True
-    return False
 
 
 @dataclass(frozen=True, slots=True)
