@@ -135,6 +135,40 @@ async def _step_route(pipeline: Pipeline) -> None:
         console.print(f"[red]refused (exit 3, HTTP 403):[/red] {escape(exc.message)}")
 
 
+async def _step_gateway(pipeline: Pipeline) -> None:
+    import httpx
+    import uvicorn
+
+    from mixstack.gateway import create_app
+
+    console.print(
+        Panel("The OpenAI-compatible gateway (`mixstack serve`): any OpenAI SDK, same pipeline.")
+    )
+    app = create_app(pipeline=pipeline)
+    server = uvicorn.Server(uvicorn.Config(app, port=0, log_level="warning", access_log=False))
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    body = {
+        "model": pipeline.config.default_model,
+        "messages": [{"role": "user", "content": "Say hello in French."}],
+        "max_tokens": 16,
+        "temperature": 0,
+    }
+    console.print(f"[bold]POST[/bold] http://127.0.0.1:{port}/v1/chat/completions")
+    try:
+        async with httpx.AsyncClient(timeout=120) as client:
+            reply = await client.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body)
+    finally:
+        server.should_exit = True
+        await serving
+    answer = reply.json()["choices"][0]["message"]["content"]
+    console.print(f"  {escape(answer.strip())}")
+    for name in ("x-mixstack-request-id", "x-mixstack-model", "x-mixstack-cost"):
+        console.print(f"  [dim]{name}: {reply.headers.get(name)}[/dim]")
+
+
 #: the tour, in order; each capability adds its own step
 STEPS: list[Step] = [
     _step_models,
@@ -144,6 +178,7 @@ STEPS: list[Step] = [
     _step_agent,
     _step_rephrase,
     _step_eval,
+    _step_gateway,
 ]
 
 
