@@ -59,7 +59,12 @@ def _config(upstream_url: str, **gateway: Any) -> Any:
         },
     ]
     return parse_config(
-        {"models": models, "default_model": "fake/echo", "gateway": {"key_cache_s": 0, **gateway}}
+        {
+            "models": models,
+            "default_model": "fake/echo",
+            "workloads": {"chat": {"prefer": ["fake/echo"]}},
+            "gateway": {"key_cache_s": 0, **gateway},
+        }
     )
 
 
@@ -282,7 +287,7 @@ def test_body_over_the_limit_is_a_413(running: Running) -> None:
 def test_models_health_metrics_and_schema(running: Running) -> None:
     models = running.client().models.list()
     ids = {m.id for m in models.data}
-    assert {"fake/echo", "up/vision", "local/smollm2-135m-instruct"} <= ids
+    assert {"fake/echo", "up/vision", "local/smollm2-135m-instruct", "workload/chat"} <= ids
     running.client().chat.completions.create(
         model="fake/echo", messages=[{"role": "user", "content": "count me"}]
     )
@@ -339,3 +344,12 @@ def test_client_disconnect_mid_stream_cancels_the_upstream_stream(running: Runni
         lines = response.iter_lines()
         assert next(lines).startswith("data: ")
     assert _wait_for(lambda: running.upstream.cancelled == 1)
+
+
+def test_a_workload_can_be_addressed_as_a_model(running: Running) -> None:
+    raw = running.client().chat.completions.with_raw_response.create(
+        model="workload/chat", messages=[{"role": "user", "content": "route me"}]
+    )
+    assert raw.parse().choices[0].message.content == "echo: route me"
+    assert raw.headers["x-mixstack-model"] == "fake/echo"
+    assert "workload=chat" in raw.headers["x-mixstack-route"]

@@ -44,6 +44,7 @@ from mixstack.guard.budget import Budget, Reservation
 from mixstack.guard.keys import KeyRejected, KeyStore, ModelNotAllowed, VirtualKey
 from mixstack.guard.ratelimit import RateLimiter, Ticket
 from mixstack.pipeline import CallStream, Pipeline
+from mixstack.router import RouteDecision
 from mixstack.types import Chunk, Completion, Request
 
 __all__ = ["BodyTooLarge", "Gateway", "app_from_env", "create_app"]
@@ -88,11 +89,8 @@ def _header_safe(value: str) -> str:
     return value.encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")
 
 
-def _route_short(route: Mapping[str, Any] | None) -> str:
-    if not route:
-        return ""
-    workload = route.get("workload") or "-"
-    return f"workload={workload} model={route.get('model')} reason={route.get('reason')}"
+def _route_short(route: dict[str, Any] | None) -> str:
+    return RouteDecision.from_json(route).short() if route else ""
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:
@@ -251,6 +249,16 @@ class Gateway:
                     "available": info["available"],
                 }
             )
+        for name in self.config.workloads:
+            if key is None or key.allows(f"workload/{name}"):
+                data.append(
+                    {
+                        "id": f"workload/{name}",
+                        "object": "model",
+                        "created": 0,
+                        "owned_by": "workload",
+                    }
+                )
         return JSONResponse({"object": "list", "data": data})
 
     # -- chat completions -------------------------------------------------------------------
