@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass, field
 from typing import Literal
 
 from mixstack.catalog import Catalog, ModelEntry
@@ -71,7 +72,7 @@ class Router:
         self.chooser = WorkloadChooser(config)
         pii = config.routing.pii
         self.scanner = scanner or PiiScanner(min_score=pii.min_score, ignore=pii.ignore)
-        self._static: dict[tuple[str, bool], tuple[list[ModelEntry], dict[str, Exclusion]]] = {}
+        self._static: dict[tuple[str, bool], _Plan] = {}
         self._standing: dict[tuple[str, int], dict[str, Standing]] = {}
         self._unavailable: dict[str, str | None] = {}
         self._check_availability = check_availability
@@ -102,23 +103,34 @@ class Router:
         self._standing.clear()
         return calibration
 
-    def _static_plan(
-        self, workload: Workload, offline: bool
-    ) -> tuple[list[ModelEntry], dict[str, Exclusion]]:
-        """The models the workload's request-independent constraints leave open, and the
-        reasons for the others; computed once per workload and offline state."""
+    def _static_plan(self, workload: Workload, offline: bool) -> _Plan:
+        """What the workload's request-independent constraints decide, once per workload and
+        offline state: the models left open, the reasons for the others."""
         key = (workload.name, offline)
         plan = self._static.get(key)
         if plan is None:
-            open_to: list[ModelEntry] = []
-            closed: dict[str, Exclusion] = {}
+            plan = _Plan()
+            cfg = workload.config
             for entry in self._entries:
                 reason = static_reason(entry, workload, offline)
-                if reason is None:
-                    open_to.append(entry)
-                else:
-                    closed[entry.name] = Exclusion(entry.name, reason)
-            plan = self._static[key] = (open_to, closed)
+                if reason is not None:
+                    plan.closed[entry.name] = Exclusion(entry.name, reason)
+                    continue
+                plan.open_to.append(entry)
+                unavailable = self._availability(entry)
+                if unavailable is not None:
+                    plan.unavailable[entry.name] = Exclusion(entry.name, unavailable)
+                elif (
+                    "chat" in entry.capabilities
+                    and cfg.max_latency_ms is None
+                    and (
+                        cfg.max_cost_per_1k_tokens is None
+                        or max(entry.price_input_per_1m, entry.price_output_per_1m)
+                        <= cfg.max_cost_per_1k_tokens * 1000
+                    )
+                ):
+                    plan.plain.append(entry)
+            self._static[key] = plan
         return plan
 
     def _target(self, calibration: Calibration) -> float:
@@ -177,10 +189,22 @@ class Router:
         if explicit is not None:
             self._catalog.get(explicit)  # unknown models fail with the list of known ones
         standing = self._standings(workload)
-        open_to, closed = self._static_plan(workload, offline)
-        excluded = dict(closed)
+        plan = self._static_plan(workload, offline)
+        excluded = dict(plan.closed)
         survivors: list[ModelEntry] = []
-        for entry in open_to:
+        if explicit is None and not shape.tools and not shape.json:
+            # most requests: only size and the models with caps need a look
+            need = shape.prompt_tokens + shape.completion_tokens
+            plain = set()
+            for entry in plan.plain:
+                if need <= entry.context_window:
+                    survivors.append(entry)
+                    plain.add(entry.name)
+            excluded.update(plan.unavailable)
+            rest = [e for e in plan.open_to if e.name not in plain and e.name not in excluded]
+        else:
+            rest = plan.open_to
+        for entry in rest:
             named = entry.name == explicit
             reason = request_reason(
                 entry, workload, shape, standing[entry.name].latency_ms, explicit=named
@@ -321,6 +345,16 @@ class Router:
             excluded=tuple(Exclusion(m, r) for m, r in reasons.items()),
             policy=_policy(workload, found, False),
         )
+
+
+@dataclass(slots=True)
+class _Plan:
+    open_to: list[ModelEntry] = field(default_factory=list)
+    closed: dict[str, Exclusion] = field(default_factory=dict)
+    #: open models that cannot run here (missing file, key, package)
+    unavailable: dict[str, Exclusion] = field(default_factory=dict)
+    #: available chat models without cost or latency caps to check per request
+    plain: list[ModelEntry] = field(default_factory=list)
 
 
 def _policy(workload: Workload, found: RequestScan | None, redacted: bool) -> str:
