@@ -46,8 +46,9 @@ def migration_scripts() -> list[tuple[int, str, str]]:
             found.append((int(name[:4]), name, item.read_text(encoding="utf-8")))
     found.sort()
     numbers = [n for n, _, _ in found]
-    if len(set(numbers)) != len(numbers):
-        raise RuntimeError(f"two migrations share a number: {numbers}")
+    if numbers != list(range(1, len(numbers) + 1)):
+        # a gap would let a database at a later version silently skip the missing step
+        raise RuntimeError(f"migrations must be numbered 1..N without gaps, got {numbers}")
     return found
 
 
@@ -57,7 +58,14 @@ def apply_migrations(conn: sqlite3.Connection, upto: int | None = None) -> int:
     for number, _name, sql in migration_scripts():
         if number <= current or (upto is not None and number > upto):
             continue
-        conn.executescript(f"BEGIN;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+        try:
+            conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {number};\nCOMMIT;")
+        except sqlite3.OperationalError:
+            # another process (e.g. a second gateway worker) may have applied it meanwhile
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if conn.execute("PRAGMA user_version").fetchone()[0] < number:
+                raise
         current = number
     return current
 
