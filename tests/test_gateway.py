@@ -291,11 +291,20 @@ def test_models_health_metrics_and_schema(running: Running) -> None:
     running.client().chat.completions.create(
         model="fake/echo", messages=[{"role": "user", "content": "count me"}]
     )
+    for junk in ("nope/one", "nope/two"):
+        with pytest.raises(openai.NotFoundError):
+            running.client().chat.completions.create(
+                model=junk, messages=[{"role": "user", "content": "x"}]
+            )
     health = httpx.get(f"{running.url}/health").json()
     assert health["status"] == "ok"
     metrics = httpx.get(f"{running.url}/metrics").text
     assert 'mixstack_requests_total{key="-",model="fake/echo",status="200"} 1.0' in metrics
     assert "mixstack_request_latency_seconds_bucket" in metrics
+    assert (
+        'mixstack_errors_total{key="-",model="other",type="invalid_request_error"} 2.0' in metrics
+    )
+    assert "nope/one" not in metrics  # unknown names do not become labels
     assert 'mixstack_tokens_total{key="-",kind="completion",model="fake/echo"}' in metrics
     schema = httpx.get(f"{running.url}/openapi.json").json()
     assert "/v1/chat/completions" in schema["paths"]

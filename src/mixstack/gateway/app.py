@@ -290,8 +290,18 @@ class Gateway:
         return await self._complete(request, call_request, admission, started)
 
     def _fail(self, exc: MixstackError, model: str, key: VirtualKey | None) -> Response:
-        self.metrics.failure(model, key.id if key else _ANONYMOUS, exc.http_status, exc.error_type)
+        label = self._model_label(model)
+        self.metrics.failure(label, key.id if key else _ANONYMOUS, exc.http_status, exc.error_type)
         return error_response(exc)
+
+    def _model_label(self, model: str) -> str:
+        """Metric label for a requested model: known names only, so labels stay bounded."""
+        if model in self.pipeline.catalog:
+            return model
+        prefix, _, name = model.partition("/")
+        if prefix == "workload" and name in self.config.workloads:
+            return model
+        return "other"
 
     def _authenticate(self, headers: Mapping[str, str]) -> VirtualKey | None:
         mode = self.settings.auth
@@ -360,7 +370,11 @@ class Gateway:
         ticket = self.limiter.admit(key.id, rpm=key.rpm, tpm=key.tpm, tokens=prompt + completion)
         entry = self._price_entry(request.model)
         cost = entry.cost(prompt, completion) if entry is not None else 0.0
-        hold = await self.budget.reserve(key, cost, prompt + completion)
+        try:
+            hold = await self.budget.reserve(key, cost, prompt + completion)
+        except BaseException:
+            ticket.settle(0)  # refused: it counts as a request, not as tokens
+            raise
         return _Admission(key, ticket, hold, prompt)
 
     def _settle(self, admission: _Admission, cost_usd: float, tokens: int) -> None:
