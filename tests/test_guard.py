@@ -200,3 +200,26 @@ def test_text_inside_an_image_keeps_the_request_local() -> None:
     assert [(c.type, c.count) for c in decision.pii] == [("EMAIL_ADDRESS", 1)]
     reasons = {e.model: e.reason for e in decision.excluded}
     assert "cannot be redacted" in reasons["fake/there"]
+
+
+def test_chunk_restorer_restores_streamed_tool_arguments() -> None:
+    from mixstack.guard import ChunkRestorer
+    from mixstack.types import Chunk, ToolCallDelta
+
+    mapping = RedactionMap()
+    placeholder = mapping.placeholder("EMAIL_ADDRESS", "ann@example.com")
+    args = json.dumps({"to": placeholder})
+    restorer = ChunkRestorer(mapping)
+    chunks = [Chunk(tool_calls=(ToolCallDelta(index=0, id="c1", name="send"),))]
+    chunks += [
+        Chunk(tool_calls=(ToolCallDelta(index=0, arguments=args[i : i + 4]),))
+        for i in range(0, len(args), 4)
+    ]
+    chunks.append(Chunk(text=f"sent to {placeholder[:5]}"))
+    chunks.append(Chunk(text=placeholder[5:]))
+    out = [c for c in (restorer.feed(c) for c in chunks) if c is not None]
+    out += restorer.flush()
+    streamed_args = "".join(d.arguments for c in out for d in c.tool_calls)
+    assert json.loads(streamed_args) == {"to": "ann@example.com"}
+    assert "".join(c.text for c in out) == "sent to ann@example.com"
+    assert out[0].tool_calls[0].name == "send"

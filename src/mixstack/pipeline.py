@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config, load_config
 from mixstack.errors import InvalidRequestError, MixstackError, PolicyError, ProviderError
-from mixstack.guard.redact import RedactionMap, StreamRestorer, redact_request
+from mixstack.guard.redact import ChunkRestorer, RedactionMap, redact_request
 from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry, ProviderReply
 from mixstack.resilience import Attempt, Resilience, Target
 from mixstack.router import RouteDecision, Router, RouteRefused
@@ -337,7 +337,7 @@ class CallStream:
         ttft: float | None = None
         pipeline = self._pipeline
         chunks = pipeline.resilience.open_stream(pipeline._targets(ctx), pipeline._switch(ctx))
-        restorer = StreamRestorer(ctx.redaction) if ctx.redaction else None
+        restorer = ChunkRestorer(ctx.redaction) if ctx.redaction else None
         try:
             async for chunk in chunks:
                 if ttft is None and (chunk.text or chunk.tool_calls):
@@ -345,11 +345,11 @@ class CallStream:
                 acc.add(chunk)
                 if chunk.finish_reason is not None:
                     break
-                out = chunk if restorer is None else _restored(chunk, restorer)
+                out = chunk if restorer is None else restorer.feed(chunk)
                 if out is not None:
                     yield out
-            if restorer is not None and (rest := restorer.flush()):
-                yield Chunk(text=rest)
+            for rest in restorer.flush() if restorer is not None else ():
+                yield rest
         except BaseException as exc:
             self._pipeline._record_failure(ctx, exc, partial=acc.text)
             if isinstance(exc, GeneratorExit):
@@ -371,16 +371,6 @@ class CallStream:
         self.completion = self._pipeline._completion(ctx, reply, ttft_ms=ttft)
         self._pipeline._record_success(ctx, self.completion)
         yield Chunk(finish_reason=reply.finish_reason, usage=self.completion.usage)
-
-
-def _restored(chunk: Chunk, restorer: StreamRestorer) -> Chunk | None:
-    """The chunk with placeholders restored; None while a placeholder is still incomplete."""
-    if not chunk.text:
-        return chunk
-    text = restorer.feed(chunk.text)
-    if not text and not (chunk.tool_calls or chunk.reasoning):
-        return None
-    return chunk.model_copy(update={"text": text})
 
 
 def _validate(request: Request) -> None:

@@ -4,9 +4,10 @@ Importing this package is cheap: Presidio loads only when a text has a candidate
 """
 
 from mixstack.guard.pii import PiiCount, PiiScanner, PiiSpan, RequestScan, scan_request
-from mixstack.guard.redact import RedactionMap, StreamRestorer, redact_request
+from mixstack.guard.redact import ChunkRestorer, RedactionMap, StreamRestorer, redact_request
 
 __all__ = [
+    "ChunkRestorer",
     "PiiCount",
     "PiiScanner",
     "PiiSpan",

@@ -12,9 +12,9 @@ import re
 from dataclasses import dataclass, field
 
 from mixstack.guard.pii import PiiScanner, PiiSpan, count_types
-from mixstack.types import Message, Request, TextPart, ToolCall
+from mixstack.types import Chunk, Message, Request, TextPart, ToolCall, ToolCallDelta
 
-__all__ = ["RedactionMap", "StreamRestorer", "redact_request"]
+__all__ = ["ChunkRestorer", "RedactionMap", "StreamRestorer", "redact_request"]
 
 _PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)_(\d+)>")
 #: the longest tail of a chunk that could still grow into a placeholder
@@ -116,3 +116,42 @@ def redact_request(scanner: PiiScanner, request: Request) -> tuple[Request, Reda
             message if same else message.model_copy(update={"content": parts, "tool_calls": calls})
         )
     return request.with_changes(messages=tuple(messages)), redaction
+
+
+class ChunkRestorer:
+    """Restores placeholders in a stream of chunks: answer text and tool-call arguments."""
+
+    def __init__(self, redaction: RedactionMap):
+        self._map = redaction
+        self._text = StreamRestorer(redaction)
+        self._args: dict[int, StreamRestorer] = {}
+
+    def feed(self, chunk: Chunk) -> Chunk | None:
+        """The chunk with placeholders restored; None while all it holds is incomplete."""
+        changes: dict[str, object] = {}
+        if chunk.text:
+            changes["text"] = self._text.feed(chunk.text)
+        if chunk.tool_calls:
+            deltas = []
+            for delta in chunk.tool_calls:
+                restorer = self._args.setdefault(delta.index, StreamRestorer(self._map))
+                args = restorer.feed(delta.arguments) if delta.arguments else ""
+                if args or delta.id or delta.name:
+                    deltas.append(delta.model_copy(update={"arguments": args}))
+            changes["tool_calls"] = tuple(deltas)
+        if not changes:
+            return chunk
+        out = chunk.model_copy(update=changes)
+        if not (out.text or out.tool_calls or out.reasoning or out.finish_reason or out.usage):
+            return None
+        return out
+
+    def flush(self) -> list[Chunk]:
+        """What is still held back at the end of the stream."""
+        out = []
+        if rest := self._text.flush():
+            out.append(Chunk(text=rest))
+        for index, restorer in self._args.items():
+            if rest := restorer.flush():
+                out.append(Chunk(tool_calls=(ToolCallDelta(index=index, arguments=rest),)))
+        return out
