@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from typing import Any
 
 from mixstack.store.db import Store
@@ -31,22 +31,22 @@ class CallRecord:
     error_type: str | None = None
     prompt: str | None = None
     response: str | None = None
-    rephrase_use_case: str | None = None
-    original_prompt: str | None = None
-    rephrased_prompt: str | None = None
     #: the routing decision as JSON, the privacy policy applied, the PII found as JSON
     #: `[{type, count}]` (never values) and whether the request left redacted
     route: str | None = None
     policy: str = ""
     pii: str = "[]"
     redacted: bool = False
+    rephrase_use_case: str | None = None
+    original_prompt: str | None = None
+    rephrased_prompt: str | None = None
     created_at: float = 0.0
 
 
 _COLUMNS = [f.name for f in fields(CallRecord)]
 _INSERT = (
     f"INSERT OR REPLACE INTO calls ({', '.join(_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in _COLUMNS)})"
+    f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
 )
 
 
@@ -54,7 +54,8 @@ def record_call(store: Store, record: CallRecord) -> None:
     """Queue the row; it is committed by the store's writer thread."""
     if not record.created_at:
         record.created_at = time.time()
-    store.submit(_INSERT, asdict(record))
+    # a positional tuple: `dataclasses.asdict` deep-copies and is slow on the gateway's path
+    store.submit(_INSERT, tuple(getattr(record, c) for c in _COLUMNS))
 
 
 def recent_calls(store: Store, limit: int = 20) -> list[dict[str, Any]]:
