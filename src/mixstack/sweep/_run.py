@@ -302,15 +302,33 @@ class _Planner:
         if needed > length:
             self._skip(length, f"too short: question and key context need {needed}", case.id)
             return []
-        jobs = []
-        for depth in depths:
+        return [self._fit(case, key, length, length - overhead, depth, answer) for depth in depths]
+
+    def _fit(
+        self, case: Case, key: KeyContext, length: int, budget: int, depth: float, answer: int
+    ) -> _Job:
+        """Build the prompt, count it whole and correct the filler budget until it lands
+        just under `length` (the sum of sentence counts only estimates the whole)."""
+        best: _Job | None = None
+        for _ in range(5):
             hay = build_haystack(
-                self.sentences, self.sentence_tokens, length - overhead, key, depth,
-                self.counter.text,
-            )  # fmt: skip
+                self.sentences, self.sentence_tokens, budget, key, depth, self.counter.text
+            )
             request = self._request(case, hay.text, answer)
-            jobs.append(_Job(case, depth, request, self.counter.prompt(request)))
-        return jobs
+            tokens = self.counter.prompt(request)
+            if tokens <= length:
+                best = _Job(case, depth, request, tokens)
+                if length - tokens <= max(8, length // 100):
+                    break
+                budget += length - tokens
+            else:
+                budget -= tokens - length
+        if best is None:
+            raise SweepError(
+                f"{case.origin}: case {case.id!r}: no prompt of at most {length} tokens could "
+                "be built; use longer --lengths."
+            )
+        return best
 
 
 async def _run_jobs(
