@@ -30,6 +30,7 @@ class _Rule:
     index: int
     rule: RoutingRule
     keywords: re.Pattern[str] | None
+    words: tuple[str, ...]
 
     def matches(self, request: Request, text: str) -> bool:
         rule = self.rule
@@ -41,7 +42,12 @@ class _Rule:
             return False
         if rule.max_chars is not None and len(text) > rule.max_chars:
             return False
-        return self.keywords is None or self.keywords.search(text) is not None
+        if self.keywords is None:
+            return True
+        # plain substring tests first (C speed); the regex only confirms word boundaries
+        if not any(word in text for word in self.words):
+            return False
+        return self.keywords.search(text) is not None
 
 
 class WorkloadChooser:
@@ -50,7 +56,8 @@ class WorkloadChooser:
         self.workloads.setdefault(DEFAULT_WORKLOAD, embedded_default(config))
         self.default_name = config.routing.default_workload
         self._rules = [
-            _Rule(i, rule, rule.keyword_pattern()) for i, rule in enumerate(config.routing.rules)
+            _Rule(i, rule, rule.keyword_pattern(), tuple(k.strip().lower() for k in rule.keywords))
+            for i, rule in enumerate(config.routing.rules)
         ]
 
     def names(self) -> list[str]:
