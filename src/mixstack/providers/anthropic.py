@@ -17,6 +17,7 @@ from mixstack.catalog import ModelEntry
 from mixstack.config import Config
 from mixstack.errors import InvalidRequestError, ModelUnavailableError, ProviderError
 from mixstack.providers.base import Availability, Provider, ProviderReply
+from mixstack.providers.http_errors import parse_retry_after, status_error
 from mixstack.types import (
     Chunk,
     FinishReason,
@@ -44,7 +45,6 @@ _STOP: dict[str, FinishReason] = {
     "refusal": "content_filter",
     "pause_turn": "stop",
 }
-_RETRYABLE = frozenset({408, 409, 429, 500, 502, 503, 504, 529})
 
 
 def _sdk() -> Any:
@@ -175,25 +175,12 @@ def messages_params(model: ModelEntry, request: Request) -> dict[str, Any]:
 def _error(model: ModelEntry, exc: Exception) -> Exception:
     sdk = _sdk()
     if isinstance(exc, sdk.APIStatusError):
-        status = exc.status_code
-        message = getattr(exc, "message", str(exc))
-        if status in (401, 403):
-            return ModelUnavailableError(
-                f"{model.name}: Anthropic rejected the credentials (HTTP {status}: {message}); "
-                f"check ${_key_env(model)}."
-            )
-        if status in (400, 413, 422):
-            return InvalidRequestError(
-                f"{model.name} rejected the request (HTTP {status}: {message}); fix the request "
-                "or pick another model."
-            )
-        from mixstack.providers.openai_compat import parse_retry_after
-
-        return ProviderError(
-            f"{model.name} answered HTTP {status}: {message}; retry later or add a fallback.",
-            model=model.name,
-            status=status,
-            retryable=status in _RETRYABLE,
+        return status_error(
+            model.name,
+            f"{model.name} (Anthropic)",
+            exc.status_code,
+            getattr(exc, "message", str(exc)),
+            credentials_fix=f"check ${_key_env(model)}",
             retry_after_s=parse_retry_after(exc.response.headers),
         )
     if isinstance(exc, sdk.APIConnectionError):

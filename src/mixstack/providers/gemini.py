@@ -17,6 +17,7 @@ from mixstack.catalog import ModelEntry
 from mixstack.config import Config
 from mixstack.errors import InvalidRequestError, ModelUnavailableError, ProviderError
 from mixstack.providers.base import Availability, Provider, ProviderReply
+from mixstack.providers.http_errors import status_error
 from mixstack.types import (
     Chunk,
     FinishReason,
@@ -40,7 +41,6 @@ _FINISH: dict[str, FinishReason] = {
     "PROHIBITED_CONTENT": "content_filter",
     "SPII": "content_filter",
 }
-_RETRYABLE = frozenset({408, 429, 500, 502, 503, 504})
 
 
 def _sdk() -> Any:
@@ -203,23 +203,12 @@ def _error(model: ModelEntry, exc: Exception) -> Exception:
     from google.genai import errors
 
     if isinstance(exc, errors.APIError):
-        status = int(exc.code or 0)
-        message = exc.message or str(exc)
-        if status in (401, 403):
-            return ModelUnavailableError(
-                f"{model.name}: Gemini rejected the credentials (HTTP {status}: {message}); "
-                f"check ${_key_env(model)}."
-            )
-        if status in (400, 413, 422):
-            return InvalidRequestError(
-                f"{model.name} rejected the request (HTTP {status}: {message}); fix the request "
-                "or pick another model."
-            )
-        return ProviderError(
-            f"{model.name} answered HTTP {status}: {message}; retry later or add a fallback.",
-            model=model.name,
-            status=status,
-            retryable=status in _RETRYABLE,
+        return status_error(
+            model.name,
+            f"{model.name} (Gemini)",
+            int(exc.code or 0),
+            exc.message or str(exc),
+            credentials_fix=f"check ${_key_env(model)}",
         )
     import httpx
 

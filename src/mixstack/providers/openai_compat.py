@@ -9,10 +9,8 @@ dicts, streamed chunks built with `model_construct` (no re-validation).
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import json
 import os
-import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -20,8 +18,9 @@ import aiohttp
 
 from mixstack.catalog import ModelEntry
 from mixstack.config import Config
-from mixstack.errors import InvalidRequestError, ModelUnavailableError, ProviderError
+from mixstack.errors import ModelUnavailableError, ProviderError
 from mixstack.providers.base import Availability, Provider, ProviderReply
+from mixstack.providers.http_errors import parse_retry_after, status_error
 from mixstack.types import (
     Chunk,
     FinishReason,
@@ -38,14 +37,12 @@ __all__ = [
     "OpenAICompatProvider",
     "create_provider",
     "message_to_openai",
-    "parse_retry_after",
     "request_body",
 ]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-_RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 529})
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
     "length": "length",
@@ -151,28 +148,6 @@ def request_body(model: ModelEntry, request: Request, *, stream: bool) -> dict[s
 # -- errors ---------------------------------------------------------------------------------
 
 
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Seconds to wait from `retry-after-ms` or `retry-after` (seconds or an HTTP date)."""
-    millis = headers.get("retry-after-ms")
-    if millis:
-        try:
-            return max(0.0, float(millis) / 1000)
-        except ValueError:
-            pass
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
 def _error_message(raw: bytes) -> str:
     try:
         data = json.loads(raw)
@@ -189,26 +164,13 @@ def _error_message(raw: bytes) -> str:
 def _status_error(
     model: ModelEntry, status: int, headers: Mapping[str, str], raw: bytes
 ) -> Exception:
-    message = _error_message(raw)
-    where = f"{model.name} ({_base_url(model)})"
-    if status in (401, 403):
-        env = _key_env(model)
-        fix = f"check ${env}" if env else "set `api_key_env:` for this model"
-        return ModelUnavailableError(
-            f"{where} rejected the credentials (HTTP {status}: {message}); {fix}."
-        )
-    if status in (400, 413, 422):
-        return InvalidRequestError(
-            f"{where} rejected the request (HTTP {status}: {message}); "
-            "fix the request or pick another model."
-        )
-    retryable = status in _RETRYABLE_STATUS
-    return ProviderError(
-        f"{where} answered HTTP {status}: {message}; "
-        + ("retry later or add a fallback." if retryable else "check the model's config."),
-        model=model.name,
-        status=status,
-        retryable=retryable,
+    env = _key_env(model)
+    return status_error(
+        model.name,
+        f"{model.name} ({_base_url(model)})",
+        status,
+        _error_message(raw),
+        credentials_fix=f"check ${env}" if env else "set `api_key_env:` for this model",
         retry_after_s=parse_retry_after(headers),
     )
 
