@@ -96,7 +96,7 @@ async def _step_eval(pipeline: Pipeline) -> None:
 
     console.print(Panel("An eval: a 3-case suite on the local model (`mixstack eval SUITE`)."))
     suite_text = (
-        "name: demo-sums\ndefaults:\n  params: {max_tokens: 8, temperature: 0, stop: [\"\\n\"]}\n"
+        'name: demo-sums\ndefaults:\n  params: {max_tokens: 8, temperature: 0, stop: ["\\n"]}\n'
         "  scorers: [numeric]\ncases:\n"
         "  - {id: one, input: 'Q: What is 2 + 2?\\nA:', expected: 4}\n"
         "  - {id: two, input: 'Q: What is 3 + 5?\\nA:', expected: 8}\n"
