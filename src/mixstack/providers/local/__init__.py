@@ -74,14 +74,20 @@ class LocalProvider(Provider):
             raise ContextLengthError(model.name, len(tokens) + 1, llm.n_ctx)
         return llm, tokens, stop
 
+    async def _aprepare(
+        self, model: ModelEntry, request: Request
+    ) -> tuple[LoadedModel, list[int], list[str]]:
+        llm = await asyncio.to_thread(self.loaded, model)  # loads the file on first use
+        return await llm.run(self._prepare, model, request)
+
     def count_prompt_tokens(self, model: ModelEntry, request: Request) -> int:
         return len(self._prepare(model, request)[1])
 
     async def complete(self, model: ModelEntry, request: Request) -> ProviderReply:
-        llm, tokens, stop = await asyncio.to_thread(self._prepare, model, request)
+        llm, tokens, stop = await self._aprepare(model, request)
         cancel = threading.Event()
         try:
-            result = await asyncio.to_thread(
+            result = await llm.run(
                 llm.generate, tokens, request.params, request.response_format, stop, cancel
             )
         finally:
@@ -94,14 +100,14 @@ class LocalProvider(Provider):
         )
 
     async def stream(self, model: ModelEntry, request: Request) -> AsyncIterator[Chunk]:
-        llm, tokens, stop = await asyncio.to_thread(self._prepare, model, request)
+        llm, tokens, stop = await self._aprepare(model, request)
         pieces: list[str] = []
         async for text, finish in llm.stream(tokens, request.params, request.response_format, stop):
             if finish is None:
                 pieces.append(text)
                 yield Chunk(text=text)
             else:
-                completion_tokens = await asyncio.to_thread(llm.count_tokens, "".join(pieces))
+                completion_tokens = await llm.run(llm.count_tokens, "".join(pieces))
                 yield Chunk(
                     finish_reason=finish,
                     usage=Usage(prompt_tokens=len(tokens), completion_tokens=completion_tokens),

@@ -14,14 +14,17 @@ import json
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mixstack.errors import InvalidRequestError, ModelUnavailableError
 from mixstack.types import FinishReason, Message, ResponseFormat, SamplingParams
 
-__all__ = ["GenerationResult", "LoadedModel", "load_model"]
+__all__ = ["GenerationResult", "LoadedModel", "close_all", "load_model"]
+
+T = TypeVar("T")
 
 _LOADED: dict[tuple[str, int, int], LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
@@ -46,13 +49,17 @@ def load_model(path: Path, *, n_ctx: int, threads: int | None, style: str) -> Lo
         model = _LOADED.get(key)
         if model is None:
             if not _LOADED:
-                atexit.register(_close_all)
+                atexit.register(close_all)
             model = LoadedModel(path, n_ctx=n_ctx, n_threads=n_threads, style=style)
             _LOADED[key] = model
         return model
 
 
 class LoadedModel:
+    async def run(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(*args)` on this model's own thread."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
     def __init__(self, path: Path, *, n_ctx: int, n_threads: int, style: str):
         if not path.is_file():
             raise ModelUnavailableError(f"GGUF file {str(path)!r} not found; check `path:`.")
@@ -76,6 +83,9 @@ class LoadedModel:
         # llama.cpp may pad the context it allocates; the buffers follow the requested size
         self.n_ctx = min(n_ctx, self.llama.n_ctx())
         self.lock = threading.Lock()
+        # every llama.cpp call of this context runs on one dedicated thread: handing the
+        # context from thread to thread (a shared pool) slows generation down severalfold
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixstack-llama")
         self._formatter = self._chat_formatter() if style == "chat" else None
 
     def _chat_formatter(self) -> Any:
@@ -208,7 +218,7 @@ class LoadedModel:
                 with contextlib.suppress(RuntimeError):
                     loop.call_soon_threadsafe(put, exc)
 
-        worker = loop.run_in_executor(None, work)
+        worker = loop.run_in_executor(self.executor, work)
         try:
             while True:
                 item = await queue.get()
@@ -223,12 +233,13 @@ class LoadedModel:
                 await asyncio.shield(worker)
 
 
-def _close_all() -> None:
+def close_all() -> None:
     """Free llama contexts before interpreter shutdown tears down the modules they need."""
     with _LOAD_LOCK:
         for model in _LOADED.values():
             with contextlib.suppress(Exception):
                 model.llama.close()
+            model.executor.shutdown(wait=False)
         _LOADED.clear()
 
 
