@@ -14,7 +14,17 @@ from rich.markup import escape
 from mixstack.agents.budget import Budget
 from mixstack.agents.policy import Decision
 from mixstack.agents.runtime import AgentResult, AgentRuntime
-from mixstack.cli.common import ConfigOption, JsonOption, err_console, load, print_json, read_prompt
+from mixstack.cli.common import (
+    ConfigOption,
+    ImageOption,
+    JsonOption,
+    ModelOption,
+    WorkloadOption,
+    err_console,
+    load,
+    print_json,
+    read_prompt,
+)
 from mixstack.config import Config
 from mixstack.pipeline import Pipeline
 from mixstack.types import ImagePart
@@ -27,15 +37,9 @@ _EXIT = {"answer": 0, "refused": 3, "budget": 3}
 
 def agent_command(
     task: Annotated[str | None, typer.Argument(help="The task; `-` or absent reads stdin.")] = None,
-    workload: Annotated[
-        str | None, typer.Option("--workload", "-w", help="Workload: routing and permissions.")
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="provider/model or workload/<name>.")
-    ] = None,
-    image: Annotated[
-        list[Path] | None, typer.Option("--image", help="Attach an image (repeatable).")
-    ] = None,
+    workload: WorkloadOption = None,
+    model: ModelOption = None,
+    image: ImageOption = None,
     root: Annotated[
         Path | None, typer.Option("--root", help="Folder the file tools are confined to.")
     ] = None,

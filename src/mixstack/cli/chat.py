@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from mixstack.cli.common import ConfigOption, err_console, load
+from mixstack.cli.common import ConfigOption, ModelOption, WorkloadOption, err_console, load
 from mixstack.config import Config
 from mixstack.errors import MixstackError
 from mixstack.pipeline import Pipeline
@@ -21,12 +21,10 @@ _HELP = "Type a message; /reset clears the conversation, /exit (or Ctrl-D) quits
 
 
 def chat_command(
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="provider/model or workload/<name>.")
-    ] = None,
+    model: ModelOption = None,
     system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", min=1)] = None,
-    workload: Annotated[str | None, typer.Option("--workload", "-w")] = None,
+    workload: WorkloadOption = None,
     config: ConfigOption = None,
 ) -> None:
     """Chat with a model, turn after turn."""

@@ -15,7 +15,10 @@ from mixstack.errors import InvalidRequestError
 
 __all__ = [
     "ConfigOption",
+    "ImageOption",
     "JsonOption",
+    "ModelOption",
+    "WorkloadOption",
     "err_console",
     "load",
     "print_json",
@@ -29,6 +32,15 @@ ConfigOption = Annotated[
     ),
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ModelOption = Annotated[
+    str | None, typer.Option("--model", "-m", help="provider/model or workload/<name>.")
+]
+ImageOption = Annotated[
+    list[Path] | None, typer.Option("--image", help="Attach an image (repeatable).")
+]
+WorkloadOption = Annotated[
+    str | None, typer.Option("--workload", "-w", help="Workload policy to apply.")
+]
 
 err_console = Console(stderr=True, highlight=False)
 

@@ -17,7 +17,16 @@ from rich.console import Console
 from rich.table import Table
 
 from mixstack.catalog import Catalog
-from mixstack.cli.common import ConfigOption, JsonOption, load, print_json, read_prompt
+from mixstack.cli.common import (
+    ConfigOption,
+    ImageOption,
+    JsonOption,
+    ModelOption,
+    WorkloadOption,
+    load,
+    print_json,
+    read_prompt,
+)
 from mixstack.config import load_config
 from mixstack.errors import InvalidRequestError, PolicyError
 from mixstack.guard.pii import format_counts
@@ -37,15 +46,9 @@ def route_command(
         str | None,
         typer.Argument(help="The prompt (`-` or absent reads stdin), or `replay` to replay logs."),
     ] = None,
-    workload: Annotated[
-        str | None, typer.Option("--workload", "-w", help="Workload policy to apply.")
-    ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="provider/model or workload/<name>.")
-    ] = None,
-    image: Annotated[
-        list[Path] | None, typer.Option("--image", help="Attach an image (repeatable).")
-    ] = None,
+    workload: WorkloadOption = None,
+    model: ModelOption = None,
+    image: ImageOption = None,
     max_tokens: Annotated[int | None, typer.Option("--max-tokens", min=1)] = None,
     since: Annotated[
         str | None,

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from mixstack.cli.common import ConfigOption, JsonOption, load, print_json, read_prompt
+from mixstack.cli.common import (
+    ConfigOption,
+    ImageOption,
+    JsonOption,
+    ModelOption,
+    WorkloadOption,
+    load,
+    print_json,
+    read_prompt,
+)
 from mixstack.pipeline import Pipeline
 from mixstack.types import Completion, ImagePart, Request, SamplingParams
 
@@ -20,21 +28,15 @@ def run_command(
     prompt: Annotated[
         str | None, typer.Argument(help="The prompt; `-` or absent reads stdin.")
     ] = None,
-    model: Annotated[
-        str | None, typer.Option("--model", "-m", help="provider/model or workload/<name>.")
-    ] = None,
-    image: Annotated[
-        list[Path] | None, typer.Option("--image", help="Attach an image (repeatable).")
-    ] = None,
+    model: ModelOption = None,
+    image: ImageOption = None,
     system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
     max_tokens: Annotated[
         int | None, typer.Option("--max-tokens", min=1, help="Answer length cap.")
     ] = None,
     temperature: Annotated[float | None, typer.Option("--temperature", min=0.0, max=2.0)] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
-    workload: Annotated[
-        str | None, typer.Option("--workload", "-w", help="Workload policy to apply.")
-    ] = None,
+    workload: WorkloadOption = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
