@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from mixstack.errors import PolicyError
 from mixstack.guard.pii import PiiCount, format_counts
@@ -12,14 +12,19 @@ from mixstack.guard.pii import PiiCount, format_counts
 __all__ = ["Exclusion", "RouteDecision", "RouteRefused"]
 
 
-@dataclass(frozen=True, slots=True)
-class Exclusion:
+class Exclusion(NamedTuple):
+    """A model left out of a decision, and why (a tuple: built on every routing decision)."""
+
     model: str
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RouteDecision:
+    """A value: never changed once made (`took_over` returns a new one). Not a frozen
+    dataclass only because its constructor runs on every request, and a frozen one's is
+    about 2.5x slower."""
+
     model: str
     locality: str
     workload: str = ""

@@ -14,11 +14,14 @@ from mixstack.router.calibration import Calibration
 from mixstack.types import Request
 
 __all__ = [
+    "BASE_MODEL_REASON",
     "RequestShape",
     "Standing",
     "Workload",
     "choice_reason",
+    "cost_cap_reason",
     "latency_ms",
+    "latency_reason",
     "price_per_1k",
     "privacy_reason",
     "rank_key",
@@ -32,6 +35,7 @@ __all__ = [
 _CHARS_PER_TOKEN = 4
 _TOKENS_PER_MESSAGE = 4
 _TOKENS_PER_IMAGE = 800
+BASE_MODEL_REASON = "completion-only base model: used only when named explicitly"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +145,7 @@ def request_reason(
     if not explicit:
         caps = entry.capabilities
         if "chat" not in caps:
-            return "completion-only base model: used only when named explicitly"
+            return BASE_MODEL_REASON
         if shape.tools and "tools" not in caps:
             return "no tool calling: the request offers tools"
         if shape.json and "json" not in caps:
@@ -158,8 +162,22 @@ def request_reason(
             total = shape.prompt_tokens + shape.completion_tokens
             price = (shape.prompt_tokens * p_in + shape.completion_tokens * p_out) / 1000 / total
             if price > cap:
-                return f"costs ${price:.6f} per 1k tokens > cap ${cap:g}"
-    limit = cfg.max_latency_ms
+                return cost_cap_reason(entry, cap)
+    return latency_reason(workload, latency)
+
+
+def cost_cap_reason(entry: ModelEntry, cap: float) -> str:
+    """Over the cap at this request's mix of prompt and answer tokens (the same words for
+    every request: the router builds this once per model, not per request)."""
+    return (
+        f"costs over the cap ${cap:g} per 1k tokens at this request's mix of prompt and "
+        f"answer tokens (${entry.price_input_per_1m / 1000:.6f} in, "
+        f"${entry.price_output_per_1m / 1000:.6f} out per 1k)"
+    )
+
+
+def latency_reason(workload: Workload, latency: float | None) -> str | None:
+    limit = workload.config.max_latency_ms
     if limit is not None and latency is not None and latency > limit:
         return f"median latency {latency:.0f} ms > cap {limit:g} ms"
     return None

@@ -28,10 +28,13 @@ from mixstack.router.calibration import (
 )
 from mixstack.router.decision import Exclusion, RouteDecision, RouteRefused
 from mixstack.router.policy import (
+    BASE_MODEL_REASON,
     RequestShape,
     Standing,
     Workload,
     choice_reason,
+    cost_cap_reason,
+    latency_reason,
     privacy_reason,
     rank_key,
     request_reason,
@@ -72,8 +75,7 @@ class Router:
         self.chooser = WorkloadChooser(config)
         pii = config.routing.pii
         self.scanner = scanner or PiiScanner(min_score=pii.min_score, ignore=pii.ignore)
-        self._static: dict[tuple[str, bool], _Plan] = {}
-        self._standing: dict[tuple[str, int], dict[str, Standing]] = {}
+        self._plans: dict[tuple[str, bool, int], _Plan] = {}
         self._unavailable: dict[str, str | None] = {}
         self._check_availability = check_availability
         self._calibration_file = calibration_path(config.routing.calibration, config.home)
@@ -100,53 +102,66 @@ class Router:
             else EMPTY
         )
         self._calibration = (now, stamp, calibration)
-        self._standing.clear()
+        self._plans.clear()
         return calibration
 
-    def _static_plan(self, workload: Workload, offline: bool) -> _Plan:
-        """What the workload's request-independent constraints decide, once per workload and
-        offline state: the models left open, the reasons for the others."""
-        key = (workload.name, offline)
-        plan = self._static.get(key)
+    def _plan(self, workload: Workload, offline: bool, calibration: Calibration) -> _Plan:
+        """What the workload's request-independent constraints decide, once per workload,
+        offline state and calibration: the models left open with their ranking facts, and
+        the reasons for the others."""
+        key = (workload.name, offline, id(calibration))
+        plan = self._plans.get(key)
         if plan is None:
-            plan = _Plan()
-            cfg = workload.config
-            for entry in self._entries:
-                reason = static_reason(entry, workload, offline)
-                if reason is not None:
-                    plan.closed[entry.name] = Exclusion(entry.name, reason)
-                    continue
-                plan.open_to.append(entry)
-                unavailable = self._availability(entry)
-                if unavailable is not None:
-                    plan.unavailable[entry.name] = Exclusion(entry.name, unavailable)
-                elif (
-                    "chat" in entry.capabilities
-                    and cfg.max_latency_ms is None
-                    and (
-                        cfg.max_cost_per_1k_tokens is None
-                        or max(entry.price_input_per_1m, entry.price_output_per_1m)
-                        <= cfg.max_cost_per_1k_tokens * 1000
-                    )
-                ):
-                    plan.plain.append(entry)
-            self._static[key] = plan
+            if len(self._plans) > 64:
+                self._plans.clear()
+            plan = self._plans[key] = self._compile(workload, offline, calibration)
+        return plan
+
+    def _compile(self, workload: Workload, offline: bool, calibration: Calibration) -> _Plan:
+        cfg = workload.config
+        standing = standings(self._entries, workload, calibration, self._target(calibration))
+        plan = _Plan(standing=standing)
+        cap = cfg.max_cost_per_1k_tokens
+        for entry in self._entries:
+            reason = static_reason(entry, workload, offline)
+            if reason is not None:
+                plan.closed[entry.name] = Exclusion(entry.name, reason)
+                continue
+            plan.open_to.append(entry)
+            facts = standing[entry.name]
+            # what a routed request (no model named) cannot change: availability, base
+            # models, the latency cap
+            if "chat" not in entry.capabilities:
+                reason = BASE_MODEL_REASON
+            else:
+                reason = latency_reason(workload, facts.latency_ms) or self._availability(entry)
+            if reason is not None:
+                plan.routed_closed[entry.name] = Exclusion(entry.name, reason)
+                continue
+            plan.slots.append(
+                _Slot(
+                    entry=entry,
+                    name=entry.name,
+                    tools="tools" in entry.capabilities,
+                    json="json" in entry.capabilities,
+                    window=entry.context_window,
+                    p_in=entry.price_input_per_1m,
+                    p_out=entry.price_output_per_1m,
+                    over_cap=cost_cap_reason(entry, cap)
+                    if cap is not None
+                    and max(entry.price_input_per_1m, entry.price_output_per_1m) > cap * 1000
+                    else "",
+                    position=facts.position,
+                    tier=facts.tier,
+                    per_correct=facts.per_correct,
+                    latency=facts.latency_ms or 0.0,
+                )
+            )
+        plan.routed_closed = {**plan.closed, **plan.routed_closed}
         return plan
 
     def _target(self, calibration: Calibration) -> float:
         return self._config.routing.quality_target or calibration.target
-
-    def _standings(self, workload: Workload) -> dict[str, Standing]:
-        """Per-workload ranking facts, recomputed only when the calibration changes."""
-        calibration = self.calibration()
-        key = (workload.name, id(calibration))
-        found = self._standing.get(key)
-        if found is None:
-            if len(self._standing) > 64:
-                self._standing.clear()
-            found = standings(self._entries, workload, calibration, self._target(calibration))
-            self._standing[key] = found
-        return found
 
     def _availability(self, entry: ModelEntry) -> str | None:
         if not self._check_availability:
@@ -186,25 +201,72 @@ class Router:
         explicit = request.model
         if explicit is not None and explicit.startswith(WORKLOAD_PREFIX):
             explicit = None
-        if explicit is not None:
-            self._catalog.get(explicit)  # unknown models fail with the list of known ones
-        standing = self._standings(workload)
-        plan = self._static_plan(workload, offline)
-        excluded = dict(plan.closed)
-        survivors: list[ModelEntry] = []
-        if explicit is None and not shape.tools and not shape.json:
-            # most requests: only size and the models with caps need a look
-            need = shape.prompt_tokens + shape.completion_tokens
-            plain = set()
-            for entry in plan.plain:
-                if need <= entry.context_window:
-                    survivors.append(entry)
-                    plain.add(entry.name)
-            excluded.update(plan.unavailable)
-            rest = [e for e in plan.open_to if e.name not in plain and e.name not in excluded]
+        calibration = self.calibration()
+        plan = self._plan(workload, offline, calibration)
+        if explicit is None:
+            excluded, ranked = self._routed(workload, plan, shape)
         else:
-            rest = plan.open_to
-        for entry in rest:
+            self._catalog.get(explicit)  # unknown models fail with the list of known ones
+            excluded, ranked = self._named(workload, plan, shape, explicit)
+        if found is None:
+            found = self._scan(request, workload, ranked, scan)
+        if found is not None and found.found:
+            kept = []
+            for entry in ranked:
+                reason = privacy_reason(entry, workload, found)
+                if reason is None:
+                    kept.append(entry)
+                else:
+                    excluded[entry.name] = Exclusion(entry.name, reason)
+            ranked = kept
+        return self._choose(
+            workload, explicit, ranked, excluded, shape, found, offline, calibration
+        )
+
+    def _routed(
+        self, workload: Workload, plan: _Plan, shape: RequestShape
+    ) -> tuple[dict[str, Exclusion], list[ModelEntry]]:
+        """A request that names no model: the plan's open models this request fits, ranked.
+        (The per-model checks of `request_reason`, unrolled: this is the hot path.)"""
+        excluded = dict(plan.routed_closed)
+        p, c = shape.prompt_tokens, shape.completion_tokens
+        need = p + c
+        cap = workload.config.max_cost_per_1k_tokens
+        # price per 1k tokens > cap  <=>  cost > cap * tokens / 1000
+        limit = cap * max(need, 1) / 1000 if cap is not None else 0.0
+        keyed = []
+        for slot in plan.slots:
+            reason = None
+            if shape.tools and not slot.tools:
+                reason = "no tool calling: the request offers tools"
+            elif shape.json and not slot.json:
+                reason = "no JSON output: the request asks for JSON"
+            elif need > slot.window:
+                reason = f"too long: ~{p} prompt + {c} answer tokens > context window {slot.window}"
+            cost = (p * slot.p_in + c * slot.p_out) / 1_000_000
+            if reason is None and slot.over_cap and cost > limit:
+                reason = slot.over_cap
+            if reason is not None:
+                # tuple.__new__ skips the NamedTuple's Python-level constructor
+                excluded[slot.name] = tuple.__new__(Exclusion, (slot.name, reason))
+                continue
+            per_correct = cost if slot.per_correct is None else slot.per_correct
+            # rank_key's order: preference, quality tier, cost per correct, cost, latency
+            keyed.append(
+                (slot.position, slot.tier, per_correct, cost, slot.latency, slot.name, slot.entry)
+            )
+        keyed.sort()
+        return excluded, [k[6] for k in keyed]
+
+    def _named(
+        self, workload: Workload, plan: _Plan, shape: RequestShape, explicit: str
+    ) -> tuple[dict[str, Exclusion], list[ModelEntry]]:
+        """A request naming its model: that model skips the capability and size checks (its
+        provider reports what it cannot do); the others are ranked as fallback candidates."""
+        excluded = dict(plan.closed)
+        standing = plan.standing
+        survivors = []
+        for entry in plan.open_to:
             named = entry.name == explicit
             reason = request_reason(
                 entry, workload, shape, standing[entry.name].latency_ms, explicit=named
@@ -213,22 +275,18 @@ class Router:
                 survivors.append(entry)
             else:
                 excluded[entry.name] = Exclusion(entry.name, reason)
-        if found is None:
-            found = self._scan(request, workload, survivors, scan)
-        if found is not None and found.found:
-            for entry in list(survivors):
-                reason = privacy_reason(entry, workload, found)
-                if reason is not None:
-                    excluded[entry.name] = Exclusion(entry.name, reason)
-                    survivors.remove(entry)
-        return self._choose(workload, explicit, survivors, excluded, shape, found, offline)
+        p, c = shape.prompt_tokens, shape.completion_tokens
+        ranked = sorted(survivors, key=lambda e: rank_key(e, standing[e.name], e.cost(p, c)))
+        return excluded, ranked
 
     def _scan(
         self, request: Request, workload: Workload, survivors: list[ModelEntry], mode: ScanMode
     ) -> RequestScan | None:
+        if mode == "never":
+            return None
         leaving = [e for e in survivors if not e.stays_on_premises]
         guarded = workload.config.privacy in ("auto", "redact")
-        if mode == "never" or (mode == "auto" and not (guarded and leaving)):
+        if mode == "auto" and not (guarded and leaving):
             return None
         return scan_request(self.scanner, request, read_images=bool(leaving) or mode == "always")
 
@@ -236,17 +294,13 @@ class Router:
         self,
         workload: Workload,
         explicit: str | None,
-        survivors: list[ModelEntry],
+        ranked: list[ModelEntry],
         excluded: dict[str, Exclusion],
         shape: RequestShape,
         found: RequestScan | None,
         offline: bool,
+        calibration: Calibration,
     ) -> RouteDecision:
-        calibration = self.calibration()
-        target = self._target(calibration)
-        standing = self._standings(workload)
-        p, c = shape.prompt_tokens, shape.completion_tokens
-        ranked = sorted(survivors, key=lambda e: rank_key(e, standing[e.name], e.cost(p, c)))
         if explicit is not None:
             chosen = next((e for e in ranked if e.name == explicit), None)
         else:
@@ -256,11 +310,13 @@ class Router:
         cost = chosen.cost(shape.prompt_tokens, shape.completion_tokens)
         fallbacks = self._fallbacks(workload, chosen, ranked, explicit is not None)
         pii = found.counts if found is not None else ()
-        in_play = [chosen, *(self._catalog.get(m) for m in fallbacks)]
         redacted = (
             workload.config.privacy == "redact"
             and bool(pii)
-            and any(not e.stays_on_premises for e in in_play)
+            and any(
+                not e.stays_on_premises
+                for e in (chosen, *(self._catalog.get(m) for m in fallbacks))
+            )
         )
         notes: list[str] = []
         if offline:
@@ -274,7 +330,7 @@ class Router:
             excluded=tuple(excluded.values()),
             reason="explicit model"
             if explicit
-            else choice_reason(chosen, workload, calibration, target, cost),
+            else choice_reason(chosen, workload, calibration, self._target(calibration), cost),
             estimated_cost_usd=cost,
             notes=tuple(notes),
             workload_source=workload.source,
@@ -290,25 +346,26 @@ class Router:
         """Eligible models to try if the chosen one fails: the workload's and the model's own
         fallbacks first, then (routed calls) the other candidates, and in-process models last
         (local takeover when a remote endpoint cannot be reached)."""
-        eligible = {e.name: e for e in ranked}
-        # a model's own fallbacks never move a call off the premises; the workload's may
-        own = [
-            m
-            for m in chosen.config.fallbacks
-            if m in eligible and (eligible[m].stays_on_premises or not chosen.stays_on_premises)
-        ]
-        order = [m for m in workload.config.fallbacks if m in eligible] + own
+        names = [e.name for e in ranked]
+        order: list[str] = []
+        declared = workload.config.fallbacks or chosen.config.fallbacks
+        if declared:
+            eligible = dict(zip(names, ranked, strict=True))
+            # a model's own fallbacks never move a call off the premises; the workload's may
+            order += [m for m in workload.config.fallbacks if m in eligible]
+            order += [
+                m
+                for m in chosen.config.fallbacks
+                if m in eligible and (eligible[m].stays_on_premises or not chosen.stays_on_premises)
+            ]
         if not explicit:
-            order += [e.name for e in ranked]
+            order += names
         if not chosen.stays_on_premises:
             order += [e.name for e in ranked if e.locality == "local"]
-        seen = {chosen.name}
-        out = []
-        for name in order:
-            if name not in seen:
-                seen.add(name)
-                out.append(name)
-        return tuple(out)
+        order = list(dict.fromkeys(order))  # first mention wins
+        if chosen.name in order:
+            order.remove(chosen.name)
+        return tuple(order)
 
     def _refusal(
         self,
@@ -348,13 +405,36 @@ class Router:
 
 
 @dataclass(slots=True)
+class _Slot:
+    """An open model as a routed request's checks and ranking read it."""
+
+    entry: ModelEntry
+    name: str
+    tools: bool
+    json: bool
+    window: int
+    p_in: float
+    p_out: float
+    #: its dearer price is over the workload's cost cap, so the request's mix decides:
+    #: the reason if it goes over (empty when it never can)
+    over_cap: str
+    position: int
+    tier: int
+    per_correct: float | None
+    latency: float
+
+
+@dataclass(slots=True)
 class _Plan:
+    standing: dict[str, Standing]
+    #: models the workload's static constraints leave open (to a request naming its model)
     open_to: list[ModelEntry] = field(default_factory=list)
     closed: dict[str, Exclusion] = field(default_factory=dict)
-    #: open models that cannot run here (missing file, key, package)
-    unavailable: dict[str, Exclusion] = field(default_factory=dict)
-    #: available chat models without cost or latency caps to check per request
-    plain: list[ModelEntry] = field(default_factory=list)
+    #: closed to routed requests: the above, and models unavailable here (missing file, key,
+    #: package), base models, and those over the latency cap
+    routed_closed: dict[str, Exclusion] = field(default_factory=dict)
+    #: open to routed requests, in catalog order
+    slots: list[_Slot] = field(default_factory=list)
 
 
 def _policy(workload: Workload, found: RequestScan | None, redacted: bool) -> str:

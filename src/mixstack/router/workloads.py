@@ -9,7 +9,7 @@ from mixstack.config import Config
 from mixstack.config.workloads import DEFAULT_WORKLOAD, RoutingRule, WorkloadConfig
 from mixstack.errors import InvalidRequestError
 from mixstack.router.policy import Workload
-from mixstack.types import Request
+from mixstack.types import ImagePart, Request
 
 __all__ = ["WORKLOAD_PREFIX", "WorkloadChooser", "embedded_default"]
 
@@ -32,11 +32,11 @@ class _Rule:
     keywords: re.Pattern[str] | None
     words: tuple[str, ...]
 
-    def matches(self, request: Request, text: str) -> bool:
+    def matches(self, images: bool, tools: bool, text: str) -> bool:
         rule = self.rule
-        if rule.images is not None and rule.images != any(m.images for m in request.messages):
+        if rule.images is not None and rule.images != images:
             return False
-        if rule.tools is not None and rule.tools != bool(request.tools):
+        if rule.tools is not None and rule.tools != tools:
             return False
         if rule.min_chars is not None and len(text) < rule.min_chars:
             return False
@@ -82,7 +82,9 @@ class WorkloadChooser:
             return self.get(request.workload, source="explicit")
         if self._rules:
             text = "\n".join(m.text for m in request.messages if m.role != "system").lower()
+            images = any(isinstance(p, ImagePart) for m in request.messages for p in m.content)
+            tools = bool(request.tools)
             for rule in self._rules:
-                if rule.matches(request, text):
+                if rule.matches(images, tools, text):
                     return self.get(rule.rule.workload, source=f"rule {rule.index}")
         return self.get(self.default_name, source="default")
