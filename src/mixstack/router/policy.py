@@ -11,7 +11,7 @@ from mixstack.catalog import ModelEntry
 from mixstack.config.workloads import WorkloadConfig
 from mixstack.guard.pii import RequestScan, format_counts
 from mixstack.router.calibration import Calibration
-from mixstack.types import Request
+from mixstack.types import Request, TextPart
 
 __all__ = [
     "BASE_MODEL_REASON",
@@ -62,10 +62,19 @@ def shape_of(request: Request, expected_output: int) -> RequestShape:
     chars = 0
     images = 0
     for message in request.messages:
-        chars += len(message.text)
-        chars += sum(len(c.arguments) + len(c.name) for c in message.tool_calls)
-        images += len(message.images)
-    chars += sum(len(t.description) + len(str(t.parameters)) for t in request.tools)
+        texts = 0
+        for part in message.content:
+            if isinstance(part, TextPart):
+                chars += len(part.text)
+                texts += 1
+            else:
+                images += 1
+        if texts > 1:
+            chars += 2 * (texts - 1)  # Message.text joins its parts with blank lines
+        if message.tool_calls:
+            chars += sum(len(c.arguments) + len(c.name) for c in message.tool_calls)
+    if request.tools:
+        chars += sum(len(t.description) + len(str(t.parameters)) for t in request.tools)
     tokens = (
         -(-chars // _CHARS_PER_TOKEN)
         + _TOKENS_PER_MESSAGE * len(request.messages)
