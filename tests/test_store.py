@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
+
+import pytest
 
 from mixstack.store import CallRecord, Store, apply_migrations, recent_calls, record_call
 from mixstack.store.db import migration_scripts
@@ -79,3 +82,37 @@ def test_concurrent_openers_migrate_once(tmp_path: Path) -> None:
     assert [p.wait(timeout=60) for p in procs] == [0, 0, 0, 0]
     with Store(path) as store:
         assert store.version == len(migration_scripts())
+
+
+def test_a_run_of_queued_inserts_lands_whole_and_a_bad_row_loses_only_itself(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Queued inserts are written as one multi-row statement; a row that breaks a
+    constraint falls back to row-by-row, so only that row is lost (and logged)."""
+    store = Store(tmp_path / "s.db")
+    store.write("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)").result()
+    with caplog.at_level(logging.WARNING, logger="mixstack.store"):
+        for batch in range(3):
+            for i in range(300):
+                value = None if (batch, i) == (1, 7) else i  # one NOT NULL violation
+                store.submit("INSERT INTO t (k, v) VALUES (?, ?)", (f"{batch}-{i}", value))
+            store.flush()
+    rows = store.query("SELECT k, v FROM t ORDER BY k")
+    store.close()
+    assert len(rows) == 899
+    assert "1-7" not in {r["k"] for r in rows}
+    assert {r["v"] for r in rows} == set(range(300))
+    assert any("NOT NULL" in r.getMessage() for r in caplog.records)
+
+
+def test_queued_updates_and_named_parameters_still_apply_in_order(tmp_path: Path) -> None:
+    store = Store(tmp_path / "s.db")
+    store.write("CREATE TABLE c (k TEXT PRIMARY KEY, n INTEGER)").result()
+    store.submit("INSERT INTO c VALUES (:k, :n)", {"k": "a", "n": 0})
+    for _ in range(50):
+        store.submit("UPDATE c SET n = n + 1 WHERE k = ?", ("a",))
+    store.submit("INSERT INTO c VALUES (:k, :n)", {"k": "b", "n": 5})
+    store.flush()
+    rows = {r["k"]: r["n"] for r in store.query("SELECT k, n FROM c")}
+    store.close()
+    assert rows == {"a": 50, "b": 5}

@@ -8,19 +8,23 @@ never waits on the disk. `write()` returns a future for writes whose result matt
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
+import re
 import sqlite3
 import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from platformdirs import user_data_dir
 
 __all__ = ["HOME_ENV", "Store", "apply_migrations", "default_home", "migration_scripts"]
+
+log = logging.getLogger("mixstack.store")
 
 HOME_ENV = "MIXSTACK_HOME"
 _BATCH = 256
@@ -82,10 +86,13 @@ def _connect(path: Path) -> sqlite3.Connection:
 class _Write:
     __slots__ = ("future", "many", "params", "sql")
 
-    def __init__(self, sql: str, params: Params | list[Params], many: bool, future: Future[int]):
+    def __init__(
+        self, sql: str, params: Params | list[Params], many: bool, future: Future[int] | None
+    ):
         self.sql = sql
         self.params = params
         self.many = many
+        #: None for fire-and-forget rows (`submit`): nobody waits, so none is made
         self.future = future
 
 
@@ -125,8 +132,8 @@ class Store:
         return future
 
     def submit(self, sql: str, params: Params = ()) -> None:
-        """Queue one statement without waiting for it."""
-        self.write(sql, params)
+        """Queue one statement without waiting for it (a failure is logged, not raised)."""
+        self._enqueue(_Write(sql, params, False, None))
 
     def _enqueue(self, item: _Write) -> None:
         if self._closed:
@@ -161,24 +168,30 @@ class Store:
 
     @staticmethod
     def _commit(conn: sqlite3.Connection, batch: list[_Write]) -> None:
+        """One transaction for the batch. A run of fire-and-forget rows with the same
+        statement (a busy gateway's call log) goes in one `executemany`: per-row statements
+        would let the writer fall behind a saturated event loop, and the queue grow."""
         results: list[tuple[_Write, int | BaseException]] = []
         conn.execute("BEGIN IMMEDIATE")
-        for item in batch:
-            conn.execute("SAVEPOINT one")
-            try:
-                if item.many:
-                    cur = conn.executemany(item.sql, item.params)
-                else:
-                    cur = conn.execute(item.sql, item.params)
-                results.append((item, cur.lastrowid or 0))
-                conn.execute("RELEASE one")
-            except sqlite3.Error as exc:
-                conn.execute("ROLLBACK TO one")
-                conn.execute("RELEASE one")
-                results.append((item, exc))
+        i = 0
+        while i < len(batch):
+            item = batch[i]
+            j = i + 1
+            if item.future is None and not item.many:
+                while j < len(batch) and _same_run(item, batch[j]):
+                    j += 1
+            if j - i > 1 and _run_many(conn, batch[i:j]):
+                i = j
+                continue
+            for one in batch[i:j]:  # alone, or a run with a bad row: each row on its own
+                results.append((one, _run_one(conn, one)))
+            i = j
         conn.execute("COMMIT")
         for item, outcome in results:
-            if isinstance(outcome, BaseException):
+            if item.future is None:
+                if isinstance(outcome, BaseException):
+                    log.warning("a queued write failed: %s (%s)", outcome, item.sql[:80])
+            elif isinstance(outcome, BaseException):
                 item.future.set_exception(outcome)
             else:
                 item.future.set_result(outcome)
@@ -209,3 +222,55 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _same_run(first: _Write, item: _Write) -> bool:
+    return item.future is None and not item.many and item.sql == first.sql
+
+
+#: `INSERT … VALUES (?, …, ?)`: a statement that can take many rows in one VALUES list
+_INSERT_VALUES = re.compile(r"(?is)^\s*(INSERT\b.*\bVALUES\s*)(\([\s?,]*\))\s*;?\s*$")
+#: SQLite binds at most 32766 parameters per statement (since 3.32)
+_MAX_PARAMS = 32766
+
+
+def _run_many(conn: sqlite3.Connection, run: list[_Write]) -> bool:
+    """All rows of a run at once; False (and nothing written) if any of them fails.
+
+    An INSERT becomes one statement with many VALUES rows: `executemany` steps once per
+    row and gives up the GIL at each step, and while the event loop keeps the GIL busy the
+    writer waits up to a switch interval (5 ms) for it each time."""
+    rows = [cast(Sequence[Any], w.params) for w in run]
+    insert = _INSERT_VALUES.match(run[0].sql)
+    conn.execute("SAVEPOINT run")
+    try:
+        if insert is None or not isinstance(rows[0], Sequence) or not rows[0]:
+            conn.executemany(run[0].sql, rows)
+        else:
+            head, one = insert.group(1), insert.group(2)
+            per = max(1, _MAX_PARAMS // len(rows[0]))
+            for start in range(0, len(rows), per):
+                chunk = rows[start : start + per]
+                flat = [value for row in chunk for value in row]
+                conn.execute(head + ",".join([one] * len(chunk)), flat)
+    except sqlite3.Error:
+        conn.execute("ROLLBACK TO run")
+        conn.execute("RELEASE run")
+        return False
+    conn.execute("RELEASE run")
+    return True
+
+
+def _run_one(conn: sqlite3.Connection, item: _Write) -> int | BaseException:
+    conn.execute("SAVEPOINT one")
+    try:
+        if item.many:
+            cur = conn.executemany(item.sql, cast(list[Params], item.params))
+        else:
+            cur = conn.execute(item.sql, cast(Params, item.params))
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK TO one")
+        conn.execute("RELEASE one")
+        return exc
+    conn.execute("RELEASE one")
+    return cur.lastrowid or 0
