@@ -297,3 +297,5 @@ def test_decision_json_round_trip_and_short_form() -> None:
     assert short.startswith("workload=support model=")
     assert "pii=EMAIL_ADDRESS:1" in short
     assert "\n" not in short
+    # the gateway's header comes from the stored JSON form: the same line
+    assert RouteDecision.short_of(json.loads(json.dumps(d.to_json()))) == short

@@ -10,8 +10,8 @@ Front doors (CLI, gateway, evals, agents) build a `Request` and call `complete()
 from __future__ import annotations
 
 import json
+import random
 import time
-import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -32,9 +32,14 @@ if TYPE_CHECKING:
 
 __all__ = ["CallContext", "CallStream", "Pipeline", "new_request_id"]
 
+#: one encoder for every stored JSON column (`json.dumps` with options builds one per call)
+_JSON = json.JSONEncoder(ensure_ascii=False).encode
+
 
 def new_request_id() -> str:
-    return "req_" + uuid.uuid4().hex[:24]
+    """96 random bits: unique, not secret (`uuid4` reads the OS's randomness on every call,
+    a system call on the gateway's path)."""
+    return f"req_{random.getrandbits(96):024x}"
 
 
 @dataclass(slots=True)
@@ -216,7 +221,7 @@ class Pipeline:
             route=ctx.route.to_json(),
         )
 
-    def _base_record(self, ctx: CallContext) -> CallRecord:
+    def _base_record(self, ctx: CallContext, route: dict[str, Any] | None = None) -> CallRecord:
         store_content = self.config.store_content
         return CallRecord(
             request_id=ctx.request_id,
@@ -231,16 +236,16 @@ class Pipeline:
             latency_ms=ctx.elapsed_ms(),
             prompt=_messages_json(ctx.request.messages) if store_content else None,
             **_rephrase_columns(ctx, store_content),
-            route=json.dumps(ctx.route.to_json(), ensure_ascii=False),
+            route=_JSON(route if route is not None else ctx.route.to_json()),
             policy=ctx.route.policy,
-            pii=json.dumps([c.to_json() for c in ctx.route.pii]),
+            pii=_JSON([c.to_json() for c in ctx.route.pii]) if ctx.route.pii else "[]",
             redacted=ctx.route.redacted,
         )
 
     def _record_success(self, ctx: CallContext, completion: Completion) -> None:
         if not self._record:
             return
-        row = self._base_record(ctx)
+        row = self._base_record(ctx, completion.route)
         row.prompt_tokens = completion.usage.prompt_tokens
         row.completion_tokens = completion.usage.completion_tokens
         row.cost_usd = completion.usage.cost_usd
@@ -273,9 +278,9 @@ class Pipeline:
             error=exc.message,
             error_type=exc.error_type,
             prompt=_messages_json(request.messages) if store_content else None,
-            route=json.dumps(route, ensure_ascii=False),
+            route=_JSON(route),
             policy=refused.policy if refused is not None else "",
-            pii=json.dumps([c.to_json() for c in pii]),
+            pii=_JSON([c.to_json() for c in pii]),
         )
         record_call(self.store, row)
 
@@ -416,4 +421,4 @@ def _messages_json(messages: tuple[Message, ...]) -> str:
         if m.tool_call_id:
             item["tool_call_id"] = m.tool_call_id
         out.append(item)
-    return json.dumps(out, ensure_ascii=False)
+    return _JSON(out)

@@ -15,7 +15,7 @@ import contextlib
 import json
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
@@ -26,7 +26,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import Receive
+from starlette.types import Receive, Scope, Send
 
 from mixstack.catalog import ModelEntry
 from mixstack.config import Config, load_config
@@ -54,6 +54,7 @@ T = TypeVar("T")
 
 _DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _ANONYMOUS = "-"
+CHAT_PATH = "/v1/chat/completions"
 
 
 class BodyTooLarge(UserError):
@@ -90,7 +91,7 @@ def _header_safe(value: str) -> str:
 
 
 def _route_short(route: dict[str, Any] | None) -> str:
-    return RouteDecision.from_json(route).short() if route else ""
+    return RouteDecision.short_of(route) if route else ""
 
 
 def _bearer(headers: Mapping[str, str]) -> str | None:
@@ -108,28 +109,70 @@ async def _disconnected(receive: Receive) -> None:
 
 
 async def _unless_disconnected(receive: Receive, work: Awaitable[T]) -> T:
-    """Await `work`, cancelling it if the client disconnects first."""
-    task = asyncio.ensure_future(work)
-    watch = asyncio.ensure_future(_disconnected(receive))
+    """Await `work` in this task; a watcher cancels it if the client disconnects first.
+
+    (One watcher task rather than a task for `work` and `asyncio.wait` on both: this runs
+    on every request.)"""
+    current = asyncio.current_task()
+    assert current is not None
+    gone = False
+
+    async def watch() -> None:
+        nonlocal gone
+        await _disconnected(receive)
+        gone = True
+        current.cancel()
+
+    watcher = asyncio.get_running_loop().create_task(watch())
     try:
-        await asyncio.wait((task, watch), return_when=asyncio.FIRST_COMPLETED)
+        result = await work
     except asyncio.CancelledError:
-        task.cancel()
-        watch.cancel()
+        if gone:
+            current.uncancel()
+            raise _ClientGone from None
         raise
-    if task.done():
-        watch.cancel()
-        return task.result()
-    task.cancel()
-    with contextlib.suppress(BaseException):
-        await task
-    raise _ClientGone
+    finally:
+        watcher.cancel()
+    if gone:  # the work swallowed the cancellation: the client is gone all the same
+        current.uncancel()
+        raise _ClientGone
+    return result
 
 
 async def _close(chunks: AsyncGenerator[Chunk, None]) -> None:
     """Close the upstream stream even while the request is being cancelled."""
     with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
         await chunks.aclose()
+
+
+class _App(Starlette):
+    """Starlette, with `POST /v1/chat/completions` taken straight to its handler.
+
+    The handler answers every error itself (OpenAI-style JSON), so the error and exception
+    middleware and the router, about 0.1 ms a request here, add nothing on the hot path; every
+    other path, and lifespan, goes through Starlette as usual."""
+
+    def __init__(
+        self,
+        chat: Callable[[HttpRequest], Awaitable[Response]],
+        internal: Callable[[HttpRequest, Exception], Awaitable[Response]],
+        **kwargs: Any,
+    ):
+        super().__init__(**kwargs)
+        self._chat = chat
+        self._internal_error = internal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == CHAT_PATH and scope["method"] == "POST":
+            scope["app"] = self
+            request = HttpRequest(scope, receive, send)
+            try:
+                response = await self._chat(request)
+            except Exception as exc:
+                response = await self._internal_error(request, exc)
+            await response(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
 
 class Gateway:
@@ -161,9 +204,11 @@ class Gateway:
                 if self._given is None:
                     await self.pipeline.aclose()
 
-        return Starlette(
+        return _App(
+            self.chat,
+            self._internal,
             routes=[
-                Route("/v1/chat/completions", self.chat, methods=["POST"]),
+                Route(CHAT_PATH, self.chat, methods=["POST"]),
                 Route("/v1/models", self.models, methods=["GET"]),
                 Route("/health", self.health, methods=["GET"]),
                 Route("/metrics", self.metrics_endpoint, methods=["GET"]),

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 import aiohttp
+import yarl
 
 from mixstack.catalog import ModelEntry
 from mixstack.config import Config
@@ -235,6 +236,7 @@ class OpenAICompatProvider(Provider):
         self._max_connections = max_connections
         self._sessions: dict[tuple[str, int], aiohttp.ClientSession] = {}
         self._timeouts: dict[str, tuple[aiohttp.ClientTimeout, aiohttp.ClientTimeout]] = {}
+        self._urls: dict[str, yarl.URL] = {}
 
     def availability(self, model: ModelEntry) -> Availability:
         env = _key_env(model)
@@ -253,9 +255,20 @@ class OpenAICompatProvider(Provider):
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, keepalive_timeout=30, ttl_dns_cache=300
             )
-            session = aiohttp.ClientSession(connector=connector, trust_env=False)
+            # no cookie jar: an API endpoint's cookies mean nothing to mixstack, and the jar
+            # filters every request's URL against them
+            session = aiohttp.ClientSession(
+                connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar()
+            )
             self._sessions[slot] = session
         return session
+
+    def _url(self, model: ModelEntry) -> yarl.URL:
+        """The chat endpoint, parsed once per model (aiohttp parses a string every call)."""
+        url = self._urls.get(model.name)
+        if url is None:
+            url = self._urls[model.name] = yarl.URL(_base_url(model) + "/chat/completions")
+        return url
 
     def _timeout(self, model: ModelEntry, *, stream: bool) -> aiohttp.ClientTimeout:
         """Plain calls: the whole answer; streams: the gap between reads (the call stage
@@ -288,7 +301,7 @@ class OpenAICompatProvider(Provider):
         body = _DUMPS(request_body(model, request, stream=False)).encode()
         try:
             async with session.post(
-                _base_url(model) + "/chat/completions",
+                self._url(model),
                 data=body,
                 headers=self._headers(model),
                 timeout=self._timeout(model, stream=False),
@@ -313,7 +326,7 @@ class OpenAICompatProvider(Provider):
         body = _DUMPS(request_body(model, request, stream=True)).encode()
         try:
             async with session.post(
-                _base_url(model) + "/chat/completions",
+                self._url(model),
                 data=body,
                 headers=self._headers(model),
                 timeout=self._timeout(model, stream=True),

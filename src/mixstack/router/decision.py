@@ -84,14 +84,22 @@ class RouteDecision:
 
     def short(self) -> str:
         """One header-sized line, e.g. `workload=private model=local/x reason=explicit`."""
-        text = f"workload={self.workload or '-'} model={self.model} reason={self.reason}"
-        if self.policy:
-            text += f" privacy={self.policy.split(':')[0]}"
-        if self.pii:
-            text += f" pii={format_counts(self.pii)}"
-        if self.redacted:
-            text += " redacted=1"
-        return text.replace("\n", " ")
+        pii = format_counts(self.pii) if self.pii else ""
+        return _short(self.workload, self.model, self.reason, self.policy, pii, self.redacted)
+
+    @staticmethod
+    def short_of(data: dict[str, Any]) -> str:
+        """`short()` of a decision in its JSON form, without rebuilding it."""
+        pii = data.get("pii") or ()
+        counts = format_counts(tuple(PiiCount(p["type"], int(p["count"])) for p in pii))
+        return _short(
+            data.get("workload", ""),
+            data["model"],
+            data.get("reason", ""),
+            data.get("policy", ""),
+            counts if pii else "",
+            bool(data.get("redacted", False)),
+        )
 
     def took_over(self, model: str, locality: str, why: str) -> RouteDecision:
         """The decision after a fallback answered instead of the chosen model."""
@@ -102,6 +110,17 @@ class RouteDecision:
             reason=f"fallback: {why}",
             notes=(*self.notes, f"{self.model} failed ({why}); {model} took over"),
         )
+
+
+def _short(workload: str, model: str, reason: str, policy: str, pii: str, redacted: bool) -> str:
+    text = f"workload={workload or '-'} model={model} reason={reason}"
+    if policy:
+        text += f" privacy={policy.partition(':')[0]}"
+    if pii:
+        text += f" pii={pii}"
+    if redacted:
+        text += " redacted=1"
+    return text.replace("\n", " ")
 
 
 class RouteRefused(PolicyError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import time
 from dataclasses import dataclass, fields
 from typing import Any
@@ -44,6 +45,7 @@ class CallRecord:
 
 
 _COLUMNS = [f.name for f in fields(CallRecord)]
+_ROW = operator.attrgetter(*_COLUMNS)  # the row as a tuple, in column order
 _INSERT = (
     f"INSERT OR REPLACE INTO calls ({', '.join(_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
@@ -55,7 +57,7 @@ def record_call(store: Store, record: CallRecord) -> None:
     if not record.created_at:
         record.created_at = time.time()
     # a positional tuple: `dataclasses.asdict` deep-copies and is slow on the gateway's path
-    store.submit(_INSERT, tuple(getattr(record, c) for c in _COLUMNS))
+    store.submit(_INSERT, _ROW(record))
 
 
 def recent_calls(store: Store, limit: int = 20) -> list[dict[str, Any]]:
