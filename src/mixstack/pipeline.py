@@ -202,14 +202,16 @@ class Pipeline:
     ) -> Completion:
         redaction = ctx.redaction or RedactionMap()
         restore, restore_call = redaction.restore, redaction.restore_call
-        usage = Usage(
+        # built from values the pipeline made and typed itself: no validation pass (this runs
+        # on every call; a validated `Completion` also copies the route dict)
+        usage = Usage.model_construct(
             prompt_tokens=reply.prompt_tokens,
             completion_tokens=reply.completion_tokens,
             cost_usd=ctx.entry.cost(reply.prompt_tokens, reply.completion_tokens),
             latency_ms=ctx.elapsed_ms(),
             ttft_ms=ttft_ms,
         )
-        return Completion(
+        return Completion.model_construct(
             request_id=ctx.request_id,
             model=ctx.entry.name,
             provider=ctx.entry.provider,

@@ -382,17 +382,22 @@ class Gateway:
 
     @staticmethod
     def _parse(body: bytes) -> ChatCompletionRequest:
+        """The body, parsed and validated in one pass (pydantic reads the JSON itself)."""
         try:
-            data = json.loads(body)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise InvalidRequestError(
-                f"the body is not valid JSON ({exc}); send a JSON object.", code="invalid_json"
-            ) from exc
-        if not isinstance(data, dict):
-            raise InvalidRequestError(
-                "the body must be a JSON object with `model` and `messages`.", code="invalid_json"
-            )
-        return ChatCompletionRequest.model_validate(data)
+            return ChatCompletionRequest.model_validate_json(body)
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            if first["type"] == "json_invalid":
+                raise InvalidRequestError(
+                    f"the body is not valid JSON ({first['msg']}); send a JSON object.",
+                    code="invalid_json",
+                ) from None
+            if first["type"] == "model_type" and not first["loc"]:
+                raise InvalidRequestError(
+                    "the body must be a JSON object with `model` and `messages`.",
+                    code="invalid_json",
+                ) from None
+            raise
 
     def _price_entry(self, model: str | None) -> ModelEntry | None:
         """The model whose price bounds this request's cost (the priciest when unknown)."""

@@ -2,7 +2,8 @@
 
 Every write goes through one background thread that commits in batches, so a front door
 never waits on the disk. `write()` returns a future for writes whose result matters;
-`submit()` is fire-and-forget. A row is acknowledged once its batch commits; WAL with
+`submit()` is fire-and-forget: such rows wait up to 5 ms for others to share their commit
+(group commit). A row is acknowledged once its batch commits; WAL with
 `synchronous=NORMAL` keeps acknowledged rows through a crash of the process.
 """
 
@@ -28,6 +29,8 @@ log = logging.getLogger("mixstack.store")
 
 HOME_ENV = "MIXSTACK_HOME"
 _BATCH = 256
+#: how long a fire-and-forget row waits for others to share its commit
+_GROUP_S = 0.005
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -110,6 +113,8 @@ class Store:
         self._read = _connect(self.path)
         self._read_lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
+        #: set when a write someone waits for is queued
+        self._waited = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="mixstack-store", daemon=True)
         self._closed = False
         self._writer.start()
@@ -124,11 +129,13 @@ class Store:
         """Queue one statement; the future resolves to `lastrowid` once it is committed."""
         future: Future[int] = Future()
         self._enqueue(_Write(sql, params, False, future))
+        self._waited.set()
         return future
 
     def write_many(self, sql: str, rows: list[Params]) -> Future[int]:
         future: Future[int] = Future()
         self._enqueue(_Write(sql, rows, True, future))
+        self._waited.set()
         return future
 
     def submit(self, sql: str, params: Params = ()) -> None:
@@ -152,6 +159,12 @@ class Store:
                 item = self._queue.get()
                 if item is None:
                     return
+                if item.future is None:
+                    # group commit: rows nobody waits for share a transaction with those
+                    # that follow within a few ms (one commit per request costs a busy
+                    # gateway more than the row); a waited-on write ends the wait at once
+                    self._waited.wait(_GROUP_S)
+                self._waited.clear()
                 batch = [item]
                 while len(batch) < _BATCH:
                     try:
@@ -213,6 +226,7 @@ class Store:
         self.flush()
         self._closed = True
         self._queue.put(None)
+        self._waited.set()
         self._writer.join()
         with self._read_lock:
             self._read.close()
