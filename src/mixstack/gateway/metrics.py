@@ -52,6 +52,8 @@ class GatewayMetrics:
         )
         self.cost = Counter("mixstack_cost_usd", "Cost in USD", labels, registry=self.registry)
         self._children: dict[tuple[Any, ...], Any] = {}
+        #: the children a successful request touches, per (model, key): one lookup a request
+        self._ok: dict[tuple[str, str], tuple[Any, ...]] = {}
 
     def _child(self, metric: Any, *values: str) -> Any:
         key = (id(metric), *values)
@@ -71,14 +73,25 @@ class GatewayMetrics:
         completion_tokens: int,
         cost_usd: float,
     ) -> None:
-        self._child(self.requests, model, key, "200").inc()
-        self._child(self.latency, model, key).observe(latency_s)
+        found = self._ok.get((model, key))
+        if found is None:
+            found = self._ok[(model, key)] = (
+                self.requests.labels(model, key, "200"),
+                self.latency.labels(model, key),
+                self.ttft.labels(model, key),
+                self.tokens.labels(model, key, "prompt"),
+                self.tokens.labels(model, key, "completion"),
+                self.cost.labels(model, key),
+            )
+        requests, latency, ttft, prompt, completion, cost = found
+        requests.inc()
+        latency.observe(latency_s)
         if ttft_s is not None:
-            self._child(self.ttft, model, key).observe(ttft_s)
-        self._child(self.tokens, model, key, "prompt").inc(prompt_tokens)
-        self._child(self.tokens, model, key, "completion").inc(completion_tokens)
+            ttft.observe(ttft_s)
+        prompt.inc(prompt_tokens)
+        completion.inc(completion_tokens)
         if cost_usd:
-            self._child(self.cost, model, key).inc(cost_usd)
+            cost.inc(cost_usd)
 
     def failure(self, model: str, key: str, status: int, error_type: str) -> None:
         self._child(self.requests, model, key, str(status)).inc()

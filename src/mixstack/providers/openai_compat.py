@@ -271,13 +271,14 @@ class OpenAICompatProvider(Provider):
         return url
 
     def _timeout(self, model: ModelEntry, *, stream: bool) -> aiohttp.ClientTimeout:
-        """Plain calls: the whole answer; streams: the gap between reads (the call stage
-        enforces first-token and total limits)."""
+        """Connecting here; plain calls: nothing more, the call stage (resilience.py) bounds
+        the whole answer (a second timer per call here would only cost time); streams: the
+        gap between reads (the call stage enforces first-token and total limits)."""
         cached = self._timeouts.get(model.name)
         if cached is None:
             t = model.config.timeouts
             cached = (
-                aiohttp.ClientTimeout(total=t.total, sock_connect=t.connect),
+                aiohttp.ClientTimeout(total=None, sock_connect=t.connect),
                 aiohttp.ClientTimeout(total=None, sock_connect=t.connect, sock_read=t.total),
             )
             self._timeouts[model.name] = cached

@@ -153,18 +153,31 @@ class Store:
             self.write("SELECT 1").result()
 
     def _write_loop(self) -> None:
+        """Idle, the writer blocks on the queue; busy, it polls it once per group window.
+
+        Group commit: rows nobody waits for share a transaction with those that follow
+        within a few ms (a commit per request costs a busy gateway more than the row). And
+        while rows keep coming the writer never blocks on the queue, so a producer's `put`
+        never has to wake it (a system call and a GIL hand-off on the request path). A
+        waited-on write (`write`, `flush`) ends the wait at once."""
         conn = _connect(self.path)
         try:
+            busy = False
             while True:
-                item = self._queue.get()
+                if busy:
+                    self._waited.wait(_GROUP_S)
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        busy = False
+                        continue
+                else:
+                    item = self._queue.get()
+                    if item is not None and item.future is None:
+                        self._waited.wait(_GROUP_S)
+                self._waited.clear()
                 if item is None:
                     return
-                if item.future is None:
-                    # group commit: rows nobody waits for share a transaction with those
-                    # that follow within a few ms (one commit per request costs a busy
-                    # gateway more than the row); a waited-on write ends the wait at once
-                    self._waited.wait(_GROUP_S)
-                self._waited.clear()
                 batch = [item]
                 while len(batch) < _BATCH:
                     try:
@@ -176,6 +189,7 @@ class Store:
                         return
                     batch.append(nxt)
                 self._commit(conn, batch)
+                busy = any(w.future is None for w in batch)
         finally:
             conn.close()
 
