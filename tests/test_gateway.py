@@ -328,13 +328,18 @@ def _wait_for(predicate: Any, timeout: float = 10) -> bool:
     return False
 
 
-def test_client_disconnect_cancels_the_upstream_call(running: Running) -> None:
+# the gateway starts watching a call for its client after 50 ms: a client gone before that
+# is seen too
+@pytest.mark.parametrize("leaves_after_s", [0.5, 0.01])
+def test_client_disconnect_cancels_the_upstream_call(
+    running: Running, leaves_after_s: float
+) -> None:
     running.upstream.script.append(Scripted(json_body={}, delay_s=8))
     with pytest.raises(httpx.ReadTimeout):
         httpx.post(
             f"{running.url}/v1/chat/completions",
             json={"model": "up/vision", "messages": [{"role": "user", "content": "slow"}]},
-            timeout=httpx.Timeout(10, read=0.5),
+            timeout=httpx.Timeout(10, read=leaves_after_s),
         )
     assert _wait_for(lambda: running.upstream.cancelled == 1)
 
