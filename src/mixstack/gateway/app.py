@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
@@ -22,6 +21,7 @@ from typing import Any, TypeVar, cast
 
 import anyio
 from pydantic import ValidationError
+from pydantic_core import to_json
 from starlette.applications import Starlette
 from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -52,7 +52,6 @@ __all__ = ["BodyTooLarge", "Gateway", "app_from_env", "create_app"]
 log = logging.getLogger("mixstack.gateway")
 T = TypeVar("T")
 
-_DUMPS = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _ANONYMOUS = "-"
 CHAT_PATH = "/v1/chat/completions"
 #: how long a call runs before the gateway starts watching for its client going away
@@ -481,7 +480,7 @@ class Gateway:
             cost_usd=usage.cost_usd,
         )
         return Response(
-            _DUMPS(completion_json(done)).encode(),
+            to_json(completion_json(done)),
             media_type="application/json",
             headers=self._headers(
                 done.request_id, done.model, _route_short(done.route), usage.cost_usd
