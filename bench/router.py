@@ -264,6 +264,20 @@ def time_per_kb(scan: object, texts: list[str], rounds: int, clock: Clock) -> fl
     return (clock() - start) / 1e6 / (size_kb * rounds)
 
 
+def machine_check(clock: Clock, runs: int = 20000) -> tuple[float, float]:
+    """p50/p99 of a fixed loop of plain Python: how much this machine alone spreads a timing
+    (on a shared VM the same work can take twice as long from one run to the next)."""
+    times = []
+    for _ in range(runs):
+        start = clock()
+        total = 0
+        for j in range(300):
+            total += j
+        times.append((clock() - start) / 1000)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.99)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--decisions", type=int, default=20000)
@@ -275,6 +289,8 @@ def main() -> None:
     # descheduled is not the code's
     clock: Clock = time.perf_counter_ns if args.wall else time.thread_time_ns
     print(f"clock: {'wall' if args.wall else 'thread CPU time'}")
+    m50, m99 = machine_check(clock)
+    print(f"machine check, a fixed loop of plain Python: p50 {m50:.1f} us, p99 {m99:.1f} us")
 
     p50, p99 = bench_routing(args.decisions, "never", clock)
     print(f"routing: {args.decisions} decisions, 20 models: p50 {p50:.1f} us, p99 {p99:.1f} us")

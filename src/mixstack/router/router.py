@@ -308,7 +308,8 @@ class Router:
         if chosen is None:
             raise self._refusal(workload, explicit, excluded, shape, found)
         cost = chosen.cost(shape.prompt_tokens, shape.completion_tokens)
-        fallbacks = self._fallbacks(workload, chosen, ranked, explicit is not None)
+        names = [e.name for e in ranked]
+        fallbacks = self._fallbacks(workload, chosen, ranked, names, explicit is not None)
         pii = found.counts if found is not None else ()
         redacted = (
             workload.config.privacy == "redact"
@@ -325,7 +326,7 @@ class Router:
             model=chosen.name,
             locality=chosen.locality,
             workload=workload.name,
-            candidates=tuple(e.name for e in ranked),
+            candidates=tuple(names),
             fallbacks=fallbacks,
             excluded=tuple(excluded.values()),
             reason="explicit model"
@@ -341,12 +342,16 @@ class Router:
         )
 
     def _fallbacks(
-        self, workload: Workload, chosen: ModelEntry, ranked: list[ModelEntry], explicit: bool
+        self,
+        workload: Workload,
+        chosen: ModelEntry,
+        ranked: list[ModelEntry],
+        names: list[str],
+        explicit: bool,
     ) -> tuple[str, ...]:
         """Eligible models to try if the chosen one fails: the workload's and the model's own
         fallbacks first, then (routed calls) the other candidates, and in-process models last
         (local takeover when a remote endpoint cannot be reached)."""
-        names = [e.name for e in ranked]
         order: list[str] = []
         declared = workload.config.fallbacks or chosen.config.fallbacks
         if declared:

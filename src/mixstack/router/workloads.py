@@ -45,9 +45,10 @@ class _Rule:
         if self.keywords is None:
             return True
         # plain substring tests first (C speed); the regex only confirms word boundaries
-        if not any(word in text for word in self.words):
-            return False
-        return self.keywords.search(text) is not None
+        for word in self.words:
+            if word in text:
+                return self.keywords.search(text) is not None
+        return False
 
 
 class WorkloadChooser:
