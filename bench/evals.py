@@ -8,9 +8,19 @@ process. Inspect AI gets its own venv and promptfoo its own npm folder, both und
 
     python bench/evals.py [--cases 500] [--big 20000] [--concurrency 16] [--skip-others]
 
-`cached_speedup` compares the run itself (from the run's start to its summary), cold against
-fully cached (best of three reruns), leaving out the interpreter's start-up common to both; the
-process wall ratio is printed above it. The last line is the summary:
+`cached_speedup` compares the run itself, cold (one run on a fresh store) against fully cached
+(the best of three reruns on that store, each into a new run directory): summary.json's
+`started_at` to its `finished_at`. That window opens once the suite is checked, the store
+opened and the run announced on stderr, and closes when the summary is computed. Inside it:
+writing run.json and queuing the run's row for the store; every case read and validated
+again, looked up in the response cache (one query per chunk of 128), scored and written to
+results.jsonl; cold, every call through the pipeline; closing results.jsonl; the summary.
+Left out, and the same work for both: the interpreter's start-up and imports, loading the
+config and the suite, the check before any call (every case parsed, every request rendered
+and its cache key computed, every scorer built), opening the store, the announcement line,
+and, after the summary, writing summary.json and waiting for the store's writes (cold: the
+calls' log rows) to commit. The process wall times, which include all of that, are printed
+above it. The last line is the summary:
     mixstack_s=… inspect_s=… promptfoo_s=… cached_speedup=… rss_20k_mb=…
 """
 
@@ -20,6 +30,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import socket
 import subprocess
 import sys
@@ -141,6 +152,7 @@ def run_mixstack(
         sys.executable, "-m", "mixstack", "eval", str(suite), "-c", str(work / "mixstack.yaml"),
         "--concurrency", str(concurrency), "--out", str(work / out), "--json",
     ]  # fmt: skip
+    shutil.rmtree(work / out, ignore_errors=True)  # a leftover run would be resumed, not rerun
     wall, rss, code = measure(cmd, {"MIXSTACK_HOME": str(home)}, work)
     summary = json.loads((work / out / "summary.json").read_text()) if code == 0 else {}
     return wall, rss, summary
@@ -280,8 +292,9 @@ def main() -> None:
         print(f"peak RSS {warm_rss:.0f} MB; process wall ratio {cold / warm:.1f}x")
         in_cold = cold_sum["finished_at"] - cold_sum["started_at"]
         in_warm = warm_sum["finished_at"] - warm_sum["started_at"]
+        per_case = 1e6 * in_warm / args.cases
         print(f"mixstack   in-process run time: cold {in_cold:.2f} s, cached {in_warm:.3f} s "
-              f"({in_cold / max(in_warm, 1e-6):.0f}x)")  # fmt: skip
+              f"({per_case:.0f} µs a case; {in_cold / max(in_warm, 1e-6):.0f}x)")  # fmt: skip
         inspect_s = promptfoo_s = None
         if not args.skip_others:
             found = run_inspect(work, rows, url, args.concurrency)
@@ -297,6 +310,7 @@ def main() -> None:
                     f"promptfoo  {args.cases} cases: {found[0]:.2f} s, peak RSS {found[1]:.0f} MB"
                 )
         big = mixstack_files(work, cases(args.big, seed=11), url, "big")
+        shutil.rmtree(work / "home-big", ignore_errors=True)  # cold: no cached answers
         big_s, big_rss, big_sum = run_mixstack(work, big, "run-big", 32, work / "home-big")
         big_n = sum(r["n"] + r["errors"] for r in big_sum.get("runs", []))
         print(f"mixstack   {args.big} cases: {big_s:.1f} s, {big_n} results, ", end="")
@@ -304,11 +318,14 @@ def main() -> None:
     finally:
         upstream.terminate()
         upstream.wait()
-    fmt = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
     print(
-        f"mixstack_s={cold:.2f} inspect_s={fmt(inspect_s)} promptfoo_s={fmt(promptfoo_s)} "
+        f"mixstack_s={cold:.2f} inspect_s={_fmt(inspect_s)} promptfoo_s={_fmt(promptfoo_s)} "
         f"cached_speedup={in_cold / max(in_warm, 1e-6):.1f} rss_20k_mb={big_rss:.0f}"
     )
+
+
+def _fmt(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +17,7 @@ from mixstack.evals import SuiteError, load_suite
 from mixstack.evals.evaluate import EvalSettings, evaluate_suite
 from mixstack.evals.results import iter_results
 from mixstack.evals.runner import RunOptions
+from mixstack.evals.summary import summarize_results
 from mixstack.pipeline import Pipeline
 from mixstack.providers.fake import FakeProvider
 from mixstack.types import Chunk, Request
@@ -197,6 +199,13 @@ async def test_judge_scores_and_an_unparsable_verdict_is_an_error(tmp_path: Path
     assert runs["fake/five"]["passed"] == 1
     assert runs["fake/five"]["mean_score"] == pytest.approx(0.9)
     assert (runs["fake/echo"]["n"], runs["fake/echo"]["errors"]) == (0, 1)
+    # a rerun: the answers come from the cache, and so do the verdicts the judge gave them
+    again, calls_again = await _run(path, tmp_path / "again")
+    assert calls_again == calls
+    assert [r["cached"] for r in again["runs"]] == [1, 1]
+    assert [dict(r, cached=0) for r in again["runs"]] == [
+        dict(r, cached=0) for r in summary["runs"]
+    ]
 
 
 @pytest.mark.parametrize(
@@ -289,3 +298,180 @@ async def test_http_429_backs_off_and_retries_on_the_wire(suite_path: Path, tmp_
     assert sum(r["passed"] for r in summary["runs"]) == 4  # "It is 5." is right for a and d
     assert summary["rate_limit_backoffs"]["up/m"] == 2
     assert len(rec.requests) == 8 + 2
+
+
+WIRE_SUITE = """
+name: wire
+defaults:
+  params: {max_tokens: 8, temperature: 0}
+  scorers: [numeric, {contains: {value: "echo"}}]
+variants:
+  plain: "{{ q }}"
+  asked: "Please tell me: {{ q }}"
+cases:
+""" + "".join(
+    f"  - {{id: c{i}, vars: {{q: 'is it {i}'}}, expected: {i if i % 3 else i + 1}}}\n"
+    for i in range(150)
+)
+
+
+def _wire_models(url: str) -> list[dict[str, Any]]:
+    return [
+        {"name": f"up/{name}", "provider": "openai", "base_url": f"{url}/v1",
+         "upstream_model": name, "locality": "on-prem", "retries": 0}
+        for name in ("a", "b")
+    ]  # fmt: skip
+
+
+def _lines(path: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {(r["case"], r["variant"], r["model"]): r for r in iter_results(path)}
+
+
+def _replayed(line: dict[str, Any]) -> dict[str, Any]:
+    """A line as a cached rerun must give it back: the same in all but how it was obtained."""
+    return {k: v for k, v in line.items() if k not in ("cached", "attempts")}
+
+
+async def test_a_cached_rerun_gives_every_line_back_without_calling(tmp_path: Path) -> None:
+    from upstream_servers import RecordingUpstream, ServerThread
+
+    path = tmp_path / "wire.yaml"
+    path.write_text(WIRE_SUITE)
+    rec = RecordingUpstream()
+    with ServerThread(rec.app) as server:
+        config = parse_config({"models": _wire_models(server.url)})
+        models = ["up/a", "up/b"]
+        async with Pipeline(config) as pipeline:
+            cold = await evaluate_suite(
+                load_suite(path), pipeline, EvalSettings(models=models, out_dir=tmp_path / "1")
+            )
+        asked = len(rec.requests)
+        assert asked == 150 * 2 * 2
+        async with Pipeline(config) as pipeline:
+            warm = await evaluate_suite(
+                load_suite(path), pipeline, EvalSettings(models=models, out_dir=tmp_path / "2")
+            )
+        assert len(rec.requests) == asked  # nothing reached the upstream the second time
+    first = _lines(tmp_path / "1" / "results.jsonl")
+    second = _lines(tmp_path / "2" / "results.jsonl")
+    assert len(second) == 600
+    assert {line["cached"] for line in second.values()} == {True}
+    assert {line["cached"] for line in first.values()} == {False}
+    assert {k: _replayed(v) for k, v in second.items()} == {
+        k: _replayed(v) for k, v in first.items()
+    }
+    assert {line["status"] for line in second.values()} == {"pass", "fail"}
+    assert [dict(r, cached=0) for r in warm["runs"]] == [dict(r, cached=0) for r in cold["runs"]]
+    assert [r["cached"] for r in warm["runs"]] == [150] * 4
+    assert warm["comparisons"] == cold["comparisons"]
+    # the summary is kept as the results are written: it is what the file says
+    stats = summarize_results(tmp_path / "2" / "results.jsonl", models, ["plain", "asked"])
+    assert stats == {"runs": warm["runs"], "comparisons": warm["comparisons"]}
+
+
+async def test_an_interrupted_run_resumes_to_the_same_results(tmp_path: Path) -> None:
+    from upstream_servers import RecordingUpstream, Scripted, ServerThread, chat_json
+
+    path = tmp_path / "wire.yaml"
+    path.write_text(WIRE_SUITE)
+    slow = RecordingUpstream(
+        default=lambda body: Scripted(
+            json_body=chat_json(f"echo: {body['messages'][-1]['content']}"), delay_s=0.01
+        )
+    )
+    models = ["up/a", "up/b"]
+    with ServerThread(slow.app) as server:
+        config = parse_config({"models": _wire_models(server.url)})
+        async with Pipeline(config) as pipeline:
+            whole = await evaluate_suite(
+                load_suite(path), pipeline, EvalSettings(models=models, out_dir=tmp_path / "all")
+            )
+        # a cold run stopped as Ctrl-C stops it: its task cancelled halfway
+        opts = RunOptions(use_cache=False, concurrency=4)
+        async with Pipeline(config) as pipeline:
+            task = asyncio.ensure_future(
+                evaluate_suite(
+                    load_suite(path),
+                    pipeline,
+                    EvalSettings(models=models, out_dir=tmp_path / "cut", options=opts),
+                )
+            )
+            for _ in range(3000):
+                if (
+                    task.done()
+                    or len(list(iter_results(tmp_path / "cut" / "results.jsonl"))) >= 100
+                ):
+                    break
+                await asyncio.sleep(0.01)
+            assert not task.done()
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        cut = tmp_path / "cut"
+        assert json.loads((cut / "summary.json").read_text())["status"] == "interrupted"
+        kept = len(list(iter_results(cut / "results.jsonl")))
+        assert 100 <= kept < 600
+        before = len(slow.requests)
+        async with Pipeline(config) as pipeline:
+            resumed = await evaluate_suite(
+                load_suite(path), pipeline, EvalSettings(models=models, out_dir=cut, options=opts)
+            )
+        # only what was missing was asked (and the few calls cut off in flight)
+        assert 600 - kept <= len(slow.requests) - before <= 600 - kept + 4 * 2
+    assert resumed["status"] == "finished"
+    assert {k: v["status"] for k, v in _lines(cut / "results.jsonl").items()} == {
+        k: v["status"] for k, v in _lines(tmp_path / "all" / "results.jsonl").items()
+    }
+    assert [dict(r, cached=0) for r in resumed["runs"]] == [
+        dict(r, cached=0, latency_p50_ms=r2["latency_p50_ms"], latency_p95_ms=r2["latency_p95_ms"])
+        for r, r2 in zip(whole["runs"], resumed["runs"], strict=True)
+    ]
+
+
+async def test_a_cached_run_cut_short_resumes_from_the_cache(tmp_path: Path) -> None:
+    from upstream_servers import RecordingUpstream, ServerThread
+
+    path = tmp_path / "wire.yaml"
+    path.write_text(WIRE_SUITE)
+    rec = RecordingUpstream()
+    models = ["up/a", "up/b"]
+    with ServerThread(rec.app) as server:
+        config = parse_config({"models": _wire_models(server.url)})
+        async with Pipeline(config) as pipeline:
+            await evaluate_suite(
+                load_suite(path), pipeline, EvalSettings(models=models, out_dir=tmp_path / "1")
+            )
+            warm = await evaluate_suite(
+                load_suite(path), pipeline, EvalSettings(models=models, out_dir=tmp_path / "2")
+            )
+        asked = len(rec.requests)
+        # cached answers are written a chunk at a time: a crash loses the chunk being scored
+        # (and can tear the line being written); a resume takes those from the cache again
+        results = tmp_path / "2" / "results.jsonl"
+        lines = results.read_text().splitlines(keepends=True)
+        results.write_text("".join(lines[:250]) + lines[250][:30])
+        (tmp_path / "2" / "summary.json").unlink()
+        async with Pipeline(config) as pipeline:
+            again = await evaluate_suite(
+                load_suite(path), pipeline, EvalSettings(models=models, out_dir=tmp_path / "2")
+            )
+        assert len(rec.requests) == asked
+    rows = list(iter_results(results))
+    assert len(rows) == 600
+    assert {k: _replayed(v) for k, v in _lines(results).items()} == {
+        k: _replayed(v) for k, v in _lines(tmp_path / "1" / "results.jsonl").items()
+    }
+    assert again["runs"] == warm["runs"]
+
+
+def test_results_keep_any_text_a_model_returns(tmp_path: Path) -> None:
+    from mixstack.evals.results import ResultLine, ResultsFile
+
+    odd = ResultLine(case="a", variant="v", model="m", status="fail", output="x\ud800y é ✓ \n")
+    plain = ResultLine(case="b", variant="v", model="m", status="pass", score=1.0, expected=[1])
+    results = ResultsFile(tmp_path)
+    results.write(odd)
+    results.write_many([plain, odd])
+    results.close()
+    rows = list(iter_results(tmp_path / "results.jsonl"))
+    assert rows == [odd.to_json(), plain.to_json(), odd.to_json()]

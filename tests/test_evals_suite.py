@@ -151,3 +151,48 @@ def test_variant_params_layer_between_defaults_and_case(tmp_path: Path) -> None:
     )
     params = next(suite.items()).request.params
     assert (params.max_tokens, params.temperature, params.stop) == (3, 0.0, ("\n",))
+
+
+TEMPLATES = [
+    "{{ a }}-{{ b }}-{{ c }}",
+    "x {{d}} y\n",
+    "{{ e }}{{f}}{{ g }}",
+    "{% raw %}{{ a }}{% endraw %} {{ a }}",
+    "{{ range }}",  # a Jinja global, not a variable
+    "{{ a | string }} {{ c.x }} {% if e %}yes{% endif %}",  # not plain: rendered by Jinja
+    "plain text, no fields",
+]
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_prompts_render_exactly_as_jinja_renders_them(tmp_path: Path, template: str) -> None:
+    import jinja2
+
+    values = {"a": None, "b": 1.5, "c": {"x": [1, "é"]}, "d": "line\n", "e": True,
+              "f": 10**20, "g": ["<b>", "&"]}  # fmt: skip
+    case = {"id": "q", "vars": values}
+    (tmp_path / "c.jsonl").write_text(json.dumps(case) + "\n" + json.dumps(case | {"id": "r"}))
+    text = f"cases_file: c.jsonl\nvariants:\n  v: {json.dumps(template)}\n"
+    suite = load_suite(_write(tmp_path / "s.yaml", text))
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)
+    want = env.from_string(template).render({**values, "id": "q", "input": None, "expected": None})
+    first, second = (item.request.messages[-1].text for item in suite.items())
+    assert first == second == want
+
+
+def test_a_case_file_line_that_is_not_json_names_line_and_column(tmp_path: Path) -> None:
+    (tmp_path / "c.jsonl").write_text('{"id": "a", "input": "x"}\n\n{"id": "b", "input": }\n')
+    suite = load_suite(_write(tmp_path / "s.yaml", "cases_file: c.jsonl\n"))
+    with pytest.raises(SuiteError, match=r"c\.jsonl:3: invalid JSON \(Expecting value at col"):
+        list(suite.iter_cases())
+
+
+def test_deferred_items_build_their_request_once_when_asked(tmp_path: Path) -> None:
+    suite = load_suite(
+        _write(tmp_path / "s.yaml", "variants: {v: 'Q: {{ input }}'}\ncases: [{id: a, input: x}]\n")
+    )
+    (item,) = list(suite.items(defer=True))
+    (eager,) = list(suite.items())
+    assert item.request is item.request
+    assert item.request == eager.request
+    assert item.request.messages[-1].text == "Q: x"

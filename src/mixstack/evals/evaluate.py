@@ -1,8 +1,11 @@
 """One eval run from start to finish: check everything, run (or resume), summarize, record.
 
 Everything that can be checked before a model is called is checked first: the models, every
-case, every scorer (a judge's model too), every template and image. A run interrupted by a
-crash or Ctrl-C resumes from its directory: answered cases are not asked again.
+case, every scorer (a judge's model too), every template and image; building every request
+for that, the check also notes each one's cache key, so the run builds only those it sends.
+A run interrupted by a crash or Ctrl-C resumes from its directory: answered cases are not
+asked again. `started_at` is taken once the run is checked and announced, `finished_at` once
+its summary is computed.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from mixstack.errors import ModelUnavailableError, UserError
-from mixstack.evals.cache import ResponseCache
+from mixstack.evals.cache import PreparedKeys, ResponseCache
 from mixstack.evals.results import ResultLine, ResultsFile
 from mixstack.evals.runner import EvalRunner, RunOptions
 from mixstack.evals.runs import (
@@ -26,7 +29,7 @@ from mixstack.evals.runs import (
 )
 from mixstack.evals.scorers import ScorerEnv, ScorerRegistry
 from mixstack.evals.suite import Case, EvalItem, Suite, SuiteError
-from mixstack.evals.summary import summarize_results
+from mixstack.evals.summary import Tally
 from mixstack.pipeline import Pipeline
 from mixstack.types import Completion
 
@@ -75,8 +78,11 @@ def _check_models(pipeline: Pipeline, models: list[str]) -> None:
             pipeline.catalog.get(model)
 
 
-def check_suite(suite: Suite, registry: ScorerRegistry) -> int:
-    """Validate every case, scorer, template and image; returns the number of cases."""
+def check_suite(suite: Suite, registry: ScorerRegistry, keys: PreparedKeys | None = None) -> int:
+    """Validate every case, scorer, template and image; returns the number of cases.
+
+    Every request is built here; with `keys`, each one's cache key is noted for the run.
+    """
     count = 0
     for case in suite.iter_cases():
         specs = suite.scorers_for(case)
@@ -91,7 +97,9 @@ def check_suite(suite: Suite, registry: ScorerRegistry) -> int:
             except SuiteError as exc:
                 raise SuiteError(f"{case.origin}: case {case.id!r}: {exc.message}") from exc
         for variant in suite.variants:
-            suite.build_request(case, variant)
+            request = suite.build_request(case, variant)
+            if keys is not None:
+                keys.add(case.id, variant.name, request)
         count += 1
     if count == 0:
         raise SuiteError(f"{suite.path}: the suite has no cases; add some.")
@@ -168,13 +176,15 @@ async def evaluate_suite(
     models = settings.models or suite.models or [pipeline.config.default_model]
     _check_models(pipeline, models)
     registry = ScorerRegistry(ScorerEnv(base_dir=suite.base_dir, catalog=pipeline.catalog))
-    total = check_suite(suite, registry)
+    keys = PreparedKeys(models) if settings.options.use_cache else None
+    total = check_suite(suite, registry, keys)
     auditor = _Auditor() if settings.audit_reasoning else None
+    store = pipeline.store  # opened (on first use) before the run, like the config
     fingerprint = suite.fingerprint()
     run = _run_dir(suite, settings, pipeline, fingerprint)
     old = run.meta()
     variants = [v.name for v in suite.variants]
-    meta = {
+    meta: dict[str, Any] = {
         "run_id": old["run_id"] if old else run.path.name,
         "suite": suite.name,
         "suite_path": str(suite.path),
@@ -183,54 +193,74 @@ async def evaluate_suite(
         "models": list(dict.fromkeys([*(old or {}).get("models", []), *models])),
         "variants": variants,
         "out_dir": str(run.path.resolve()),
-        "started_at": old["started_at"] if old else time.time(),
+        "started_at": None,
         "cases": total,
     }
-    run.write_meta(meta)
-    record_run(pipeline.store, meta, "running")
     results = ResultsFile(run.path)
-    done = results.done_keys()
+    tally = Tally.of_file(run.results)  # what an interrupted run already answered
+    done = tally.done_keys()
     if on_start is not None:
-        on_start({**meta, "resumed": len(done)})
+        on_start({k: v for k, v in meta.items() if k != "started_at"} | {"resumed": len(done)})
     show: Progress = progress or _Silent()
     for model in models:
         finished = sum(1 for k in done if k[2] == model)
         show.start(model, total * len(variants), finished)
+    # the run starts here, once checked and announced (the front door's printing is not the
+    # run); a resumed run keeps its first start
+    meta["started_at"] = old["started_at"] if old else time.time()
+    run.write_meta(meta)
+    # committed in the background (the writer keeps order, and the final record waits): the
+    # row only matters to find an unfinished run again
+    record_run(store, meta, "running", wait=False)
+
+    def record(line: ResultLine) -> None:
+        results.write(line)
+        tally.add(line)
+
+    def record_many(lines: list[ResultLine]) -> None:
+        results.write_many(lines)
+        for line in lines:
+            tally.add(line)
+
     runner = EvalRunner(
         pipeline,
         registry,
         scorer_specs=suite.scorers_for,
-        on_result=results.write,
+        on_result=record,
+        on_results=record_many,
         options=settings.options,
-        cache=ResponseCache(pipeline.store),
+        cache=ResponseCache(store),
         on_progress=show.advance,
         after_score=auditor,
+        prepared_keys=keys,
     )
     status = "interrupted"
     try:
-        await runner.run(suite.items(), models, skip=done)
+        await runner.run(suite.items(defer=True), models, skip=done)
         status = "finished"
     finally:
         show.stop()
         results.close()
-        pipeline.flush()
-        summary = _summary(run, meta, models, variants, status, runner)
+        summary = _summary(run, tally, meta, models, variants, status, runner)
         if auditor is not None:
             summary["audit"] = auditor.summary()
         run.write_summary(summary)
-        record_run(pipeline.store, meta, status, summary if status == "finished" else None)
+        # waits until committed, and the store writes in order: the calls' log rows and the
+        # answers put in the cache are committed by then too
+        record_run(store, meta, status, summary if status == "finished" else None)
     return summary
 
 
 def _summary(
     run: RunDir,
+    tally: Tally,
     meta: dict[str, Any],
     models: list[str],
     variants: list[str],
     status: str,
     runner: EvalRunner,
 ) -> dict[str, Any]:
-    stats = summarize_results(run.results, models, variants)
+    stats = tally.summary(models, variants)
     return {
         "run_id": meta["run_id"],
         "suite": meta["suite"],

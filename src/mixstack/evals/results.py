@@ -3,16 +3,23 @@
 A run directory holds `run.json` (what was run), `results.jsonl` (the lines) and, once done,
 `summary.json`. A crash can leave half a line at the end; `ResultsFile` cuts it off when the
 run resumes. A key answered twice (an error retried on resume) counts by its last line.
+
+What reaches the file survives a crash of the process: an answer from a model is written and
+flushed on its own as soon as it is scored; cached answers are written a chunk at a time, so
+a crash can lose at most the chunk being scored, which a resume takes from the cache again.
 """
 
 from __future__ import annotations
 
 import json
+import operator
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import IO, Any, Literal
+
+from pydantic_core import PydanticSerializationError, to_json
 
 __all__ = ["ResultKey", "ResultLine", "ResultsFile", "iter_results", "result_key"]
 
@@ -20,6 +27,15 @@ Status = Literal["pass", "fail", "error"]
 ResultKey = tuple[str, str, str]
 
 RESULTS = "results.jsonl"
+
+
+def _encode(line: ResultLine) -> bytes:
+    """One compact JSON line (pydantic's serializer: several times faster than `json`)."""
+    row = line.to_json()
+    try:
+        return to_json(row, fallback=str, inf_nan_mode="constants") + b"\n"
+    except PydanticSerializationError:  # e.g. a lone surrogate in a model's output
+        return json.dumps(row, default=str).encode() + b"\n"  # escaped as ASCII
 
 
 @dataclass(slots=True)
@@ -46,10 +62,14 @@ class ResultLine:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        out = {name: getattr(self, name) for name in self.__slots__}
+        out = dict(zip(_FIELDS, _values(self), strict=True))
         if not out["extra"]:
             del out["extra"]
         return out
+
+
+_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ResultLine))
+_values = operator.attrgetter(*_FIELDS)
 
 
 def result_key(row: dict[str, Any]) -> ResultKey:
@@ -57,13 +77,13 @@ def result_key(row: dict[str, Any]) -> ResultKey:
 
 
 class ResultsFile:
-    """Appends lines with one write each, flushed so a crash loses at most the line in flight."""
+    """Appends lines, flushed at once, so a crash loses at most the lines being written."""
 
     def __init__(self, directory: Path):
         self.path = directory / RESULTS
         directory.mkdir(parents=True, exist_ok=True)
         _cut_partial_line(self.path)
-        self._fh: IO[str] = self.path.open("a", encoding="utf-8")
+        self._fh: IO[bytes] = self.path.open("ab")
 
     def done_keys(self) -> set[ResultKey]:
         """Keys already answered (pass or fail); errors are tried again on resume."""
@@ -77,13 +97,18 @@ class ResultsFile:
         return done
 
     def write(self, line: ResultLine) -> None:
-        self._fh.write(json.dumps(line.to_json(), ensure_ascii=False, default=str) + "\n")
+        self._fh.write(_encode(line))
+        self._fh.flush()
+
+    def write_many(self, lines: list[ResultLine]) -> None:
+        """Several lines in one write and one flush."""
+        self._fh.write(b"".join([_encode(line) for line in lines]))
         self._fh.flush()
 
     def close(self) -> None:
+        # flushed, not fsynced: like the store (WAL, synchronous=NORMAL), the file survives a
+        # crash of the process; an fsync here cost more than a whole cached rerun of 500 cases
         if not self._fh.closed:
-            self._fh.flush()
-            os.fsync(self._fh.fileno())
             self._fh.close()
 
 

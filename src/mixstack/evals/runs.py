@@ -66,8 +66,11 @@ class RunDir:
         tmp.replace(self.summary_path)
 
 
-def record_run(store: Store, meta: dict[str, Any], status: str, summary: Any = None) -> None:
-    store.write(
+def record_run(
+    store: Store, meta: dict[str, Any], status: str, summary: Any = None, *, wait: bool = True
+) -> None:
+    """Insert or update the run's row; `wait=False` leaves the commit to the store's writer."""
+    done = store.write(
         "INSERT INTO eval_runs (id, suite, suite_path, fingerprint, workload, models, out_dir, "
         "status, started_at, finished_at, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
@@ -85,7 +88,9 @@ def record_run(store: Store, meta: dict[str, Any], status: str, summary: Any = N
             time.time() if status != "running" else None,
             json.dumps(summary, default=str) if summary is not None else None,
         ),
-    ).result()
+    )
+    if wait:
+        done.result()
 
 
 def latest_unfinished(store: Store, suite_path: str, fingerprint: str) -> RunDir | None:

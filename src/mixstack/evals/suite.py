@@ -24,14 +24,16 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import jinja2
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_core import from_json
 
 from mixstack.errors import ConfigError, InvalidRequestError
 from mixstack.types import ImagePart, Message, Request, ResponseFormat, SamplingParams, Tool
@@ -200,13 +202,40 @@ class SuiteFile(BaseModel):
         return [value] if isinstance(value, str) else value
 
 
-@dataclass(frozen=True, slots=True)
 class EvalItem:
-    """One request to evaluate: a case prompted one way. The runner sends it to each model."""
+    """One request to evaluate: a case prompted one way. The runner sends it to each model.
 
-    case: Case
-    request: Request
-    variant: str = DEFAULT_VARIANT
+    Items from `Suite.items` build their request when it is first asked for: a cached answer
+    whose key is already known (see `evals.cache.PreparedKeys`) never needs it.
+    """
+
+    __slots__ = ("_build", "_request", "case", "variant")
+
+    def __init__(
+        self,
+        case: Case,
+        request: Request | None = None,
+        variant: str = DEFAULT_VARIANT,
+        *,
+        build: Callable[[], Request] | None = None,
+    ):
+        if request is None and build is None:
+            raise TypeError("EvalItem needs a request or a way to build it")
+        self.case = case
+        self.variant = variant
+        self._request = request
+        self._build = build
+
+    @property
+    def request(self) -> Request:
+        if self._request is None:
+            assert self._build is not None
+            self._request = self._build()
+            self._build = None
+        return self._request
+
+    def __repr__(self) -> str:
+        return f"EvalItem(case={self.case.id!r}, variant={self.variant!r})"
 
 
 # -- YAML with line numbers ---------------------------------------------------------------
@@ -243,6 +272,50 @@ def _jinja() -> jinja2.Environment:
     return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, cache_size=64)
 
 
+class _Template:
+    """A compiled prompt template.
+
+    One made only of text and `{{ name }}` (the common case) is filled in directly, as Jinja
+    would (`str(value)`, no escaping): Jinja's per-render setup was most of the cost of
+    building a request. Anything else, or a name the values lack, renders through Jinja.
+    """
+
+    __slots__ = ("jinja", "pieces")
+
+    def __init__(self, env: jinja2.Environment, source: str):
+        self.jinja = env.from_string(source)
+        self.pieces = _plain_pieces(env.parse(source))
+
+    def render(self, values: Mapping[str, Any]) -> str:
+        if self.pieces is None:
+            return self.jinja.render(values)
+        out: list[str] = []
+        for text, name in self.pieces:
+            if name is None:
+                out.append(text)
+            elif name in values:
+                out.append(str(values[name]))
+            else:  # undefined (StrictUndefined raises) or one of Jinja's globals
+                return self.jinja.render(values)
+        return "".join(out)
+
+
+def _plain_pieces(tree: jinja2.nodes.Template) -> list[tuple[str, str | None]] | None:
+    """`[(text, None) | ("", name)]` when the template is only text and plain names."""
+    pieces: list[tuple[str, str | None]] = []
+    for output in tree.body:
+        if not isinstance(output, jinja2.nodes.Output):
+            return None
+        for node in output.nodes:
+            if isinstance(node, jinja2.nodes.TemplateData):
+                pieces.append((node.data, None))
+            elif isinstance(node, jinja2.nodes.Name) and node.ctx == "load":
+                pieces.append(("", node.name))
+            else:
+                return None
+    return pieces
+
+
 # -- the suite ----------------------------------------------------------------------------
 
 
@@ -251,7 +324,11 @@ class Suite:
     path: Path
     spec: SuiteFile
     _env: jinja2.Environment = field(repr=False, default_factory=_jinja)
-    _compiled: dict[str, jinja2.Template] = field(repr=False, default_factory=dict)
+    _compiled: dict[str, _Template] = field(repr=False, default_factory=dict)
+    #: what every case without its own params/tools/format shares, built once (per variant)
+    _shared_params: dict[Variant, SamplingParams] = field(repr=False, default_factory=dict)
+    _shared_tools: tuple[Tool, ...] | None = field(repr=False, default=None)
+    _shared_format: ResponseFormat | None = field(repr=False, default=None)
 
     @property
     def name(self) -> str:
@@ -325,8 +402,9 @@ class Suite:
         if not isinstance(data["id"], str | int):
             raise SuiteError(f"{origin}: case #{index + 1}: id: must be a string or a number.")
         data["id"] = str(data["id"])
+        data["origin"] = origin
         try:
-            case = Case.model_validate({**data, "origin": origin})
+            case = Case.model_validate(data)
         except ValidationError as exc:
             err = exc.errors()[0]
             where = ".".join(str(p) for p in err["loc"]) or "<case>"
@@ -347,11 +425,22 @@ class Suite:
 
     # -- requests -------------------------------------------------------------------------
 
-    def items(self, cases: Iterator[Case] | None = None) -> Iterator[EvalItem]:
-        """One `EvalItem` per case and variant, built lazily."""
+    def items(
+        self, cases: Iterator[Case] | None = None, *, defer: bool = False
+    ) -> Iterator[EvalItem]:
+        """One `EvalItem` per case and variant, as the cases are read.
+
+        With `defer`, an item's request is built only when asked for (for a checked suite:
+        see `check_suite`); otherwise at once, so that a template error raises here.
+        """
+        variants = self.variants
         for case in cases if cases is not None else self.iter_cases():
-            for variant in self.variants:
-                yield EvalItem(case, self.build_request(case, variant), variant.name)
+            for variant in variants:
+                if defer:
+                    build = partial(self.build_request, case, variant)
+                    yield EvalItem(case, variant=variant.name, build=build)
+                else:
+                    yield EvalItem(case, self.build_request(case, variant), variant.name)
 
     def build_request(self, case: Case, variant: Variant | None = None) -> Request:
         """The request for a case, prompted by `variant`; the runner fills in the model."""
@@ -383,12 +472,34 @@ class Suite:
         return Request(
             messages=tuple(messages),
             workload=None,
-            tools=tuple(case.tools if case.tools is not None else defaults.tools or ()),
+            tools=tuple(case.tools) if case.tools is not None else self._tools(),
             tool_choice=case.tool_choice if case.tool_choice is not None else defaults.tool_choice,
-            params=_layered(defaults.params, variant.params, case.params),
-            response_format=case.response_format or defaults.response_format or ResponseFormat(),
+            params=self._params(variant, case),
+            response_format=case.response_format or self._format(),
             metadata={"suite": self.name, "case": case.id, "variant": variant.name},
         )
+
+    # the same objects for every case that does not set its own: cheaper to build, and the
+    # cache key serializes a shared object once (see `RequestKeys`)
+
+    def _params(self, variant: Variant, case: Case) -> SamplingParams:
+        if case.params is not None:
+            return _layered(self.spec.defaults.params, variant.params, case.params)
+        params = self._shared_params.get(variant)
+        if params is None:
+            params = _layered(self.spec.defaults.params, variant.params)
+            self._shared_params[variant] = params
+        return params
+
+    def _tools(self) -> tuple[Tool, ...]:
+        if self._shared_tools is None:
+            self._shared_tools = tuple(self.spec.defaults.tools or ())
+        return self._shared_tools
+
+    def _format(self) -> ResponseFormat:
+        if self._shared_format is None:
+            self._shared_format = self.spec.defaults.response_format or ResponseFormat()
+        return self._shared_format
 
     def _render(self, template: str, values: dict[str, Any], case: Case, where: str) -> str:
         if "{{" not in template and "{%" not in template:
@@ -398,7 +509,7 @@ class Suite:
             if compiled is None:
                 if len(self._compiled) > 256:  # per-case templates: do not grow without bound
                     self._compiled.clear()
-                compiled = self._compiled[template] = self._env.from_string(template)
+                compiled = self._compiled[template] = _Template(self._env, template)
             return compiled.render(values)
         except jinja2.TemplateError as exc:
             raise SuiteError(
@@ -424,14 +535,22 @@ def _jsonl_cases(path: Path) -> Iterator[tuple[str, int, Any]]:
             if not line.strip():
                 continue
             try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise SuiteError(
-                    f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno}); "
-                    "write one JSON object per line."
-                ) from exc
+                raw = from_json(line)  # pydantic's parser: several times faster than `json`
+            except ValueError:
+                raw = _json_line(path, lineno, line)
             yield f"{path}:{lineno}", index, raw
             index += 1
+
+
+def _json_line(path: Path, lineno: int, line: str) -> Any:
+    """Parse again with `json`, whose errors name the column, and report where it fails."""
+    try:
+        return json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise SuiteError(
+            f"{path}:{lineno}: invalid JSON ({exc.msg} at column {exc.colno}); "
+            "write one JSON object per line."
+        ) from exc
 
 
 def _csv_cases(path: Path) -> Iterator[tuple[str, int, Any]]:

@@ -1,7 +1,8 @@
 """Per model × variant statistics and paired comparisons, computed from a results file.
 
-The file is read once, keeping a small tuple per result (never the outputs), so a summary of a
-20k-case run stays small in memory.
+A `Tally` keeps a small tuple per result (never the outputs), so a summary of a 20k-case run
+stays small in memory. A run keeps its tally as it writes its results file (so the summary
+does not read the file back); `summarize_results` reads a file once.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from mixstack.evals.results import ResultKey, iter_results, result_key
+from mixstack.evals.results import ResultKey, ResultLine, iter_results, result_key
 from mixstack.evals.stats import agresti_min_interval, mcnemar_exact, percentile, wilson_interval
 
-__all__ = ["compare_pair", "summarize_results"]
+__all__ = ["Tally", "compare_pair", "summarize_results"]
 
 
 class _Outcome(NamedTuple):
@@ -91,10 +92,22 @@ def compare_pair(a: _Group, b: _Group) -> dict[str, Any]:
     }
 
 
-def _groups(path: Path) -> dict[tuple[str, str], _Group]:
-    latest: dict[ResultKey, _Outcome] = {}
-    for row in iter_results(path):
-        latest[result_key(row)] = _Outcome(
+class Tally:
+    """The latest outcome of every (case, variant, model): what a summary is computed from."""
+
+    def __init__(self) -> None:
+        self._latest: dict[ResultKey, _Outcome] = {}
+
+    @classmethod
+    def of_file(cls, path: Path) -> Tally:
+        tally = cls()
+        for row in iter_results(path):
+            tally.add_row(row)
+        return tally
+
+    def add_row(self, row: dict[str, Any]) -> None:
+        """A line as read back from a results file."""
+        self._latest[result_key(row)] = _Outcome(
             row["status"],
             row.get("score"),
             int(row.get("prompt_tokens") or 0),
@@ -103,31 +116,53 @@ def _groups(path: Path) -> dict[tuple[str, str], _Group]:
             row.get("latency_ms"),
             bool(row.get("cached")),
         )
-    groups: dict[tuple[str, str], _Group] = {}
-    for (case, variant, model), outcome in latest.items():
-        group = groups.setdefault((model, variant), _Group(model, variant))
-        group.outcomes[case] = outcome
-    return groups
+
+    def add(self, line: ResultLine) -> None:
+        """A line as written (the same values `add_row` reads back)."""
+        self._latest[(line.case, line.variant, line.model)] = _Outcome(
+            line.status,
+            line.score,
+            line.prompt_tokens,
+            line.completion_tokens,
+            line.cost_usd,
+            line.latency_ms,
+            line.cached,
+        )
+
+    def done_keys(self) -> set[ResultKey]:
+        """Keys answered (pass or fail); an error is tried again on resume."""
+        return {key for key, outcome in self._latest.items() if outcome.status != "error"}
+
+    def summary(
+        self, models: list[str] | None = None, variants: list[str] | None = None
+    ) -> dict[str, Any]:
+        """`{"runs": […], "comparisons": […]}`; models and variants keep the given order."""
+        groups: dict[tuple[str, str], _Group] = {}
+        for (case, variant, model), outcome in self._latest.items():
+            group = groups.get((model, variant))
+            if group is None:
+                group = groups[(model, variant)] = _Group(model, variant)
+            group.outcomes[case] = outcome
+        model_order = {m: i for i, m in enumerate(models or [])}
+        variant_order = {v: i for i, v in enumerate(variants or [])}
+        ordered = sorted(
+            groups.values(),
+            key=lambda g: (
+                model_order.get(g.model, len(model_order)),
+                g.model,
+                variant_order.get(g.variant, len(variant_order)),
+                g.variant,
+            ),
+        )
+        comparisons = []
+        for a, b in itertools.combinations(ordered, 2):
+            if a.variant == b.variant or a.model == b.model:
+                comparisons.append(compare_pair(a, b))
+        return {"runs": [g.stats() for g in ordered], "comparisons": comparisons}
 
 
 def summarize_results(
     path: Path, models: list[str] | None = None, variants: list[str] | None = None
 ) -> dict[str, Any]:
-    """`{"runs": […], "comparisons": […]}`; models and variants keep the given order."""
-    groups = _groups(path)
-    model_order = {m: i for i, m in enumerate(models or [])}
-    variant_order = {v: i for i, v in enumerate(variants or [])}
-    ordered = sorted(
-        groups.values(),
-        key=lambda g: (
-            model_order.get(g.model, len(model_order)),
-            g.model,
-            variant_order.get(g.variant, len(variant_order)),
-            g.variant,
-        ),
-    )
-    comparisons = []
-    for a, b in itertools.combinations(ordered, 2):
-        if a.variant == b.variant or a.model == b.model:
-            comparisons.append(compare_pair(a, b))
-    return {"runs": [g.stats() for g in ordered], "comparisons": comparisons}
+    """`{"runs": […], "comparisons": […]}` of a results file; see `Tally.summary`."""
+    return Tally.of_file(path).summary(models, variants)
