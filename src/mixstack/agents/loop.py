@@ -220,9 +220,9 @@ class Agent:
         timeout = self.meter.seconds_left()
         started = time.perf_counter()
         try:
-            completion = await asyncio.wait_for(
-                self.pipeline.complete(request, front_door="agent"), timeout=timeout
-            )
+            # `timeout`, not `wait_for`: on 3.11 `wait_for` can swallow a cancellation
+            async with asyncio.timeout(timeout):
+                completion = await self.pipeline.complete(request, front_door="agent")
         except TimeoutError as exc:
             self.meter.charge(steps=1)
             reason = self.meter.exhausted() or "budget: wall time reached during a model call"

@@ -124,8 +124,11 @@ async def _connected(servers: list[McpServerConfig]) -> AsyncIterator[list[Agent
             try:
                 read, write = await stack.enter_async_context(stdio_client(params, errlog=errlog))
                 session = await stack.enter_async_context(ClientSession(read, write))
-                await asyncio.wait_for(session.initialize(), timeout=server.timeout_s)
-                listed = await asyncio.wait_for(session.list_tools(), timeout=server.timeout_s)
+                # `timeout`, not `wait_for`: on 3.11 `wait_for` can swallow a cancellation
+                async with asyncio.timeout(server.timeout_s):
+                    await session.initialize()
+                async with asyncio.timeout(server.timeout_s):
+                    listed = await session.list_tools()
             except (OSError, TimeoutError, Exception) as exc:
                 errlog.seek(0)
                 tail = errlog.read()[-300:].strip()

@@ -106,7 +106,9 @@ class AgentTool(abc.ABC):
         except ToolError as exc:
             return ToolOutcome(False, f"invalid arguments: {exc}", error="invalid_arguments")
         try:
-            text = await asyncio.wait_for(self.invoke(checked, ctx), timeout=ctx.timeout_s)
+            # `timeout`, not `wait_for`: on 3.11 `wait_for` can swallow a cancellation
+            async with asyncio.timeout(ctx.timeout_s):
+                text = await self.invoke(checked, ctx)
         except TimeoutError:
             message = f"{self.name} timed out after {ctx.timeout_s:g} s"
             return ToolOutcome(False, message, error="timeout")
