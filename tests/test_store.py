@@ -116,3 +116,17 @@ def test_queued_updates_and_named_parameters_still_apply_in_order(tmp_path: Path
     rows = {r["k"]: r["n"] for r in store.query("SELECT k, n FROM c")}
     store.close()
     assert rows == {"a": 50, "b": 5}
+
+
+def test_text_sqlite_cannot_encode_is_stored_escaped_and_the_writer_lives_on(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "s.db")
+    store.write("CREATE TABLE t (k TEXT)").result()
+    for i in range(3):  # a run of queued rows with one bad value, then a waited-on write
+        store.submit("INSERT INTO t VALUES (?)", ("bad \ud800" if i == 1 else f"ok {i}",))
+    store.write("INSERT INTO t VALUES (?)", ("lone \udfff",)).result()
+    store.flush()
+    rows = sorted(r["k"] for r in store.query("SELECT k FROM t"))
+    store.close()
+    assert rows == ["bad \\ud800", "lone \\udfff", "ok 0", "ok 2"]

@@ -9,7 +9,6 @@ Front doors (CLI, gateway, evals, agents) build a `Request` and call `complete()
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -20,6 +19,7 @@ from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config, load_config
 from mixstack.errors import InvalidRequestError, MixstackError, PolicyError, ProviderError
 from mixstack.guard.redact import ChunkRestorer, RedactionMap, redact_request
+from mixstack.jsonbytes import dumps_text
 from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry, ProviderReply
 from mixstack.resilience import Attempt, Resilience, Target
 from mixstack.router import RouteDecision, Router, RouteRefused
@@ -31,9 +31,6 @@ if TYPE_CHECKING:
     from mixstack.rephrase import RephraseResult
 
 __all__ = ["CallContext", "CallStream", "Pipeline", "new_request_id"]
-
-#: one encoder for every stored JSON column (`json.dumps` with options builds one per call)
-_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def new_request_id() -> str:
@@ -238,9 +235,9 @@ class Pipeline:
             latency_ms=ctx.elapsed_ms(),
             prompt=_messages_json(ctx.request.messages) if store_content else None,
             **_rephrase_columns(ctx, store_content),
-            route=_JSON(route if route is not None else ctx.route.to_json()),
+            route=dumps_text(route if route is not None else ctx.route.to_json()),
             policy=ctx.route.policy,
-            pii=_JSON([c.to_json() for c in ctx.route.pii]) if ctx.route.pii else "[]",
+            pii=dumps_text([c.to_json() for c in ctx.route.pii]) if ctx.route.pii else "[]",
             redacted=ctx.route.redacted,
         )
 
@@ -280,9 +277,9 @@ class Pipeline:
             error=exc.message,
             error_type=exc.error_type,
             prompt=_messages_json(request.messages) if store_content else None,
-            route=_JSON(route),
+            route=dumps_text(route),
             policy=refused.policy if refused is not None else "",
-            pii=_JSON([c.to_json() for c in pii]),
+            pii=dumps_text([c.to_json() for c in pii]),
         )
         record_call(self.store, row)
 
@@ -423,4 +420,4 @@ def _messages_json(messages: tuple[Message, ...]) -> str:
         if m.tool_call_id:
             item["tool_call_id"] = m.tool_call_id
         out.append(item)
-    return _JSON(out)
+    return dumps_text(out)

@@ -21,7 +21,6 @@ from typing import Any, TypeVar, cast
 
 import anyio
 from pydantic import ValidationError
-from pydantic_core import to_json
 from starlette.applications import Starlette
 from starlette.requests import Request as HttpRequest
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -43,6 +42,7 @@ from mixstack.gateway.wire import ChatCompletionRequest, ChunkWriter, completion
 from mixstack.guard.budget import Budget, Reservation
 from mixstack.guard.keys import KeyRejected, KeyStore, ModelNotAllowed, VirtualKey
 from mixstack.guard.ratelimit import RateLimiter, Ticket
+from mixstack.jsonbytes import dumps
 from mixstack.pipeline import CallStream, Pipeline
 from mixstack.router import RouteDecision
 from mixstack.types import Chunk, Completion, Request
@@ -480,7 +480,7 @@ class Gateway:
             cost_usd=usage.cost_usd,
         )
         return Response(
-            to_json(completion_json(done)),
+            dumps(completion_json(done)),
             media_type="application/json",
             headers=self._headers(
                 done.request_id, done.model, _route_short(done.route), usage.cost_usd

@@ -2,13 +2,14 @@
 
 Every write goes through one background thread that commits in batches, so a front door
 never waits on the disk. `write()` returns a future for writes whose result matters;
-`submit()` is fire-and-forget: such rows wait up to 5 ms for others to share their commit
+`submit()` is fire-and-forget: such rows wait up to 50 ms for others to share their commit
 (group commit). A row is acknowledged once its batch commits; WAL with
 `synchronous=NORMAL` keeps acknowledged rows through a crash of the process.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -30,7 +31,7 @@ log = logging.getLogger("mixstack.store")
 HOME_ENV = "MIXSTACK_HOME"
 _BATCH = 256
 #: how long a fire-and-forget row waits for others to share its commit
-_GROUP_S = 0.005
+_GROUP_S = 0.05
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -193,10 +194,24 @@ class Store:
         finally:
             conn.close()
 
+    @classmethod
+    def _commit(cls, conn: sqlite3.Connection, batch: list[_Write]) -> None:
+        """Commit the batch; whatever goes wrong, the writer thread lives on."""
+        try:
+            cls._commit_batch(conn, batch)
+        except Exception as exc:  # the disk, say: the batch is lost, and said so
+            log.error("a batch of %d writes failed: %s", len(batch), exc)
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            for item in batch:
+                if item.future is not None and not item.future.done():
+                    item.future.set_exception(exc)
+
     @staticmethod
-    def _commit(conn: sqlite3.Connection, batch: list[_Write]) -> None:
+    def _commit_batch(conn: sqlite3.Connection, batch: list[_Write]) -> None:
         """One transaction for the batch. A run of fire-and-forget rows with the same
-        statement (a busy gateway's call log) goes in one `executemany`: per-row statements
+        statement (a busy gateway's call log) goes in one statement: per-row statements
         would let the writer fall behind a saturated event loop, and the queue grow."""
         results: list[tuple[_Write, int | BaseException]] = []
         conn.execute("BEGIN IMMEDIATE")
@@ -281,7 +296,7 @@ def _run_many(conn: sqlite3.Connection, run: list[_Write]) -> bool:
                 chunk = rows[start : start + per]
                 flat = [value for row in chunk for value in row]
                 conn.execute(head + ",".join([one] * len(chunk)), flat)
-    except sqlite3.Error:
+    except Exception:  # a constraint, or a value SQLite cannot take: row by row then
         conn.execute("ROLLBACK TO run")
         conn.execute("RELEASE run")
         return False
@@ -292,13 +307,34 @@ def _run_many(conn: sqlite3.Connection, run: list[_Write]) -> bool:
 def _run_one(conn: sqlite3.Connection, item: _Write) -> int | BaseException:
     conn.execute("SAVEPOINT one")
     try:
-        if item.many:
-            cur = conn.executemany(item.sql, cast(list[Params], item.params))
-        else:
-            cur = conn.execute(item.sql, cast(Params, item.params))
-    except sqlite3.Error as exc:
+        try:
+            cur = _execute(conn, item.sql, item.params, item.many)
+        except UnicodeEncodeError:
+            # text that is not valid Unicode (a lone surrogate a caller sent): stored with
+            # the offending code points escaped rather than lost
+            cur = _execute(conn, item.sql, _escaped(item.params), item.many)
+    except Exception as exc:
         conn.execute("ROLLBACK TO one")
         conn.execute("RELEASE one")
         return exc
     conn.execute("RELEASE one")
     return cur.lastrowid or 0
+
+
+def _execute(
+    conn: sqlite3.Connection, sql: str, params: Params | list[Params], many: bool
+) -> sqlite3.Cursor:
+    if many:
+        return conn.executemany(sql, cast(list[Params], params))
+    return conn.execute(sql, cast(Params, params))
+
+
+def _escaped(params: Any) -> Any:
+    """`params` with every string's unencodable code points backslash-escaped."""
+    if isinstance(params, str):
+        return params.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(params, dict):
+        return {k: _escaped(v) for k, v in params.items()}
+    if isinstance(params, list | tuple):
+        return type(params)(_escaped(v) for v in params)
+    return params
