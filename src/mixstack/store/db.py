@@ -275,6 +275,7 @@ def _same_run(first: _Write, item: _Write) -> bool:
 _INSERT_VALUES = re.compile(r"(?is)^\s*(INSERT\b.*\bVALUES\s*)(\([\s?,]*\))\s*;?\s*$")
 #: SQLite binds at most 32766 parameters per statement (since 3.32)
 _MAX_PARAMS = 32766
+_ROWS_PER_INSERT = (64, 32, 16, 8, 4, 2, 1)
 
 
 def _run_many(conn: sqlite3.Connection, run: list[_Write]) -> bool:
@@ -292,10 +293,16 @@ def _run_many(conn: sqlite3.Connection, run: list[_Write]) -> bool:
         else:
             head, one = insert.group(1), insert.group(2)
             per = max(1, _MAX_PARAMS // len(rows[0]))
-            for start in range(0, len(rows), per):
-                chunk = rows[start : start + per]
-                flat = [value for row in chunk for value in row]
-                conn.execute(head + ",".join([one] * len(chunk)), flat)
+            start = 0
+            # statements of 64, 32, …, 1 rows only: each distinct statement stays prepared
+            # in the connection's cache, and one per batch size made it grow by megabytes
+            for most in _ROWS_PER_INSERT:
+                size = min(most, per)
+                while len(rows) - start >= size:
+                    chunk = rows[start : start + size]
+                    flat = [value for row in chunk for value in row]
+                    conn.execute(head + ",".join([one] * size), flat)
+                    start += size
     except Exception:  # a constraint, or a value SQLite cannot take: row by row then
         conn.execute("ROLLBACK TO run")
         conn.execute("RELEASE run")
