@@ -13,7 +13,7 @@ from mixstack.config import Config, parse_config
 from mixstack.errors import ConfigError, ContextLengthError, InvalidRequestError, PolicyError
 from mixstack.providers.base import ProviderRegistry
 from mixstack.router import RouteDecision, Router, RouteRefused
-from mixstack.types import ImagePart, Request, SamplingParams, Tool
+from mixstack.types import ImagePart, Request, ResponseFormat, SamplingParams, Tool
 
 MODELS: list[dict[str, Any]] = [
     {"name": "fake/local-small", "provider": "fake", "context_window": 2048,
@@ -299,3 +299,62 @@ def test_decision_json_round_trip_and_short_form() -> None:
     assert "\n" not in short
     # the gateway's header comes from the stored JSON form: the same line
     assert RouteDecision.short_of(json.loads(json.dumps(d.to_json()))) == short
+
+
+@pytest.mark.parametrize("workload", sorted(WORKLOADS))
+@pytest.mark.parametrize("words", [1, 400, 3000, 40000])
+@pytest.mark.parametrize("needs", ["", "tools", "json"])
+def test_routed_fast_path_agrees_with_the_per_model_checks(
+    workload: str, words: int, needs: str
+) -> None:
+    """A routed request runs an unrolled copy of the per-model checks: it must exclude the
+    same models, for the same kind of reason, and rank as `rank_key` does."""
+    from mixstack.router.policy import (
+        BASE_MODEL_REASON,
+        latency_reason,
+        rank_key,
+        request_reason,
+        shape_of,
+        standings,
+        static_reason,
+    )
+
+    config, router = make()
+    tools = (Tool(name="lookup", description="look a thing up"),) if needs == "tools" else ()
+    fmt = ResponseFormat(type="json_object") if needs == "json" else ResponseFormat()
+    request = Request.from_prompt(
+        "word " * words, workload=workload, tools=tools, response_format=fmt
+    )
+    try:
+        decision = router.decide(request, scan="never")
+    except (RouteRefused, ContextLengthError):
+        decision = None
+    wl = router.chooser.choose(request)
+    shape = shape_of(request, config.routing.expected_output_tokens)
+    calibration = router.calibration()
+    facts = standings(list(router._catalog), wl, calibration, 0.9)
+    expected: dict[str, str] = {}
+    open_: list[Any] = []
+    for entry in router._catalog:
+        reason = static_reason(entry, wl, False)
+        if reason is None and "chat" not in entry.capabilities:
+            reason = BASE_MODEL_REASON
+        reason = reason or latency_reason(wl, facts[entry.name].latency_ms)
+        reason = reason or request_reason(
+            entry, wl, shape, facts[entry.name].latency_ms, explicit=False
+        )
+        if reason is None:
+            open_.append(entry)
+        else:
+            expected[entry.name] = reason
+    ranked = sorted(
+        open_,
+        key=lambda e: rank_key(
+            e, facts[e.name], e.cost(shape.prompt_tokens, shape.completion_tokens)
+        ),
+    )
+    if decision is None:
+        assert not ranked
+        return
+    assert excluded(decision) == expected
+    assert list(decision.candidates) == [e.name for e in ranked]
