@@ -78,6 +78,21 @@ def _check_models(pipeline: Pipeline, models: list[str]) -> None:
             pipeline.catalog.get(model)
 
 
+def check_scorers(suite: Suite, case: Case, registry: ScorerRegistry) -> None:
+    """The case has scorers, and each one can be built (errors name the case)."""
+    specs = suite.scorers_for(case)
+    if not specs:
+        raise SuiteError(
+            f"{case.origin}: case {case.id!r}: scorers: none; set `defaults.scorers` "
+            "in the suite or `scorers` in the case."
+        )
+    for spec in specs:
+        try:
+            registry.build(spec)
+        except SuiteError as exc:
+            raise SuiteError(f"{case.origin}: case {case.id!r}: {exc.message}") from exc
+
+
 def check_suite(suite: Suite, registry: ScorerRegistry, keys: PreparedKeys | None = None) -> int:
     """Validate every case, scorer, template and image; returns the number of cases.
 
@@ -85,17 +100,7 @@ def check_suite(suite: Suite, registry: ScorerRegistry, keys: PreparedKeys | Non
     """
     count = 0
     for case in suite.iter_cases():
-        specs = suite.scorers_for(case)
-        if not specs:
-            raise SuiteError(
-                f"{case.origin}: case {case.id!r}: scorers: none; set `defaults.scorers` "
-                "in the suite or `scorers` in the case."
-            )
-        for spec in specs:
-            try:
-                registry.build(spec)
-            except SuiteError as exc:
-                raise SuiteError(f"{case.origin}: case {case.id!r}: {exc.message}") from exc
+        check_scorers(suite, case, registry)
         for variant in suite.variants:
             request = suite.build_request(case, variant)
             if keys is not None:

@@ -7,17 +7,16 @@ only when an Anthropic model is first called; its own retries are off (the call 
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from mixstack.catalog import ModelEntry
 from mixstack.config import Config
-from mixstack.errors import InvalidRequestError, ModelUnavailableError, ProviderError
+from mixstack.errors import InvalidRequestError, ProviderError
 from mixstack.providers.base import Availability, Provider, ProviderReply
 from mixstack.providers.http_errors import parse_retry_after, status_error
+from mixstack.providers.vendor import VendorSdk
 from mixstack.types import (
     Chunk,
     FinishReason,
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["AnthropicProvider", "create_provider", "messages_params"]
 
-_DEFAULT_KEY_ENV = "ANTHROPIC_API_KEY"
+_SDK = VendorSdk("anthropic", "Anthropic SDK", "anthropic", key_env="ANTHROPIC_API_KEY")
 _DEFAULT_MAX_TOKENS = 4096
 _STOP: dict[str, FinishReason] = {
     "end_turn": "stop",
@@ -45,21 +44,6 @@ _STOP: dict[str, FinishReason] = {
     "refusal": "content_filter",
     "pause_turn": "stop",
 }
-
-
-def _sdk() -> Any:
-    try:
-        import anthropic
-    except ImportError as exc:
-        raise ModelUnavailableError(
-            "the Anthropic SDK is not installed; install mixstack[anthropic] "
-            "(pip install 'mixstack[anthropic]')."
-        ) from exc
-    return anthropic
-
-
-def _key_env(model: ModelEntry) -> str:
-    return model.config.api_key_env or _DEFAULT_KEY_ENV
 
 
 # -- request translation ---------------------------------------------------------------------
@@ -173,14 +157,14 @@ def messages_params(model: ModelEntry, request: Request) -> dict[str, Any]:
 
 
 def _error(model: ModelEntry, exc: Exception) -> Exception:
-    sdk = _sdk()
+    sdk = _SDK.load()
     if isinstance(exc, sdk.APIStatusError):
         return status_error(
             model.name,
             f"{model.name} (Anthropic)",
             exc.status_code,
             getattr(exc, "message", str(exc)),
-            credentials_fix=f"check ${_key_env(model)}",
+            credentials_fix=f"check ${_SDK.key_env(model)}",
             retry_after_s=parse_retry_after(exc.response.headers),
         )
     if isinstance(exc, sdk.APIConnectionError):
@@ -202,24 +186,14 @@ class AnthropicProvider(Provider):
         self._clients: dict[tuple[str | None, str], anthropic.AsyncAnthropic] = {}
 
     def availability(self, model: ModelEntry) -> Availability:
-        if importlib.util.find_spec("anthropic") is None:
-            return Availability(False, "install mixstack[anthropic]")
-        env = _key_env(model)
-        if not os.environ.get(env):
-            return Availability(False, f"${env} is not set")
-        return Availability(True, model.config.base_url or "Anthropic API")
+        return _SDK.availability(model, "Anthropic API")
 
     def endpoint(self, model: ModelEntry) -> str:
         return model.config.base_url or "https://api.anthropic.com"
 
     def _client(self, model: ModelEntry) -> anthropic.AsyncAnthropic:
-        sdk = _sdk()
-        env = _key_env(model)
-        key = os.environ.get(env)
-        if not key:
-            raise ModelUnavailableError(
-                f"{model.name} needs an API key in ${env}; export it or pick another model."
-            )
+        sdk = _SDK.load()
+        key = _SDK.key(model)
         slot = (model.config.base_url, key)
         client = self._clients.get(slot)
         if client is None:

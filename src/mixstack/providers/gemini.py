@@ -7,17 +7,16 @@ imported only when a Gemini model is first called; its own retries are off.
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 from collections.abc import AsyncIterator
 from typing import Any
 
 from mixstack.catalog import ModelEntry
 from mixstack.config import Config
-from mixstack.errors import InvalidRequestError, ModelUnavailableError, ProviderError
+from mixstack.errors import InvalidRequestError, ProviderError
 from mixstack.providers.base import Availability, Provider, ProviderReply
 from mixstack.providers.http_errors import status_error
+from mixstack.providers.vendor import VendorSdk
 from mixstack.types import (
     Chunk,
     FinishReason,
@@ -31,7 +30,7 @@ from mixstack.types import (
 
 __all__ = ["GeminiProvider", "create_provider", "generate_params"]
 
-_DEFAULT_KEY_ENV = "GEMINI_API_KEY"
+_SDK = VendorSdk("google.genai", "Google Gen AI SDK", "gemini", key_env="GEMINI_API_KEY")
 _FINISH: dict[str, FinishReason] = {
     "STOP": "stop",
     "MAX_TOKENS": "length",
@@ -41,21 +40,6 @@ _FINISH: dict[str, FinishReason] = {
     "PROHIBITED_CONTENT": "content_filter",
     "SPII": "content_filter",
 }
-
-
-def _sdk() -> Any:
-    try:
-        from google import genai
-    except ImportError as exc:
-        raise ModelUnavailableError(
-            "the Google Gen AI SDK is not installed; install mixstack[gemini] "
-            "(pip install 'mixstack[gemini]')."
-        ) from exc
-    return genai
-
-
-def _key_env(model: ModelEntry) -> str:
-    return model.config.api_key_env or _DEFAULT_KEY_ENV
 
 
 # -- request translation ---------------------------------------------------------------------
@@ -208,7 +192,7 @@ def _error(model: ModelEntry, exc: Exception) -> Exception:
             f"{model.name} (Gemini)",
             int(exc.code or 0),
             exc.message or str(exc),
-            credentials_fix=f"check ${_key_env(model)}",
+            credentials_fix=f"check ${_SDK.key_env(model)}",
         )
     import httpx
 
@@ -231,24 +215,14 @@ class GeminiProvider(Provider):
         self._clients: dict[tuple[str | None, str], Any] = {}
 
     def availability(self, model: ModelEntry) -> Availability:
-        if importlib.util.find_spec("google.genai") is None:
-            return Availability(False, "install mixstack[gemini]")
-        env = _key_env(model)
-        if not os.environ.get(env):
-            return Availability(False, f"${env} is not set")
-        return Availability(True, model.config.base_url or "Gemini API")
+        return _SDK.availability(model, "Gemini API")
 
     def endpoint(self, model: ModelEntry) -> str:
         return model.config.base_url or "https://generativelanguage.googleapis.com"
 
     def _client(self, model: ModelEntry) -> Any:
-        genai = _sdk()
-        env = _key_env(model)
-        key = os.environ.get(env)
-        if not key:
-            raise ModelUnavailableError(
-                f"{model.name} needs an API key in ${env}; export it or pick another model."
-            )
+        genai = _SDK.load()
+        key = _SDK.key(model)
         slot = (model.config.base_url, key)
         client = self._clients.get(slot)
         if client is None:

@@ -19,10 +19,11 @@ import yarl
 
 from mixstack.catalog import ModelEntry
 from mixstack.config import Config
-from mixstack.errors import ModelUnavailableError, ProviderError
+from mixstack.errors import ProviderError
 from mixstack.jsonbytes import dumps
 from mixstack.providers.base import Availability, Provider, ProviderReply
 from mixstack.providers.http_errors import parse_retry_after, status_error
+from mixstack.providers.vendor import missing_key
 from mixstack.types import (
     Chunk,
     FinishReason,
@@ -291,9 +292,7 @@ class OpenAICompatProvider(Provider):
         if env:
             key = os.environ.get(env)
             if not key:
-                raise ModelUnavailableError(
-                    f"{model.name} needs an API key in ${env}; export it or pick another model."
-                )
+                raise missing_key(model, env)
             headers["authorization"] = f"Bearer {key}"
         return headers
 

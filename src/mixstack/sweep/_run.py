@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from mixstack.catalog import ModelEntry
 from mixstack.errors import MixstackError
+from mixstack.evals.evaluate import check_scorers
 from mixstack.evals.scorers import ScoreContext, ScorerEnv, ScorerError, ScorerRegistry
 from mixstack.evals.suite import Case, Suite, SuiteError, Variant
 from mixstack.pipeline import Pipeline
@@ -192,14 +193,7 @@ def _checked_cases(suite: Suite, registry: ScorerRegistry, limit: int | None) ->
     for case in suite.iter_cases():
         if limit is not None and len(cases) >= limit:
             break
-        specs = suite.scorers_for(case)
-        if not specs:
-            raise SuiteError(
-                f"{case.origin}: case {case.id!r}: scorers: none; set `defaults.scorers` "
-                "in the suite or `scorers` in the case."
-            )
-        for spec in specs:
-            registry.build(spec)
+        check_scorers(suite, case, registry)
         _with_document(suite, case, suite.variants[0], "")
         cases.append(case)
     if not cases:
