@@ -31,7 +31,6 @@ from mixstack.audit._arith import equations
         ("60 km/h × 2 h = 120 km", True),
         ("2.5 hours = 150 minutes", True),
         ("2 hours is 100 minutes", False),
-        ("1.5 hours = 1 hour 20 minutes", False),
         ("2 kg 300 g = 2300 g", True),
         ("3 km = 300 m", False),
         ("24 \\times 3 = 72", True),
@@ -188,3 +187,40 @@ def test_any_text_is_audited_without_raising() -> None:
         question = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 80)))
         audit = audit_trace(question, output, expected=rng.choice([None, "5", "abc"]))
         assert audit.verdict in ("sound", "lucky", "wrong", "unauditable")
+
+
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("14:20 plus 1 hour is 15:20", True),
+        ("15:20 plus 35 minutes is 15:55", True),
+        ("15:20 plus 35 minutes is 16:05", False),
+        ("11:30 + 1 hour = 12:30", True),  # a 12-hour reading
+        ("10:30 pm + 8 hours = 6:30 am", True),  # across midnight
+        ("10:30 pm + 8 hours = 7:30 am", False),
+        ("From 9:15 to 11:40 is 2 hours 25 minutes", True),
+        ("From 9:15 to 11:40 is 2 hours 35 minutes", False),
+        ("15:55 - 14:20 = 1 hour 35 minutes", True),
+        ("45 minutes before 9:10 is 8:25", True),
+        ("March 28 plus 5 days is April 2", True),
+        ("March 28 plus 5 days is April 3", False),
+        ("3 days after March 30 is April 2", True),
+        ("From June 3 to June 24 is 20 days", False),
+        ("2024-03-12 plus 30 days is 2024-04-11", True),
+        ("Monday plus 3 days is Thursday", True),
+        ("Tuesday plus 10 days is Friday", True),
+        ("Monday plus 3 days is Friday", False),
+        ("90 minutes = 1 hour 30 minutes", True),
+        ("1.5 hours = 1 hour 20 minutes", False),
+        ("8 hours 30 minutes - 30 minutes = 8 hours", True),
+        ("2 hours 30 minutes + 45 minutes = 3 hours 25 minutes", False),
+    ],
+)
+def test_clock_times_durations_and_dates_are_recomputed(text: str, ok: bool) -> None:
+    from mixstack.audit._clock import time_relations
+
+    found = time_relations(text)
+    assert len(found) == 1, text
+    assert found[0].ok is ok, text
+    # and never read as plain numbers: "14:20 plus 1 hour" is not 20 + 1
+    assert all(eq.ok for eq in equations(text)), text

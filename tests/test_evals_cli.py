@@ -61,7 +61,8 @@ def test_eval_json_report_fail_under_compare_and_calibrate(
     # CI gate: fake/five passes 2/3 < 0.9
     gated = cli("eval", str(suite), "-c", str(config), "--fail-under", "0.9",
                 "--out", str(tmp_path / "r2"))  # fmt: skip
-    assert gated.code == 1
+    assert gated.code == 6  # quality below target, not "the endpoint failed" (1)
+    assert "below --fail-under 0.9" in gated.err
     assert "fake/five" in gated.err
 
     # a changed expectation flips one case between runs
@@ -95,6 +96,51 @@ def test_eval_json_report_fail_under_compare_and_calibrate(
     assert read.workloads["math"]["fake/five"].pass_rate == pytest.approx(2 / 3)
     strict = cli("eval", "calibrate", str(tmp_path / "r1"), "--target", "0.99", "--json")
     assert strict.json()["recommended"] is None
+
+
+def test_failed_calls_exit_7_apart_from_a_quality_miss(tmp_path: Path, cli: Any) -> None:
+    """CI must tell an outage from a regression: every call erroring is exit 7, with or
+    without --fail-under, and a quality miss alone is exit 6."""
+    config = tmp_path / "mixstack.yaml"
+    models = [*MODELS, {"name": "fake/down", "provider": "fake", "replies": [{"error": "down"}]}]
+    config.write_text(yaml.safe_dump({"models": models}))
+    suite = tmp_path / "s.yaml"
+    suite.write_text("models: [fake/down]\ndefaults:\n  scorers: [numeric]\n" + CASES)
+    down = cli("eval", str(suite), "-c", str(config), "--retries", "0", "--out", str(tmp_path / "a"))
+    assert down.code == 7, down.err
+    assert "calls failed above --max-error-rate 0.05" in down.err
+    assert "fake/down[default] 3/3" in down.err
+    gated = cli("eval", str(suite), "-c", str(config), "--retries", "0", "--fail-under", "0.5",
+                "--json", "--out", str(tmp_path / "b"))  # fmt: skip
+    assert gated.code == 7
+    assert gated.json()["runs"][0]["errors"] == 3  # stdout still holds the whole summary
+    tolerant = cli("eval", str(suite), "-c", str(config), "--retries", "0",
+                   "--max-error-rate", "1", "--out", str(tmp_path / "c"))  # fmt: skip
+    assert tolerant.code == 0, tolerant.err
+    # the exit codes are in --help
+    helped = cli("eval", "run", "--help")
+    assert "--max-error-rate" in helped.out
+    assert "7 calls failed" in " ".join(helped.out.split())
+
+
+def test_eval_exit_code_rules() -> None:
+    from mixstack.cli.exits import EXIT_BELOW_TARGET, EXIT_CALLS_FAILED, eval_exit_code
+
+    def run(n: int, errors: int, passed: int) -> dict[str, Any]:
+        return {"model": "m", "variant": "v", "n": n, "errors": errors,
+                "pass_rate": passed / n if n else None}  # fmt: skip
+
+    ok = {"runs": [run(20, 1, 20)]}  # 1 error in 21 calls: under the 5% default
+    assert eval_exit_code(ok, None, 0.05) == 0
+    assert eval_exit_code(ok, 0.9, 0.05) == 0
+    assert eval_exit_code(ok, None, 0.0) == EXIT_CALLS_FAILED
+    low = {"runs": [run(20, 0, 10)]}
+    assert eval_exit_code(low, 0.9, 0.05) == EXIT_BELOW_TARGET
+    assert eval_exit_code(low, None, 0.05) == 0
+    both = {"runs": [run(10, 10, 5)]}
+    assert eval_exit_code(both, 0.9, 0.05) == EXIT_CALLS_FAILED
+    none = {"runs": [run(0, 0, 0)]}
+    assert eval_exit_code(none, None, 0.05) == 0
 
 
 @pytest.mark.parametrize(

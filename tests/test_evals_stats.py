@@ -69,3 +69,36 @@ def test_calibration_picks_the_cheapest_model_over_target_and_skips_unmeasured()
     assert entry["recommended"] == "rented/small"
     assert "broken/x" not in entry["models"]
     assert calibrate(summary, 0.9)["recommended"] is None
+
+
+def test_wilson_interval_holds_its_estimate_for_every_n_and_k() -> None:
+    """All n ≤ 200, all k: 0 ≤ low ≤ k/n ≤ high ≤ 1 (0 passes once gave low = 2.8e-17)."""
+    bad = []
+    for n in range(1, 201):
+        for k in range(n + 1):
+            low, high = wilson_interval(k, n) or (2.0, -1.0)
+            p = k / n
+            if not 0.0 <= low <= p <= high <= 1.0:
+                bad.append((k, n, low, high))
+    assert bad == []
+    assert wilson_interval(0, 7) is not None
+    assert wilson_interval(0, 7)[0] == 0.0
+    with pytest.raises(ValueError, match="between 0 and n"):
+        wilson_interval(8, 7)
+
+
+def test_paired_interval_holds_its_estimate_for_every_table() -> None:
+    """All n ≤ 200 and every split of n pairs into A-only, B-only and concordant ones."""
+    bad = []
+    checked = 0
+    for n in range(1, 201):
+        for b in range(n + 1):
+            for c in range(n - b + 1):
+                diff, low, high = agresti_min_interval(b, c, n) or (0.0, 2.0, -2.0)
+                checked += 1
+                if not -1.0 <= low <= diff <= high <= 1.0 or diff != (b - c) / n:
+                    bad.append((b, c, n, low, diff, high))
+    assert checked == sum((n + 1) * (n + 2) // 2 for n in range(1, 201))
+    assert bad == []
+    with pytest.raises(ValueError, match="do not fit"):
+        agresti_min_interval(5, 6, 10)

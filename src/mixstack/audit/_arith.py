@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Literal
 
+from mixstack.audit._clock import spans
 from mixstack.audit._numbers import NUMBER_RE, Quantity, matches_stated, parse_number, unit_factor
 
 __all__ = ["Equation", "equations"]
@@ -124,8 +125,17 @@ def _difference(m: re.Match[str]) -> str:
     return f"{a} - {b}"
 
 
+def _mask_times(text: str) -> str:
+    """Clock times and dates become one word: `14:20 plus 1 hour` is not 20 + 1 (their own
+    relations are checked by `_clock`)."""
+    found = spans(text, compound=True)
+    for start, end in reversed(found):
+        text = f"{text[:start]} clocktime {text[end:]}"
+    return text
+
+
 def tokenize(text: str) -> list[Token]:
-    text = _normalize(text)
+    text = _normalize(_mask_times(text))
     tokens: list[Token] = []
     for m in _SCAN.finditer(text):
         kind = m.lastgroup

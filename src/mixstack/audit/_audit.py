@@ -24,6 +24,7 @@ from mixstack.audit._checks import (
     same_answer,
 )
 from mixstack.audit._extract import Reasoning, extract_reasoning, find_answer
+from mixstack.audit._quotes import check_quotes
 
 __all__ = ["JudgeReport", "TraceAudit", "Verdict", "audit_trace"]
 
@@ -157,6 +158,12 @@ def _run_checks(
     answer_in_steps = not found.marked
     errors += check_consistency(steps, found.answer, learned, answer_in_steps)
     errors += check_contradictions(given, steps, learned)
+    contradicted = {e.step for e in errors if e.kind == "contradiction"}
+    errors += [
+        StepError(m.step, "contradiction", m.detail)
+        for m in check_quotes(given, steps, learned.equations)
+        if m.step not in contradicted
+    ]
     errors += check_grounding(given, steps, learned)
     alignment = None
     if reference and reference.strip():

@@ -12,6 +12,7 @@ from fractions import Fraction
 from typing import Literal
 
 from mixstack.audit._arith import Equation, equations
+from mixstack.audit._clock import clock_value, duration_value, items, same_clock, time_relations
 from mixstack.audit._facts import Fact, facts
 from mixstack.audit._numbers import Quantity, approx_equal, quantities
 
@@ -77,6 +78,11 @@ def check_arithmetic(steps: tuple[str, ...]) -> tuple[list[StepError], StepFacts
                     detail = f"{eq.text}: {_lhs(eq.text)} is {_fmt(eq.value)}"
                 stated = eq.stated.raw or _fmt(eq.stated.value)
                 errors.append(StepError(index, "arithmetic", f"{detail}, not {stated}"))
+        for rel in time_relations(step):
+            if not rel.ok:
+                errors.append(
+                    StepError(index, "arithmetic", f"{rel.text}: the result is {rel.expected}")
+                )
     return errors, learned
 
 
@@ -100,6 +106,20 @@ def answer_quantity(answer: str) -> Quantity | None:
 
 def same_answer(answer: str, expected: str) -> bool:
     """Whether a final answer says the same as the expected one (numbers or normalized text)."""
+    clock = same_clock(answer, expected)
+    if clock is not None:
+        return clock
+    da, de = duration_value(answer), duration_value(expected)
+    if da is not None and de is not None:
+        return da == de
+    if _same_number(answer, expected):
+        return True
+    said = quantities(answer, words=True)
+    # "She sells 150, so 18 are left": a conclusion sentence ends on its answer
+    return len(said) > 1 and _same_number(said[-1].raw, expected)
+
+
+def _same_number(answer: str, expected: str) -> bool:
     e = answer_quantity(expected)
     if e is not None:
         a = answer_quantity(answer)
@@ -156,8 +176,19 @@ _CHECK_STEP = re.compile(
 def check_consistency(
     steps: tuple[str, ...], answer: str | None, learned: StepFacts, answer_in_steps: bool
 ) -> list[StepError]:
-    if answer is None or answer_in_steps:
+    """The final answer against what the steps arrive at. An announced answer ("Answer: 13")
+    is compared with the last step's result; an answer read off the last step ("… The area
+    is 13 m².") is compared with what the steps before it computed."""
+    if answer is None:
         return []
+    clock = _clock_consistency(steps, answer, answer_in_steps)
+    if clock is not None:
+        return clock
+    duration = _duration_consistency(steps, answer, answer_in_steps)
+    if duration is not None:
+        return duration
+    if answer_in_steps:
+        return _conclusion_consistency(steps, answer, learned)
     stated = answer_quantity(answer)
     if stated is None:
         return []
@@ -174,6 +205,106 @@ def check_consistency(
             f"the final answer is {stated.raw} but the steps arrive at {_fmt(arrived)}",
         )
     ]
+
+
+def _clock_consistency(
+    steps: tuple[str, ...], answer: str, answer_in_steps: bool
+) -> list[StepError] | None:
+    """A clock-time answer against the last time the steps state (None: not a time answer)."""
+    if clock_value(answer.rstrip(".")) is None:
+        return None
+    last = len(steps) - 1 if answer_in_steps else len(steps)
+    for index in range(last - 1, -1, -1):
+        times = [i for i in items(steps[index]) if i.kind == "time"]
+        if times:
+            if same_clock(times[-1].text, answer):
+                return []
+            return [
+                StepError(
+                    len(steps) + (0 if answer_in_steps else 1),
+                    "inconsistency",
+                    f"the final answer is {answer} but the steps arrive at {times[-1].text}",
+                )
+            ]
+    return []
+
+
+def _duration_consistency(
+    steps: tuple[str, ...], answer: str, answer_in_steps: bool
+) -> list[StepError] | None:
+    """A duration answer ("2 hours 25 minutes") against the durations and amounts of the
+    last steps (None: not a duration answer)."""
+    value = duration_value(answer)
+    if value is None or answer_in_steps:
+        return None
+    seen: list[str] = []
+    for step in steps[-2:]:
+        for item in items(step):
+            if item.kind == "duration":
+                seen.append(item.text)
+                if item.value == value:
+                    return []
+        for q in quantities(step):
+            if q.plain in (value, value / 60, value / 3600):
+                return []
+    if not seen:
+        return []
+    return [
+        StepError(
+            len(steps) + 1,
+            "inconsistency",
+            f"the final answer is {answer} but the steps arrive at {seen[-1]}",
+        )
+    ]
+
+
+def _conclusion_consistency(
+    steps: tuple[str, ...], answer: str, learned: StepFacts
+) -> list[StepError]:
+    """`9 × 4 = 36. The area is 13 m².`: a concluding sentence with no working of its own
+    must state a number the earlier steps computed (or one step from one: `168 − 150`, said
+    in words as "she sells 150, so 18 are left")."""
+    if equations(answer) or len(steps) < 2:
+        return []
+    results: list[Fraction] = []
+    for eqs in learned.equations[:-1]:
+        for eq in eqs:
+            results.extend((eq.value, eq.stated.value, eq.stated.plain))
+    last_eqs = learned.equations[-1] if learned.equations else []
+    for eq in last_eqs:
+        results.extend((eq.value, eq.stated.value, eq.stated.plain))
+    if not results:
+        return []
+    said = quantities(answer, words=True)
+    if not said:
+        return []
+    for q in said:
+        if any(approx_equal(r, q) or r == q.plain for r in results):
+            return []
+        # "she sells 150, so 18 are left": one operation with a number the sentence gives
+        operands = {o.plain for o in said if o is not q}
+        if _one_step(q.plain, results[-3:], operands) or _one_step(q.value, results[-3:], operands):
+            return []
+    stated = answer_quantity(answer) or said[-1]
+    return [
+        StepError(
+            len(steps),
+            "inconsistency",
+            f"the final answer is {stated.raw} but the steps arrive at {_fmt(results[-3])}",
+        )
+    ]
+
+
+def _one_step(value: Fraction, results: list[Fraction], operands: set[Fraction]) -> bool:
+    for r in results:
+        for o in operands:
+            if o in (0, value):
+                continue
+            if value in (r + o, r - o, o - r, r * o, r / o) or (
+                value and value == o / r if r else False
+            ):
+                return True
+    return False
 
 
 def learned_result(learned: StepFacts) -> Fraction | None:
@@ -235,6 +366,8 @@ def check_grounding(given: str, steps: tuple[str, ...], learned: StepFacts) -> l
         results = {eq.stated.value for eq in eqs} | {eq.value for eq in eqs}
         results |= {eq.stated.plain for eq in eqs}
         known.add(*results, own=True)
+        for rel in time_relations(step):  # "from 8:10 to 11:25 is 3 hours 15 minutes"
+            known.add(*(q.value for q in quantities(rel.result)), own=True)
         for q in quantities(step):
             if known.supports(q):
                 known.add(q.value, q.plain, own=True)

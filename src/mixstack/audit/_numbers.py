@@ -9,6 +9,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+from mixstack.audit._clock import spans
+
 __all__ = [
     "NUMBER_RE",
     "Quantity",
@@ -124,8 +126,14 @@ def parse_number(match: re.Match[str]) -> Quantity:
 
 
 def quantities(text: str, *, words: bool = False) -> list[Quantity]:
-    """Every number in `text` (digits; with `words`, also number words like `three`)."""
-    found = [parse_number(m) for m in NUMBER_RE.finditer(text)]
+    """Every number in `text` (digits; with `words`, also number words like `three`); the
+    digits of clock times and dates (14:20, March 3, 2024-03-05) are not quantities."""
+    masked = spans(text)
+
+    def free(start: int, end: int) -> bool:
+        return all(end <= a or start >= b for a, b in masked)
+
+    found = [parse_number(m) for m in NUMBER_RE.finditer(text) if free(m.start(), m.end())]
     if words:
         for m in WORD_NUMBER_RE.finditer(text):
             value = Fraction(_WORD_NUMBERS[m.group(1).lower()])

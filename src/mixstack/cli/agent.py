@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
 from mixstack.agents.budget import Budget
@@ -24,6 +23,7 @@ from mixstack.cli.common import (
     load,
     print_json,
     read_prompt,
+    stdout_console,
 )
 from mixstack.config import Config
 from mixstack.pipeline import Pipeline
@@ -127,7 +127,7 @@ def _terminal_approver() -> Any:
 
 
 def _show(result: AgentResult) -> None:
-    out = Console(highlight=False)
+    out = stdout_console()
     out.print(escape(result.result) if result.result else "[dim](no answer)[/dim]")
     for call in result.tool_calls:
         mark = "ok" if call.ok else "failed"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -13,6 +14,7 @@ from mixstack.cli.chat import chat_command
 from mixstack.cli.common import err_console
 from mixstack.cli.demo import demo_command
 from mixstack.cli.eval import eval_app
+from mixstack.cli.exits import EXIT_CODES_HELP
 from mixstack.cli.keys import keys_app
 from mixstack.cli.logs import logs_command
 from mixstack.cli.models import models_command
@@ -32,7 +34,37 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    epilog=EXIT_CODES_HELP,
 )
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("mixstack")
+        except PackageNotFoundError:  # run from a source tree that was never installed
+            found = "unknown (not installed)"
+        typer.echo(f"mixstack {found}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_version,
+            is_eager=True,
+            help="Print the installed version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """The open control plane for mixed open/closed AI stacks."""
+
+
 app.command("run")(run_command)
 app.command("chat")(chat_command)
 app.command("models")(models_command)

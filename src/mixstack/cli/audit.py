@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from mixstack.audit import TraceAudit, TraceInput, audit_trace, judge_trace, load_traces, summarize
-from mixstack.cli.common import ConfigOption, JsonOption, load, print_json
+from mixstack.cli.common import ConfigOption, JsonOption, load, print_json, stdout_console
 
 __all__ = ["audit_command"]
 
@@ -82,7 +81,7 @@ def audit_report(inputs: list[TraceInput], audits: list[TraceAudit]) -> dict[str
 
 
 def _print(report: dict[str, Any]) -> None:
-    console = Console()
+    console = stdout_console()
     table = Table(title="reasoning audit")
     for column in ("id", "verdict", "first wrong step", "errors"):
         table.add_column(column, overflow="fold")

@@ -23,6 +23,7 @@ __all__ = [
     "load",
     "print_json",
     "read_prompt",
+    "stdout_console",
 ]
 
 ConfigOption = Annotated[
@@ -43,6 +44,19 @@ WorkloadOption = Annotated[
 ]
 
 err_console = Console(stderr=True, highlight=False)
+
+#: piped output has no width; wide enough that no table cell or line is ever wrapped
+PIPE_WIDTH = 10_000
+
+
+def stdout_console() -> Console:
+    """A console for stdout, built at use (tests and pipes swap sys.stdout): the terminal's
+    width on a terminal, else no wrapping at all (rich's 80-column default split table cells
+    mid-word in `mixstack models | cat`)."""
+    stream = sys.stdout
+    if stream is not None and stream.isatty():
+        return Console(highlight=False)
+    return Console(highlight=False, width=PIPE_WIDTH)
 
 
 def load(config: Path | None) -> Config:

@@ -7,11 +7,10 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 from rich.panel import Panel
 
-from mixstack.cli.common import ConfigOption, load
+from mixstack.cli.common import ConfigOption, load, stdout_console
 from mixstack.cli.models import models_command
 from mixstack.pipeline import Pipeline
 from mixstack.store import recent_calls
@@ -19,32 +18,35 @@ from mixstack.types import Request, SamplingParams
 
 __all__ = ["demo_command"]
 
-console = Console(highlight=False)
 
 Step = Callable[[Pipeline], Awaitable[None]]
 
 
 async def _step_models(pipeline: Pipeline) -> None:
-    console.print(Panel("1. The catalog: open models in-process, rented ones when configured."))
+    stdout_console().print(
+        Panel("1. The catalog: open models in-process, rented ones when configured.")
+    )
     models_command(config=pipeline.config.source)
 
 
 async def _step_run(pipeline: Pipeline) -> None:
-    console.print(Panel("2. One prompt through the pipeline, streamed from the embedded model."))
+    stdout_console().print(
+        Panel("2. One prompt through the pipeline, streamed from the embedded model.")
+    )
     prompt = "List three benefits of running a language model on your own computer."
-    console.print(f"[bold]prompt>[/bold] {prompt}")
+    stdout_console().print(f"[bold]prompt>[/bold] {prompt}")
     request = Request.from_prompt(
         prompt, params=SamplingParams(max_tokens=80, temperature=0.0, seed=7)
     )
     call = await pipeline.open_stream(request, front_door="demo")
-    console.print(f"[dim]routed to {call.model} ({call.route.reason})[/dim]")
+    stdout_console().print(f"[dim]routed to {call.model} ({call.route.reason})[/dim]")
     async for chunk in call:
         sys.stdout.write(chunk.text)
         sys.stdout.flush()
     sys.stdout.write("\n")
     assert call.completion is not None
     usage = call.completion.usage
-    console.print(
+    stdout_console().print(
         f"[dim]{usage.prompt_tokens}+{usage.completion_tokens} tokens, "
         f"first token after {usage.ttft_ms or 0:.0f} ms, total {usage.latency_ms:.0f} ms, "
         f"cost ${usage.cost_usd:.4f}[/dim]"
@@ -52,40 +54,46 @@ async def _step_run(pipeline: Pipeline) -> None:
 
 
 async def _step_log(pipeline: Pipeline) -> None:
-    console.print(Panel("3. Every call is recorded in the local store (`mixstack logs`)."))
+    stdout_console().print(Panel("3. Every call is recorded in the local store (`mixstack logs`)."))
     pipeline.flush()
     row = recent_calls(pipeline.store, 1)[0]
     keys = ("request_id", "model", "locality", "endpoint", "prompt_tokens", "completion_tokens")
     for key in keys:
-        console.print(f"  {key:18} {row[key]}")
-    console.print(f"  {'store':18} {pipeline.store.path}")
+        stdout_console().print(f"  {key:18} {row[key]}")
+    stdout_console().print(f"  {'store':18} {pipeline.store.path}")
 
 
 async def _step_agent(pipeline: Pipeline) -> None:
     from mixstack.agents import AgentRuntime
 
-    console.print(Panel("An agent: the embedded model uses the calculator (`mixstack agent`)."))
+    stdout_console().print(
+        Panel("An agent: the embedded model uses the calculator (`mixstack agent`).")
+    )
     task = "What is 23 * 17?"
-    console.print(f"[bold]task>[/bold] {task}")
+    stdout_console().print(f"[bold]task>[/bold] {task}")
     result = await AgentRuntime(pipeline, max_steps=4).run(task)
     for call in result.tool_calls:
-        console.print(f"  tool {call.tool}({call.args}) → {call.decision}, ok={call.ok}")
-    console.print(f"[bold]answer>[/bold] {result.result}")
-    console.print(f"[dim]stopped: {result.stopped}; `mixstack trace {result.trace_id}`[/dim]")
+        stdout_console().print(f"  tool {call.tool}({call.args}) → {call.decision}, ok={call.ok}")
+    stdout_console().print(f"[bold]answer>[/bold] {result.result}")
+    stdout_console().print(
+        f"[dim]stopped: {result.stopped}; `mixstack trace {result.trace_id}`[/dim]"
+    )
 
 
 async def _step_rephrase(pipeline: Pipeline) -> None:
     from mixstack.rephrase import rephrase
 
-    console.print(Panel("The rephraser: a rough prompt, rewritten offline (`mixstack rephrase`)."))
+    stdout_console().print(
+        Panel("The rephraser: a rough prompt, rewritten offline (`mixstack rephrase`).")
+    )
     rough = "Analyze this screenshot and tell me what to do."
     result = rephrase(rough, pipeline=pipeline)
-    console.print(f"[bold]rough>[/bold] {rough}")
-    console.print(
+    stdout_console().print(f"[bold]rough>[/bold] {rough}")
+    stdout_console().print(
         f"[dim]use case {result.use_case}, for {result.target_model} "
         f"({result.target_family} models get a short form with the answer's shape):[/dim]"
     )
-    console.print(result.prompt, markup=False)
+    stdout_console().print(result.prompt, markup=False)
 
 
 async def _step_eval(pipeline: Pipeline) -> None:
@@ -94,7 +102,9 @@ async def _step_eval(pipeline: Pipeline) -> None:
     from mixstack.evals.evaluate import EvalSettings, evaluate_suite
     from mixstack.evals.suite import load_suite
 
-    console.print(Panel("An eval: a 3-case suite on the local model (`mixstack eval SUITE`)."))
+    stdout_console().print(
+        Panel("An eval: a 3-case suite on the local model (`mixstack eval SUITE`).")
+    )
     suite_text = (
         'name: demo-sums\ndefaults:\n  params: {max_tokens: 8, temperature: 0, stop: ["\\n"]}\n'
         "  scorers: [numeric]\ncases:\n"
@@ -107,12 +117,12 @@ async def _step_eval(pipeline: Pipeline) -> None:
         path.write_text(suite_text, encoding="utf-8")
         summary = await evaluate_suite(load_suite(path), pipeline, EvalSettings())
     for r in summary["runs"]:
-        console.print(
+        stdout_console().print(
             f"  {r['model']}: {r['passed']}/{r['n']} passed, 95% CI "
             f"{100 * (r['ci_low'] or 0):.0f}–{100 * (r['ci_high'] or 0):.0f}%, "
             f"{r['errors']} errors, p50 {r['latency_p50_ms'] or 0:.0f} ms"
         )
-    console.print(f"[dim]results in {summary['out_dir']}[/dim]")
+    stdout_console().print(f"[dim]results in {summary['out_dir']}[/dim]")
 
 
 async def _step_route(pipeline: Pipeline) -> None:
@@ -120,19 +130,21 @@ async def _step_route(pipeline: Pipeline) -> None:
     from mixstack.router import Router, RouteRefused
     from mixstack.router.demo import demo_catalog
 
-    console.print(
+    stdout_console().print(
         Panel("The router: private data stays local, and it says why (`mixstack route`).")
     )
     config, catalog = demo_catalog(pipeline.config)
     router = Router(config, catalog)
     prompt = "Email jane.roe@example.org that card 4111 1111 1111 1111 was refunded."
-    console.print(f"[bold]prompt>[/bold] {prompt}  [dim](workload support: privacy auto)[/dim]")
+    stdout_console().print(
+        f"[bold]prompt>[/bold] {prompt}  [dim](workload support: privacy auto)[/dim]"
+    )
     show_route(router.decide(Request.from_prompt(prompt, workload="support"), scan="always"))
-    console.print("[bold]the same prompt, naming the rented model:[/bold]")
+    stdout_console().print("[bold]the same prompt, naming the rented model:[/bold]")
     try:
         router.decide(Request.from_prompt(prompt, model="rented/big"))
     except RouteRefused as exc:
-        console.print(f"[red]refused (exit 3, HTTP 403):[/red] {escape(exc.message)}")
+        stdout_console().print(f"[red]refused (exit 3, HTTP 403):[/red] {escape(exc.message)}")
 
 
 async def _step_gateway(pipeline: Pipeline) -> None:
@@ -141,7 +153,7 @@ async def _step_gateway(pipeline: Pipeline) -> None:
 
     from mixstack.gateway import create_app
 
-    console.print(
+    stdout_console().print(
         Panel("The OpenAI-compatible gateway (`mixstack serve`): any OpenAI SDK, same pipeline.")
     )
     app = create_app(pipeline=pipeline)
@@ -156,7 +168,7 @@ async def _step_gateway(pipeline: Pipeline) -> None:
         "max_tokens": 16,
         "temperature": 0,
     }
-    console.print(f"[bold]POST[/bold] http://127.0.0.1:{port}/v1/chat/completions")
+    stdout_console().print(f"[bold]POST[/bold] http://127.0.0.1:{port}/v1/chat/completions")
     try:
         async with httpx.AsyncClient(timeout=120) as client:
             reply = await client.post(f"http://127.0.0.1:{port}/v1/chat/completions", json=body)
@@ -164,9 +176,9 @@ async def _step_gateway(pipeline: Pipeline) -> None:
         server.should_exit = True
         await serving
     answer = reply.json()["choices"][0]["message"]["content"]
-    console.print(f"  {escape(answer.strip())}")
+    stdout_console().print(f"  {escape(answer.strip())}")
     for name in ("x-mixstack-request-id", "x-mixstack-model", "x-mixstack-cost"):
-        console.print(f"  [dim]{name}: {reply.headers.get(name)}[/dim]")
+        stdout_console().print(f"  [dim]{name}: {reply.headers.get(name)}[/dim]")
 
 
 #: the tour, in order; each capability adds its own step
@@ -192,4 +204,4 @@ async def _demo(config_path: Path | None) -> None:
     async with Pipeline(cfg) as pipeline:
         for step in STEPS:
             await step(pipeline)
-    console.print(Panel('Done. Try `mixstack run "your prompt"` or `mixstack chat`.'))
+    stdout_console().print(Panel('Done. Try `mixstack run "your prompt"` or `mixstack chat`.'))

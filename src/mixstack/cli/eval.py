@@ -11,19 +11,31 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, TaskID, TextColumn, TimeElapsedColumn
-from rich.progress import Progress as RichProgress
 from rich.table import Table
 from typer.core import TyperGroup
 
-from mixstack.cli.common import ConfigOption, JsonOption, err_console, load, print_json
+from mixstack.cli.common import (
+    ConfigOption,
+    JsonOption,
+    err_console,
+    load,
+    print_json,
+    stdout_console,
+)
+from mixstack.cli.exits import (
+    DEFAULT_MAX_ERROR_RATE,
+    EXIT_BELOW_TARGET,
+    EXIT_CALLS_FAILED,
+    EXIT_CODES_HELP,
+    below_target,
+    eval_exit_code,
+    failing_calls,
+)
+from mixstack.cli.progress import CountProgress
 from mixstack.errors import UserError
 
 __all__ = ["eval_app"]
-
-console = Console(highlight=False)
 
 
 class _DefaultToRun(TyperGroup):
@@ -38,32 +50,9 @@ class _DefaultToRun(TyperGroup):
 eval_app = typer.Typer(
     cls=_DefaultToRun,
     help="Evaluate models on your own tasks: `mixstack eval SUITE.yaml -m MODEL …`.",
+    epilog=EXIT_CODES_HELP,
     no_args_is_help=True,
 )
-
-
-class _BarProgress:
-    def __init__(self) -> None:
-        self._bars = RichProgress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            disable=not err_console.is_terminal,
-        )
-        self._tasks: dict[str, TaskID] = {}
-
-    def start(self, model: str, total: int, done: int) -> None:
-        if not self._tasks:
-            self._bars.start()
-        self._tasks[model] = self._bars.add_task(model, total=total, completed=done)
-
-    def advance(self, model: str) -> None:
-        self._bars.advance(self._tasks[model])
-
-    def stop(self) -> None:
-        self._bars.stop()
 
 
 def _pct(value: Any) -> str:
@@ -90,18 +79,31 @@ def _print_summary(summary: dict[str, Any]) -> None:
             _num(r["cost_per_correct"], ".4f"),
             _num(r["latency_p50_ms"], ".0f") + (" ms" if r["latency_p50_ms"] is not None else ""),
         )
-    console.print(table)
+    stdout_console().print(table)
     for c in summary["comparisons"]:
         a = f"{c['a']['model']}[{c['a']['variant']}]"
         b = f"{c['b']['model']}[{c['b']['variant']}]"
         if c["diff"] is None:
             continue
-        console.print(
+        stdout_console().print(
             f"{escape(a)} − {escape(b)}: {100 * c['diff']:+.1f} pts "
             f"(95% CI {100 * c['diff_ci_low']:+.1f} to {100 * c['diff_ci_high']:+.1f}), "
             f"p = {c['p_value']:.3g} on {c['n']} paired cases"
         )
-    console.print(f"[dim]results: {escape(summary['results'])}[/dim]")
+    for a in summary.get("audit") or []:
+        v = a["verdicts"]
+        kinds = ", ".join(f"{k} {n}" for k, n in a["error_taxonomy"].items() if n) or "none"
+        stdout_console().print(
+            f"reasoning audit {escape(_label(a['model'], a['variant']))}: {a['traces']} answers"
+            f" · sound {v['sound']} · lucky {v['lucky']} · wrong {v['wrong']}"
+            f" · unauditable {v['unauditable']} · errors: {escape(kinds)}"
+        )
+    stdout_console().print(f"[dim]results: {escape(summary['results'])}[/dim]")
+
+
+def _label(model: str, variant: str) -> str:
+    """`model[variant]`, unescaped (escape the whole: rich reads `[variant]` as a style tag)."""
+    return f"{model}[{variant}]"
 
 
 @eval_app.command("run")
@@ -135,8 +137,22 @@ def eval_run(
     ] = None,
     fail_under: Annotated[
         float | None,
-        typer.Option("--fail-under", min=0.0, max=1.0, help="Exit 1 if a pass rate is below."),
+        typer.Option(
+            "--fail-under",
+            min=0.0,
+            max=1.0,
+            help=f"Exit {EXIT_BELOW_TARGET} if a pass rate is below this.",
+        ),
     ] = None,
+    max_error_rate: Annotated[
+        float,
+        typer.Option(
+            "--max-error-rate",
+            min=0.0,
+            max=1.0,
+            help=f"Exit {EXIT_CALLS_FAILED} if more than this share of a model's calls errored.",
+        ),
+    ] = DEFAULT_MAX_ERROR_RATE,
     retries: Annotated[int, typer.Option("--retries", min=0, max=20)] = 3,
     audit_reasoning: Annotated[
         bool, typer.Option("--audit-reasoning", help="Audit each answer's reasoning steps.")
@@ -144,7 +160,12 @@ def eval_run(
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run a suite against one or more models and summarize pass rates, cost and latency."""
+    """Run a suite against one or more models and summarize pass rates, cost and latency.
+
+    Exit codes: 0 ok; 6 a pass rate is below --fail-under; 7 calls failed (more than
+    --max-error-rate of a model's calls errored, default 5%; errors are not counted as
+    failures in the pass rate); 2 usage or config error; 5 a model is not available here.
+    """
     from mixstack.evals.evaluate import EvalSettings, evaluate_suite
     from mixstack.evals.runner import RunOptions
     from mixstack.evals.suite import load_suite
@@ -166,10 +187,12 @@ def eval_run(
             f"variants × {len(meta['models'])} models{resumed}[/dim]"
         )
 
+    progress = CountProgress(err_console, label="eval")
+
     async def go() -> dict[str, Any]:
         async with Pipeline(load(config)) as pipeline:
             return await evaluate_suite(
-                loaded, pipeline, settings, progress=_BarProgress(), on_start=started
+                loaded, pipeline, settings, progress=progress, on_start=started
             )
 
     summary = asyncio.run(go())
@@ -184,13 +207,24 @@ def eval_run(
     else:
         _print_summary(summary)
         if report is not None:
-            console.print(f"[dim]report: {escape(str(report))}[/dim]")
-    if fail_under is not None:
-        low = [r for r in summary["runs"] if r["pass_rate"] is None or r["pass_rate"] < fail_under]
-        if low:
-            names = ", ".join(f"{r['model']}[{r['variant']}] {_pct(r['pass_rate'])}" for r in low)
-            err_console.print(f"[red]below --fail-under {fail_under:g}:[/red] {escape(names)}")
-            sys.exit(1)
+            stdout_console().print(f"[dim]report: {escape(str(report))}[/dim]")
+    code = eval_exit_code(summary, fail_under, max_error_rate)
+    if code == EXIT_CALLS_FAILED:
+        names = ", ".join(
+            f"{r['model']}[{r['variant']}] {r['errors']}/{r['n'] + r['errors']}"
+            for r in failing_calls(summary, max_error_rate)
+        )
+        err_console.print(
+            f"[red]calls failed above --max-error-rate {max_error_rate:g}:[/red] {escape(names)}"
+        )
+    elif code == EXIT_BELOW_TARGET:
+        names = ", ".join(
+            f"{r['model']}[{r['variant']}] {_pct(r['pass_rate'])}"
+            for r in below_target(summary, fail_under or 0.0)
+        )
+        err_console.print(f"[red]below --fail-under {fail_under:g}:[/red] {escape(names)}")
+    if code:
+        sys.exit(code)
 
 
 @eval_app.command("compare")
@@ -210,25 +244,25 @@ def eval_compare(
     if as_json:
         print_json(diff)
         return
-    console.print(
+    stdout_console().print(
         f"{diff['compared']} results compared: {diff['fixed']} fixed, {diff['broke']} broke"
         + ("" if diff["same_suite_version"] else " [yellow](suite changed between runs)[/yellow]")
     )
     for m in diff["metrics"]:
         d = m["delta"]
-        console.print(
-            f"  {escape(m['model'])}[{escape(m['variant'])}]: pass rate "
+        stdout_console().print(
+            f"  {escape(_label(m['model'], m['variant']))}: pass rate "
             f"{_pct(m['a']['pass_rate'])} → {_pct(m['b']['pass_rate'])}"
             + (f" ({100 * d['pass_rate']:+.1f} pts)" if d["pass_rate"] is not None else "")
             + f", errors {m['a']['errors']} → {m['b']['errors']}"
         )
     for f in diff["flipped"][:20]:
-        console.print(
-            f"  {escape(f['case'])} [{escape(f['variant'])}] {escape(f['model'])}: "
+        stdout_console().print(
+            f"  {escape(f['case'])} {escape('[' + f['variant'] + ']')} {escape(f['model'])}: "
             f"{f['from']} → {f['to']}"
         )
     if len(diff["flipped"]) > 20:
-        console.print(f"  … {len(diff['flipped']) - 20} more (use --json)")
+        stdout_console().print(f"  … {len(diff['flipped']) - 20} more (use --json)")
 
 
 @eval_app.command("calibrate")
@@ -262,5 +296,5 @@ def eval_calibrate(
         print_json({"path": str(path), "workload": workload, "target": target, **entry})
         return
     chosen = entry["recommended"] or "none (no model's lower bound meets the target)"
-    console.print(f"workload {escape(workload)}: recommended {escape(chosen)}")
-    console.print(f"[dim]written to {escape(str(path))}[/dim]")
+    stdout_console().print(f"workload {escape(workload)}: recommended {escape(chosen)}")
+    stdout_console().print(f"[dim]written to {escape(str(path))}[/dim]")

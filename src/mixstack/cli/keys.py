@@ -5,10 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from mixstack.cli.common import ConfigOption, JsonOption, load, print_json
+from mixstack.cli.common import ConfigOption, JsonOption, load, print_json, stdout_console
 from mixstack.errors import InvalidRequestError
 from mixstack.guard.keys import KeyStore
 from mixstack.store import Store
@@ -83,7 +82,7 @@ def list_command(
             str(k.tpm or "-"),
             ", ".join(k.models) or "all",
         )
-    Console().print(table)
+    stdout_console().print(table)
 
 
 @keys_app.command("revoke")

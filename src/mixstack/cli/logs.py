@@ -6,10 +6,9 @@ import datetime as dt
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from mixstack.cli.common import ConfigOption, JsonOption, load, print_json
+from mixstack.cli.common import ConfigOption, JsonOption, load, print_json, stdout_console
 from mixstack.store import Store, recent_calls
 
 __all__ = ["logs_command"]
@@ -57,4 +56,4 @@ def logs_command(
             f"{row['latency_ms']:.0f}",
             (row["error"] or "")[:60],
         )
-    Console().print(table)
+    stdout_console().print(table)

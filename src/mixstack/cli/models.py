@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from rich.console import Console
 from rich.table import Table
 
 from mixstack.catalog import Catalog
-from mixstack.cli.common import ConfigOption, JsonOption, load, print_json
+from mixstack.cli.common import ConfigOption, JsonOption, load, print_json, stdout_console
 from mixstack.providers.base import ProviderRegistry
 
 __all__ = ["models_command"]
@@ -41,4 +40,4 @@ def models_command(config: ConfigOption = None, as_json: JsonOption = False) -> 
             f"{row['price_input_per_1m']:g} / {row['price_output_per_1m']:g}",
             "yes" if row["available"] else f"no: {row['availability']}",
         )
-    Console().print(table)
+    stdout_console().print(table)

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from rich.console import Console
 from rich.table import Table
 
+from mixstack.cli.common import stdout_console
 from mixstack.store import Store
 
 __all__ = ["privacy_rows", "show_privacy"]
@@ -84,4 +83,4 @@ def show_privacy(rows: list[dict[str, Any]]) -> None:
             pii,
         )
     # wide enough to stay readable when piped into a file or a pager
-    Console(width=None if sys.stdout.isatty() else 200).print(table)
+    stdout_console().print(table)

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from mixstack.catalog import Catalog
@@ -26,6 +25,7 @@ from mixstack.cli.common import (
     load,
     print_json,
     read_prompt,
+    stdout_console,
 )
 from mixstack.config import load_config
 from mixstack.errors import InvalidRequestError, PolicyError
@@ -37,8 +37,6 @@ from mixstack.store import Store
 from mixstack.types import ImagePart, Request, SamplingParams
 
 __all__ = ["route_command", "show_route"]
-
-console = Console(highlight=False)
 
 
 def route_command(
@@ -98,26 +96,26 @@ def _refused(exc: PolicyError, as_json: bool) -> None:
 
 
 def show_route(d: RouteDecision) -> None:
-    console.print(f"[bold]workload[/bold]   {d.workload} ({d.workload_source})")
-    console.print(f"[bold]policy[/bold]     {d.policy}")
-    console.print(f"[bold]pii[/bold]        {format_counts(d.pii)}")
-    console.print(f"[bold]model[/bold]      {d.model} ({d.locality}) — {d.reason}")
-    console.print(f"[bold]est. cost[/bold]  ${d.estimated_cost_usd:.6f}")
+    stdout_console().print(f"[bold]workload[/bold]   {d.workload} ({d.workload_source})")
+    stdout_console().print(f"[bold]policy[/bold]     {d.policy}")
+    stdout_console().print(f"[bold]pii[/bold]        {format_counts(d.pii)}")
+    stdout_console().print(f"[bold]model[/bold]      {d.model} ({d.locality}) — {d.reason}")
+    stdout_console().print(f"[bold]est. cost[/bold]  ${d.estimated_cost_usd:.6f}")
     if d.redacted:
-        console.print(
+        stdout_console().print(
             "[bold]redacted[/bold]   yes: PII leaves as placeholders, restored in the answer"
         )
-    console.print(f"[bold]candidates[/bold] {', '.join(d.candidates) or '-'}")
-    console.print(f"[bold]fallbacks[/bold]  {', '.join(d.fallbacks) or '-'}")
+    stdout_console().print(f"[bold]candidates[/bold] {', '.join(d.candidates) or '-'}")
+    stdout_console().print(f"[bold]fallbacks[/bold]  {', '.join(d.fallbacks) or '-'}")
     for note in d.notes:
-        console.print(f"[bold]note[/bold]       {note}")
+        stdout_console().print(f"[bold]note[/bold]       {note}")
     if d.excluded:
         table = Table(title="excluded")
         table.add_column("model", no_wrap=True)
         table.add_column("reason", overflow="fold")
         for e in d.excluded:
             table.add_row(e.model, e.reason)
-        console.print(table)
+        stdout_console().print(table)
 
 
 def _since(value: str | None) -> float:
@@ -157,7 +155,7 @@ def _replay(new_config: Path | None, since: str | None, as_json: bool) -> None:
 
 def _show_replay(report: ReplayReport, path: Path) -> None:
     before, after = report.before.to_json(), report.after.to_json()
-    console.print(
+    stdout_console().print(
         f"{report.before.calls} logged calls re-routed under {path}; {report.changed} change"
     )
     models = sorted(set(before["share_by_model"]) | set(after["share_by_model"]))
@@ -167,15 +165,15 @@ def _show_replay(report: ReplayReport, path: Path) -> None:
     for m in models:
         b, a = before["share_by_model"].get(m, 0.0), after["share_by_model"].get(m, 0.0)
         table.add_row(m, f"{b:.1%}", f"{a:.1%}")
-    console.print(table)
+    stdout_console().print(table)
     for key, label in (
         ("share_leaving_machine", "leaving the machine"),
         ("share_remote", "sent to remote models"),
     ):
-        console.print(f"{label:22} {before[key]:.1%} → {after[key]:.1%}")
-    console.print(
+        stdout_console().print(f"{label:22} {before[key]:.1%} → {after[key]:.1%}")
+    stdout_console().print(
         f"{'estimated cost':22} ${before['estimated_cost_usd']:.6f} → "
         f"${after['estimated_cost_usd']:.6f}"
     )
-    console.print(f"{'refused':22} {before['refused']} → {after['refused']}")
+    stdout_console().print(f"{'refused':22} {before['refused']} → {after['refused']}")
     sys.stdout.flush()

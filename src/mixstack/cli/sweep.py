@@ -8,11 +8,17 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from mixstack.cli.common import ConfigOption, JsonOption, err_console, load, print_json
+from mixstack.cli.common import (
+    ConfigOption,
+    JsonOption,
+    err_console,
+    load,
+    print_json,
+    stdout_console,
+)
 from mixstack.errors import InvalidRequestError
 
 __all__ = ["parse_depths", "parse_lengths", "sweep_command"]
@@ -129,7 +135,7 @@ def _pct(value: float | None) -> str:
 
 
 def _print(result: dict[str, Any]) -> None:
-    console = Console()
+    console = stdout_console()
     for m in result["models"]:
         table = Table(title=f"{m['model']}: accuracy by length × depth")
         table.add_column("length")

@@ -7,12 +7,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from mixstack.agents.trace import load_trace, recent_traces
 from mixstack.agents.trace_view import print_timeline, render_html
-from mixstack.cli.common import ConfigOption, JsonOption, err_console, load, print_json
+from mixstack.cli.common import (
+    ConfigOption,
+    JsonOption,
+    err_console,
+    load,
+    print_json,
+    stdout_console,
+)
 from mixstack.errors import InvalidRequestError
 from mixstack.store import Store
 
@@ -69,4 +75,4 @@ def _list(rows: list[dict[str, Any]]) -> None:
             f"{row['cost_usd'] or 0:.6f}",
             str(row["task"])[:60],
         )
-    Console().print(table)
+    stdout_console().print(table)

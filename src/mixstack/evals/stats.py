@@ -14,14 +14,21 @@ Z95 = 1.959963984540054
 
 
 def wilson_interval(passed: int, n: int, z: float = Z95) -> tuple[float, float] | None:
-    """The Wilson score interval of a pass rate (good at small n and near 0 or 1)."""
+    """The Wilson score interval of a pass rate (good at small n and near 0 or 1).
+
+    The bounds are clamped to [0, 1] and to the estimate itself: in exact arithmetic the
+    interval always holds p, but at 0 or n passes floating point can leave a bound a hair on
+    the wrong side (a lower bound of 2.8e-17 over a pass rate of 0).
+    """
     if n <= 0:
         return None
+    if not 0 <= passed <= n:
+        raise ValueError(f"passed must be between 0 and n ({n}), got {passed}")
     p = passed / n
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return max(0.0, centre - half), min(1.0, centre + half)
+    return min(p, max(0.0, centre - half)), max(p, min(1.0, centre + half))
 
 
 def _log_binom_pmf(k: int, n: int) -> float:
@@ -46,15 +53,22 @@ def agresti_min_interval(
     """Difference of paired pass rates (A − B) with the Agresti–Min adjusted Wald interval.
 
     Adds ½ to each cell of the 2×2 table, which keeps the interval sensible at small n and
-    when one model never disagrees with the other.
+    when one model never disagrees with the other. The adjusted interval is centred on the
+    shrunk difference, so at the extremes (one model wins every case) it can fall short of
+    the observed difference; it is then widened to reach it, so the interval always holds
+    its own estimate.
     """
     if n <= 0:
         return None
+    if b < 0 or c < 0 or b + c > n:
+        raise ValueError(f"discordant counts b={b}, c={c} do not fit in n={n} pairs")
     diff = (b - c) / n
     b2, c2, n2 = b + 0.5, c + 0.5, n + 2
     centre = (b2 - c2) / n2
     se = math.sqrt(max(0.0, (b2 + c2) - (b2 - c2) ** 2 / n2)) / n2
-    return diff, max(-1.0, centre - z * se), min(1.0, centre + z * se)
+    low = min(diff, max(-1.0, centre - z * se))
+    high = max(diff, min(1.0, centre + z * se))
+    return diff, low, high
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float | None:
