@@ -106,7 +106,9 @@ def test_failed_calls_exit_7_apart_from_a_quality_miss(tmp_path: Path, cli: Any)
     config.write_text(yaml.safe_dump({"models": models}))
     suite = tmp_path / "s.yaml"
     suite.write_text("models: [fake/down]\ndefaults:\n  scorers: [numeric]\n" + CASES)
-    down = cli("eval", str(suite), "-c", str(config), "--retries", "0", "--out", str(tmp_path / "a"))
+    down = cli(
+        "eval", str(suite), "-c", str(config), "--retries", "0", "--out", str(tmp_path / "a")
+    )
     assert down.code == 7, down.err
     assert "calls failed above --max-error-rate 0.05" in down.err
     assert "fake/down[default] 3/3" in down.err

@@ -117,6 +117,58 @@ async def test_replay_shows_how_a_new_policy_changes_routing(cli: Any, tmp_path:
     assert "YYYY-MM-DD" in bad.err
 
 
+async def test_replay_under_the_same_config_reproduces_every_decision(
+    cli: Any, tmp_path: Path
+) -> None:
+    """Refusals of a named model, named workloads, rules and defaults, long answers: the
+    same config decides the same again (0 changes); another lists each changed call."""
+    import pytest
+
+    from mixstack.errors import PolicyError
+
+    data = {"models": MODELS, "workloads": WORKLOADS,
+            "routing": {"default_workload": "support",
+                        "rules": [{"workload": "private", "keywords": ["salary"]}]}}  # fmt: skip
+    same = write(tmp_path, "same.yaml", data)
+    requests = [
+        Request.from_prompt("Summarise our roadmap"),
+        Request.from_prompt("What is my salary band?"),  # the rule picks `private`
+        Request.from_prompt("Mail bob@example.com", workload="support"),
+        Request.from_prompt("Plain question", model="workload/private"),
+    ]
+    refused = [
+        Request.from_prompt("SSN 536-90-4399", model="fake/cloud", workload="private"),
+        Request.from_prompt("SSN 536-90-4399 again", model="fake/cloud", workload="support"),
+    ]
+    async with Pipeline(parse_config(data)) as pipeline:
+        ids = [(await pipeline.complete(r)).request_id for r in requests]
+        for r in refused:
+            with pytest.raises(PolicyError):
+                await pipeline.complete(r)
+    out = cli("route", "replay", "--config", str(same), "--json")
+    assert out.code == 0, out.err
+    report = out.json()
+    assert report["calls"] == 6
+    assert report["before"]["refused"] == report["after"]["refused"] == 2
+    assert report["changed"] == 0, report["changes"]
+    assert report["changes"] == []
+    assert report["before"]["share_by_model"] == report["after"]["share_by_model"]
+
+    everything_local = {**data, "workloads": {**WORKLOADS, "support": {"privacy": "local-only"}}}
+    new = write(tmp_path, "new.yaml", everything_local)
+    changed = cli("route", "replay", "--config", str(new), "--json").json()
+    # the support call that went to fake/cloud now stays local (the one with an email
+    # address stayed local already); nothing else changes
+    moved = {c["request_id"]: c for c in changed["changes"]}
+    assert set(moved) == {ids[0]}
+    assert all(c["before"] == "fake/cloud" and c["after"] == "fake/local" for c in moved.values())
+    assert all(c["reason"] for c in moved.values())
+    human = cli("route", "replay", "--config", str(new))
+    assert "changed calls" in human.out
+    assert ids[0] in human.out
+    assert ids[2] not in human.out
+
+
 def test_route_bad_input_is_one_line(cli: Any, tmp_path: Path) -> None:
     cfg = write(tmp_path, "a.yaml", {"models": MODELS, "workloads": WORKLOADS})
     out = cli("route", "-c", str(cfg), "-w", "nope", "hi")

@@ -23,6 +23,7 @@ from mixstack.jsonbytes import dumps_text
 from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry, ProviderReply
 from mixstack.resilience import Attempt, Resilience, Target
 from mixstack.router import RouteDecision, Router, RouteRefused
+from mixstack.router.decision import shape_json
 from mixstack.store import CallRecord, Store, record_call
 from mixstack.streaming import StreamAccumulator
 from mixstack.types import Chunk, Completion, Message, Request, Usage
@@ -261,9 +262,17 @@ class Pipeline:
             return
         refused = exc if isinstance(exc, RouteRefused) else None
         pii = refused.pii if refused is not None else ()
-        route = {"refused": True, "workload": refused.workload if refused else ""}
+        route: dict[str, object] = {
+            "refused": True,
+            "workload": refused.workload if refused else "",
+        }
         if refused is not None:
             route["excluded"] = [{"model": e.model, "reason": e.reason} for e in refused.excluded]
+            # what `route replay` needs to decide this request again on the same facts
+            route["workload_source"] = refused.workload_source
+            route["shape"] = shape_json(refused.shape)
+        if request.model and not request.model.startswith("workload/"):
+            route["reason"] = "explicit model"
         store_content = self.config.store_content
         row = CallRecord(
             request_id=new_request_id(),

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from mixstack.catalog import Catalog
@@ -176,4 +177,13 @@ def _show_replay(report: ReplayReport, path: Path) -> None:
         f"${after['estimated_cost_usd']:.6f}"
     )
     stdout_console().print(f"{'refused':22} {before['refused']} → {after['refused']}")
+    if report.changes:
+        changes = Table(title="changed calls")
+        for column in ("request", "when", "workload", "before", "after", "why"):
+            changes.add_column(column, overflow="fold")
+        for c in report.changes:
+            when = dt.datetime.fromtimestamp(c.created_at).isoformat(timespec="seconds")
+            cells = (c.request_id, when, c.workload, c.before or "refused", c.after or "refused")
+            changes.add_row(*(escape(x) for x in cells), escape(c.reason))
+        stdout_console().print(changes)
     sys.stdout.flush()

@@ -8,8 +8,30 @@ from typing import Any, NamedTuple
 
 from mixstack.errors import PolicyError
 from mixstack.guard.pii import PiiCount, format_counts
+from mixstack.router.policy import RequestShape
 
-__all__ = ["Exclusion", "RouteDecision", "RouteRefused"]
+__all__ = ["Exclusion", "RouteDecision", "RouteRefused", "shape_from_json", "shape_json"]
+
+
+def shape_json(shape: RequestShape | None) -> dict[str, Any] | None:
+    return None if shape is None else dataclasses.asdict(shape)
+
+
+def shape_from_json(data: Any) -> RequestShape | None:
+    """The logged shape of a request; None for calls logged before shapes were kept."""
+    if not isinstance(data, dict):
+        return None
+    try:
+        return RequestShape(
+            prompt_tokens=int(data["prompt_tokens"]),
+            completion_tokens=int(data["completion_tokens"]),
+            chars=int(data["chars"]),
+            images=bool(data["images"]),
+            tools=bool(data["tools"]),
+            json=bool(data["json"]),
+        )
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 class Exclusion(NamedTuple):
@@ -44,6 +66,8 @@ class RouteDecision:
     #: the request was redacted before it left (placeholders are restored in the answer)
     redacted: bool = False
     offline: bool = False
+    #: the size and needs the router saw (logged, so `route replay` decides on the same facts)
+    shape: RequestShape | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -61,6 +85,7 @@ class RouteDecision:
             "redacted": self.redacted,
             "offline": self.offline,
             "notes": list(self.notes),
+            "shape": shape_json(self.shape),
         }
 
     @classmethod
@@ -76,6 +101,7 @@ class RouteDecision:
             estimated_cost_usd=float(data.get("estimated_cost_usd", 0.0)),
             notes=tuple(data.get("notes", ())),
             workload_source=data.get("workload_source", ""),
+            shape=shape_from_json(data.get("shape")),
             policy=data.get("policy", ""),
             pii=tuple(PiiCount(p["type"], int(p["count"])) for p in data.get("pii", ())),
             redacted=bool(data.get("redacted", False)),
@@ -134,9 +160,13 @@ class RouteRefused(PolicyError):
         pii: tuple[PiiCount, ...] = (),
         excluded: tuple[Exclusion, ...] = (),
         policy: str = "",
+        workload_source: str = "",
+        shape: RequestShape | None = None,
     ):
         super().__init__(message, param="model", code="no_eligible_model")
         self.workload = workload
         self.pii = pii
         self.excluded = excluded
         self.policy = policy
+        self.workload_source = workload_source
+        self.shape = shape

@@ -5,6 +5,7 @@ Every check returns the reason a model is excluded (shown to users and stored), 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mixstack.catalog import ModelEntry
@@ -251,7 +252,11 @@ def choice_reason(
     calibration: Calibration,
     target: float,
     cost: float,
+    ranked: Sequence[ModelEntry] = (),
 ) -> str:
+    """Why `entry` was chosen, in terms the decision's facts bear out (a test parses it back):
+    a preference, a measured quality at or below the target, or no measurement at all. An
+    unmeasured model ranked above measured ones is said to be unmeasured, and why."""
     prefer = workload.config.prefer
     if entry.name in prefer:
         return f"preferred (#{prefer.index(entry.name) + 1} in workload {workload.name!r})"
@@ -261,4 +266,21 @@ def choice_reason(
             f"meets quality target {target:g} (ci_low {quality.ci_low:.2f}), "
             "cheapest per correct answer"
         )
-    return f"cheapest eligible (est. ${cost:.6f})"
+    measured = [
+        (q.ci_low, e.name)
+        for e in ranked
+        if e.name != entry.name and (q := calibration.quality(workload.name, e.name)) is not None
+    ]
+    if quality is not None:
+        return (
+            f"below quality target {target:g} (ci_low {quality.ci_low:.2f}): no eligible model "
+            f"meets it and none is unmeasured; cheapest per correct answer (est. ${cost:.6f})"
+        )
+    if not measured:
+        return f"cheapest eligible, not evaluated for workload {workload.name!r} (est. ${cost:.6f})"
+    best_low, best = max(measured)
+    return (
+        f"not evaluated for workload {workload.name!r}, ranked above {len(measured)} measured "
+        f"model(s) because none meets quality target {target:g} (best: {best} ci_low "
+        f"{best_low:.2f}); cheapest unmeasured eligible (est. ${cost:.6f})"
+    )

@@ -4,6 +4,9 @@ Each logged call is rebuilt from what the store kept: its workload (and how it w
 the model it named, its size in tokens, whether it had images, the PII types and counts the
 guard found, and its prompt text when `store_content` kept it (so new rules can apply).
 Values of PII are never needed: the stored counts decide the privacy filter as before.
+Calls logged with the shape the router saw (size in tokens, images, tools, JSON) are decided
+on that same shape, so replaying under the config that made them reproduces every decision;
+each call whose outcome changes is listed with its old and new outcome and the new reason.
 """
 
 from __future__ import annotations
@@ -16,11 +19,34 @@ from typing import Any
 from mixstack.catalog import Catalog
 from mixstack.errors import MixstackError
 from mixstack.guard.pii import PiiCount, RequestScan
+from mixstack.router.decision import shape_from_json
 from mixstack.router.policy import RequestShape
 from mixstack.router.router import Router
 from mixstack.types import Message, Request, TextPart
 
-__all__ = ["ReplayReport", "replay_calls"]
+__all__ = ["ReplayChange", "ReplayReport", "replay_calls"]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayChange:
+    """One logged call whose outcome differs under the new config."""
+
+    request_id: str
+    created_at: float
+    workload: str
+    before: str | None  # the model that answered; None: refused
+    after: str | None
+    reason: str  # why the new config decides as it does
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "request_id": self.request_id,
+            "created_at": self.created_at,
+            "workload": self.workload,
+            "before": self.before,
+            "after": self.after,
+            "reason": self.reason,
+        }
 
 
 @dataclass(slots=True)
@@ -48,13 +74,18 @@ class _Side:
 class ReplayReport:
     before: _Side = field(default_factory=_Side)
     after: _Side = field(default_factory=_Side)
-    changed: int = 0
+    changes: list[ReplayChange] = field(default_factory=list)
     refusals: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def changed(self) -> int:
+        return len(self.changes)
 
     def to_json(self) -> dict[str, Any]:
         return {
             "calls": self.before.calls,
             "changed": self.changed,
+            "changes": [c.to_json() for c in self.changes],
             "before": self.before.to_json(),
             "after": self.after.to_json(),
             "new_refusals": dict(self.refusals.most_common()),
@@ -76,8 +107,8 @@ def _request(row: dict[str, Any], route: dict[str, Any]) -> Request:
     if not messages:
         messages = [Message.user("(prompt not stored)")]
     source = route.get("workload_source", "")
-    workload = row.get("workload") or None
-    explicit_model = route.get("reason") == "explicit model"
+    workload = row.get("workload") or route.get("workload") or None
+    explicit_model = route.get("reason") == "explicit model" and bool(row.get("model"))
     return Request(
         messages=tuple(messages),
         model=row["model"] if explicit_model else None,
@@ -110,7 +141,7 @@ def replay_calls(rows: list[dict[str, Any]], router: Router, catalog: Catalog) -
         before = None if refused else str(row["model"])
         _count(report.before, before, str(row.get("locality") or ""), float(row["cost_usd"] or 0))
         request = _request(row, route)
-        shape = RequestShape(
+        shape = shape_from_json(route.get("shape")) or RequestShape(
             prompt_tokens=tokens[0] or 1,
             completion_tokens=tokens[1] or 1,
             chars=sum(len(m.text) for m in request.messages),
@@ -118,14 +149,33 @@ def replay_calls(rows: list[dict[str, Any]], router: Router, catalog: Catalog) -
             tools=False,
             json=False,
         )
+        change = _Change(row, before)
         try:
             decision = router.decide_shaped(request, shape, RequestScan(counts=pii))
         except MixstackError as exc:
             report.refusals[type(exc).__name__] += 1
             _count(report.after, None, "", 0.0)
-            report.changed += int(before is not None)
+            if before is not None:
+                report.changes.append(change.to(None, exc.message))
             continue
         entry = catalog.get(decision.model)
         _count(report.after, entry.name, entry.locality, entry.cost(*tokens))
-        report.changed += int(entry.name != before)
+        if entry.name != before:
+            report.changes.append(change.to(entry.name, decision.reason))
     return report
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    row: dict[str, Any]
+    before: str | None
+
+    def to(self, after: str | None, reason: str) -> ReplayChange:
+        return ReplayChange(
+            request_id=str(self.row.get("request_id") or ""),
+            created_at=float(self.row.get("created_at") or 0.0),
+            workload=str(self.row.get("workload") or ""),
+            before=self.before,
+            after=after,
+            reason=reason,
+        )

@@ -331,7 +331,9 @@ class Router:
             excluded=tuple(excluded.values()),
             reason="explicit model"
             if explicit
-            else choice_reason(chosen, workload, calibration, self._target(calibration), cost),
+            else choice_reason(
+                chosen, workload, calibration, self._target(calibration), cost, ranked
+            ),
             estimated_cost_usd=cost,
             notes=tuple(notes),
             workload_source=workload.source,
@@ -339,6 +341,7 @@ class Router:
             pii=pii,
             redacted=redacted,
             offline=offline,
+            shape=shape,
         )
 
     def _fallbacks(
@@ -406,6 +409,8 @@ class Router:
             pii=pii,
             excluded=tuple(Exclusion(m, r) for m, r in reasons.items()),
             policy=_policy(workload, found, False),
+            workload_source=workload.source,
+            shape=shape,
         )
 
 
