@@ -35,6 +35,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     epilog=EXIT_CODES_HELP,
+    # plain help: no `<bool>` tags on flags, no box drawing when piped into a pager or docs
+    rich_markup_mode=None,
 )
 
 

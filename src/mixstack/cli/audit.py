@@ -12,7 +12,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from mixstack.audit import TraceAudit, TraceInput, audit_trace, judge_trace, load_traces, summarize
-from mixstack.cli.common import ConfigOption, JsonOption, load, print_json, stdout_console
+from mixstack.cli.common import (
+    ConfigOption,
+    JsonOption,
+    err_console,
+    load,
+    print_json,
+    stdout_console,
+)
+from mixstack.cli.progress import CountProgress
 
 __all__ = ["audit_command"]
 
@@ -58,11 +66,19 @@ async def _judge_all(
     judged: list[TraceAudit] = []
     async with Pipeline(load(config)) as pipeline:
         pipeline.catalog.get(model)  # an unknown judge is a usage error before any call
-        for trace, audit in zip(inputs, audits, strict=True):
-            report = await judge_trace(
-                pipeline, model, trace.question, audit.steps, audit.answer, context=trace.context
-            )
-            judged.append(audit.with_judge(report))
+        # one model call per trace: counts and ETA on stderr (stdout stays the report)
+        bar = CountProgress(err_console, label="judge")
+        bar.start(model, len(inputs), 0)
+        try:
+            for trace, audit in zip(inputs, audits, strict=True):
+                report = await judge_trace(
+                    pipeline, model, trace.question, audit.steps, audit.answer,
+                    context=trace.context,
+                )  # fmt: skip
+                judged.append(audit.with_judge(report))
+                bar.advance(model)
+        finally:
+            bar.stop()
     return judged
 
 

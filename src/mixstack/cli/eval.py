@@ -51,6 +51,7 @@ eval_app = typer.Typer(
     cls=_DefaultToRun,
     help="Evaluate models on your own tasks: `mixstack eval SUITE.yaml -m MODEL …`.",
     epilog=EXIT_CODES_HELP,
+    rich_markup_mode=None,
     no_args_is_help=True,
 )
 
@@ -111,7 +112,12 @@ def eval_run(
     suite: Annotated[Path, typer.Argument(help="The suite YAML file.")],
     model: Annotated[
         list[str] | None,
-        typer.Option("--model", "-m", help="Model to evaluate (repeatable; default: the suite's)."),
+        typer.Option(
+            "--model",
+            "-m",
+            metavar="MODEL",
+            help="Model to evaluate (repeatable; default: the suite's).",
+        ),
     ] = None,
     concurrency: Annotated[
         int,
@@ -153,7 +159,9 @@ def eval_run(
             help=f"Exit {EXIT_CALLS_FAILED} if more than this share of a model's calls errored.",
         ),
     ] = DEFAULT_MAX_ERROR_RATE,
-    retries: Annotated[int, typer.Option("--retries", min=0, max=20)] = 3,
+    retries: Annotated[
+        int, typer.Option("--retries", min=0, max=20, help="Retries of a failed call.")
+    ] = 3,
     audit_reasoning: Annotated[
         bool, typer.Option("--audit-reasoning", help="Audit each answer's reasoning steps.")
     ] = False,

@@ -14,7 +14,9 @@ from mixstack.store import Store
 
 __all__ = ["keys_app"]
 
-keys_app = typer.Typer(help="Create, list and revoke the gateway's virtual API keys.")
+keys_app = typer.Typer(
+    help="Create, list and revoke the gateway's virtual API keys.", rich_markup_mode=None
+)
 
 
 @keys_app.command("create")

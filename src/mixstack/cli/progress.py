@@ -2,11 +2,13 @@
 
 On a terminal: a live bar per model with done/total counts, elapsed time and ETA. Piped or
 redirected: one plain line per model every `interval` seconds and a last line when done, so
-a CI log shows the run is alive. stdout is never touched, so `--json` output stays clean.
+a CI log shows the run is alive (`MIXSTACK_PROGRESS_SECONDS` sets the interval, default 10).
+stdout is never touched, so `--json` output stays clean.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 
@@ -21,7 +23,16 @@ from rich.progress import (
 )
 from rich.progress import Progress as RichProgress
 
-__all__ = ["CountProgress", "format_eta"]
+__all__ = ["PROGRESS_ENV", "CountProgress", "format_eta"]
+
+PROGRESS_ENV = "MIXSTACK_PROGRESS_SECONDS"
+
+
+def _interval() -> float:
+    try:
+        return max(0.0, float(os.environ.get(PROGRESS_ENV, "10")))
+    except ValueError:
+        return 10.0
 
 
 def format_eta(seconds: float | None) -> str:
@@ -53,11 +64,16 @@ class CountProgress:
     """Counts per key (a model, usually); the eval runner's and the sweep's progress sink."""
 
     def __init__(
-        self, console: Console, *, label: str = "", interval: float = 10.0, live: bool | None = None
+        self,
+        console: Console,
+        *,
+        label: str = "",
+        interval: float | None = None,
+        live: bool | None = None,
     ) -> None:
         self._console = console
         self._label = label
-        self._interval = interval
+        self._interval = _interval() if interval is None else interval
         self._live = console.is_terminal if live is None else live
         self._counts: dict[str, _Count] = {}
         self._tasks: dict[str, TaskID] = {}

@@ -19,6 +19,7 @@ from mixstack.cli.common import (
     print_json,
     stdout_console,
 )
+from mixstack.cli.progress import CountProgress
 from mixstack.errors import InvalidRequestError
 
 __all__ = ["parse_depths", "parse_lengths", "sweep_command"]
@@ -117,14 +118,19 @@ async def _run(suite: Any, cfg: Any, settings: Any, *, quiet: bool) -> dict[str,
     from mixstack.pipeline import Pipeline
     from mixstack.sweep import run_sweep, summarize_sweep
 
-    def progress(message: str) -> None:
+    def planned(message: str) -> None:
         if not quiet:
             err_console.print(f"[dim]{escape(message)}[/dim]")
 
+    # counts, elapsed time and ETA on stderr, under --json too (stdout stays the JSON)
+    bar = CountProgress(err_console, label="sweep")
     async with Pipeline(cfg) as pipeline:
         for name in settings.models:
             pipeline.catalog.get(name)
-        outcome = await run_sweep(suite, pipeline, settings, on_progress=progress)
+        try:
+            outcome = await run_sweep(suite, pipeline, settings, on_progress=planned, progress=bar)
+        finally:
+            bar.stop()
         pipeline.flush()
     filler = str(settings.filler) if settings.filler else "shipped (generated, no facts)"
     return summarize_sweep(outcome, settings, suite=suite.name, filler=filler)

@@ -14,7 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from mixstack.catalog import ModelEntry
 from mixstack.errors import MixstackError
@@ -30,6 +30,7 @@ __all__ = [
     "ErrorKind",
     "SweepCall",
     "SweepOutcome",
+    "SweepProgress",
     "SweepSettings",
     "SweepSkip",
     "TokenCounter",
@@ -201,6 +202,14 @@ def _checked_cases(suite: Suite, registry: ScorerRegistry, limit: int | None) ->
     return cases
 
 
+class SweepProgress(Protocol):
+    """Where a sweep reports its calls (the CLI's progress bar or lines)."""
+
+    def add_total(self, model: str, more: int) -> None: ...
+
+    def advance(self, model: str) -> None: ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Job:
     case: Case
@@ -215,7 +224,10 @@ async def run_sweep(
     settings: SweepSettings,
     *,
     on_progress: Callable[[str], None] | None = None,
+    progress: SweepProgress | None = None,
 ) -> SweepOutcome:
+    """Run every planned call. `on_progress` gets a line per model and length; `progress`
+    gets the calls as they are planned (`add_total`) and done (`advance`)."""
     registry = ScorerRegistry(ScorerEnv(base_dir=suite.base_dir, catalog=pipeline.catalog))
     cases = _checked_cases(suite, registry, settings.limit)
     keys = {
@@ -245,7 +257,11 @@ async def run_sweep(
             ]
             if on_progress is not None and jobs:
                 on_progress(f"{model}: {length} tokens, {len(jobs)} calls")
-            calls = await _run_jobs(pipeline, registry, suite, model, length, jobs, keys, settings)
+            if progress is not None and jobs:
+                progress.add_total(model, len(jobs))
+            calls = await _run_jobs(
+                pipeline, registry, suite, model, length, jobs, keys, settings, progress
+            )
             outcome.calls.extend(calls)
     return outcome
 
@@ -334,10 +350,18 @@ async def _run_jobs(
     jobs: list[_Job],
     keys: dict[str, KeyContext],
     settings: SweepSettings,
+    progress: SweepProgress | None = None,
 ) -> list[SweepCall]:
     gate = asyncio.Semaphore(max(1, settings.concurrency))
 
     async def one(case: Case, depth: float, request: Request, tokens: int) -> SweepCall:
+        try:
+            return await scored(case, depth, request, tokens)
+        finally:
+            if progress is not None:
+                progress.advance(model)
+
+    async def scored(case: Case, depth: float, request: Request, tokens: int) -> SweepCall:
         async with gate:
             try:
                 completion = await pipeline.complete(
