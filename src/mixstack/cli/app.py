@@ -13,6 +13,7 @@ from mixstack.cli.audit import audit_command
 from mixstack.cli.chat import chat_command
 from mixstack.cli.common import err_console
 from mixstack.cli.demo import demo_command
+from mixstack.cli.doctor import doctor_command
 from mixstack.cli.eval import eval_app
 from mixstack.cli.exits import EXIT_CODES_HELP
 from mixstack.cli.keys import keys_app
@@ -72,6 +73,7 @@ app.command("chat")(chat_command)
 app.command("models")(models_command)
 app.command("logs")(logs_command)
 app.command("demo")(demo_command)
+app.command("doctor")(doctor_command)
 app.command("route")(route_command)
 app.command("serve")(serve_command)
 app.add_typer(keys_app, name="keys")
