@@ -1,4 +1,6 @@
 # Two commands set everything up on a fresh machine: `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -31,8 +33,8 @@ $(VENV)/.base: $(LOCK_BASE) pyproject.toml | $(BIN)/python
 	@$(BIN)/python scripts/lock_check.py check
 	@echo "==> [2/3] llama-cpp-python $(LLAMA_VERSION) (flags: $(LLAMA_CMAKE_ARGS))"
 	@wheels=$$(scripts/llama-wheel.sh $(BIN)/python "$(LLAMA_VERSION)" "$(LLAMA_CMAKE_ARGS)" "$(WHEELHOUSE)") && \
-	echo "==> [3/3] Installing the locked dependencies ($(LOCK_BASE))" && \
-	$(PIP_INSTALL) -q --find-links "$$wheels" -r $(LOCK_BASE)
+	echo "==> [3/3] Installing the locked dependencies ($(LOCK_BASE), about 1-3 minutes)" && \
+	$(PIP_INSTALL) --find-links "$$wheels" -r $(LOCK_BASE) | { grep -E '^(Collecting|Installing|Successfully)' || true; } | cut -c1-100
 	$(PIP) install -q --no-deps -e .
 	$(PIP) check
 	touch $@
@@ -41,7 +43,7 @@ $(VENV)/.base: $(LOCK_BASE) pyproject.toml | $(BIN)/python
 $(VENV)/.dev: $(VENV)/.base $(LOCK_DEV)
 	@echo "==> Installing the locked test dependencies ($(LOCK_DEV))"
 	@wheels=$$(scripts/llama-wheel.sh $(BIN)/python "$(LLAMA_VERSION)" "$(LLAMA_CMAKE_ARGS)" "$(WHEELHOUSE)") && \
-	$(PIP_INSTALL) -q --find-links "$$wheels" -r $(LOCK_DEV)
+	$(PIP_INSTALL) --find-links "$$wheels" -r $(LOCK_DEV) | { grep -E '^(Collecting|Installing|Successfully)' || true; } | cut -c1-100
 	$(PIP) check
 	touch $@
 
