@@ -11,9 +11,9 @@ LOCK_DEV := requirements/dev.lock
 
 # llama-cpp-python: the version the lock pins, built from source once per machine.
 LLAMA_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' $(LOCK_BASE))
-# Build flags (measured with bench/local_tokens.py and checked by `mixstack doctor`):
-# LLAMA_FLAGS_PLACEHOLDER
-LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF
+# Build flags: scripts/llama-flags.sh picks them for this CPU (see there and below);
+# `mixstack doctor` and tests/test_doctor.py check the result decodes correctly.
+LLAMA_CMAKE_ARGS ?= $(shell scripts/llama-flags.sh)
 # Keyed by version, flags, Python and compiler: pip's own cache is keyed by the sdist alone
 # and would hand back a wheel built with other flags (a native build crashes on AVX-512/AMX).
 WHEELHOUSE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mixstack/wheelhouse
