@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 import typer
@@ -9,7 +10,7 @@ from rich.table import Table
 
 from mixstack.cli.common import ConfigOption, JsonOption, load, print_json, stdout_console
 from mixstack.errors import InvalidRequestError
-from mixstack.guard.keys import KeyStore
+from mixstack.guard.keys import KeyStore, VirtualKey, parse_expiry
 from mixstack.store import Store
 
 __all__ = ["keys_app"]
@@ -34,11 +35,27 @@ def create_command(
         list[str] | None,
         typer.Option("--models", help="Allowed model patterns, e.g. 'local/*' (repeatable)."),
     ] = None,
+    admin: Annotated[
+        bool,
+        typer.Option("--admin", help="An admin key: may also read /metrics, /health details, /ui."),
+    ] = False,
+    expires: Annotated[
+        str | None,
+        typer.Option("--expires", help="Expiry: a duration (30d, 12h, 2w) or an ISO date."),
+    ] = None,
+    budget_period: Annotated[
+        str | None,
+        typer.Option(
+            "--budget-period",
+            help="Reset spend and tokens to zero every period: daily, weekly or monthly.",
+        ),
+    ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create a key; its secret is printed once and never stored."""
     cfg = load(config)
+    expires_at = parse_expiry(expires) if expires is not None else None
     with Store.open_default(cfg.home) as store:
         secret, key = KeyStore(store).create(
             name=name,
@@ -47,6 +64,9 @@ def create_command(
             rpm=rpm,
             tpm=tpm,
             models=tuple(models or ()),
+            admin=admin,
+            expires_at=expires_at,
+            budget_period=budget_period,
         )
     if as_json:
         print_json({**key.to_json(), "key": secret})
@@ -69,22 +89,39 @@ def list_command(
         print_json([k.to_json() for k in keys])
         return
     table = Table(title="keys")
-    for column in ("id", "name", "prefix", "spent / budget $", "tokens", "rpm", "tpm", "models"):
+    columns = ("id", "name", "prefix", "role", "spent / budget $", "tokens", "rpm", "tpm")
+    for column in (*columns, "models", "expires"):
         table.add_column(column, overflow="fold")
     for k in keys:
         budget = "-" if k.budget_usd is None else f"{k.budget_usd:g}"
+        if k.budget_period:
+            budget += f" {k.budget_period}"
         tokens = f"{k.tokens_used}" + ("" if k.max_tokens is None else f" / {k.max_tokens}")
         table.add_row(
-            k.id + ("" if k.active else " (revoked)"),
+            k.id + _status(k),
             k.name,
             k.prefix + "…",
+            "admin" if k.admin else "user",
             f"{k.spent_usd:.6f} / {budget}",
             tokens,
             str(k.rpm or "-"),
             str(k.tpm or "-"),
             ", ".join(k.models) or "all",
+            _when(k.expires_at),
         )
     stdout_console().print(table)
+
+
+def _status(key: VirtualKey) -> str:
+    if not key.active:
+        return " (revoked)"
+    return " (expired)" if key.expired() else ""
+
+
+def _when(at: float | None) -> str:
+    if at is None:
+        return "never"
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @keys_app.command("revoke")

@@ -2,24 +2,43 @@
 
 Keys are random 32-byte secrets, so a fast hash is enough: nothing to brute-force. Lookups on
 the request path hit a small in-memory cache; a revocation takes effect within `cache_s`.
+A key may be an admin key (it may read metrics and the dashboard), may expire, and may have
+a budget period after which its spend starts again from zero.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Literal, get_args
 
 from mixstack.errors import InvalidRequestError, PolicyError
 from mixstack.store import Store
 
-__all__ = ["KeyRejected", "KeyStore", "ModelNotAllowed", "VirtualKey", "hash_secret"]
+__all__ = [
+    "BudgetPeriod",
+    "KeyRejected",
+    "KeyStore",
+    "ModelNotAllowed",
+    "VirtualKey",
+    "hash_secret",
+    "next_reset",
+    "parse_expiry",
+]
 
 SECRET_PREFIX = "mxs-"
+
+#: how often a key's spend and token count start again from zero
+BudgetPeriod = Literal["daily", "weekly", "monthly"]
+PERIODS: tuple[str, ...] = get_args(BudgetPeriod)
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$")
+_UNIT_S = {"m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
 class KeyRejected(PolicyError):
@@ -51,6 +70,47 @@ def hash_secret(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+def parse_expiry(text: str, now: float | None = None) -> float:
+    """`30d`, `12h`, `90m`, `2w` from now, or an ISO date/time (UTC when no zone is given)."""
+    now = time.time() if now is None else now
+    if match := _DURATION.match(text):
+        amount = int(match.group(1))
+        if amount < 1:
+            raise InvalidRequestError(f"--expires must be in the future; got {text!r}.")
+        return now + amount * _UNIT_S[match.group(2)]
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidRequestError(
+            f"--expires {text!r} is neither a duration (30d, 12h, 90m, 2w) nor an ISO date "
+            "(2027-01-31 or 2027-01-31T12:00); give one of those."
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    at = when.timestamp()
+    if at <= now:
+        raise InvalidRequestError(f"--expires {text!r} is in the past; give a future date.")
+    return at
+
+
+def next_reset(start: float, period: str) -> float:
+    """When a budget period that began at `start` ends (monthly: same day next month, UTC)."""
+    if period == "daily":
+        return start + 86400.0
+    if period == "weekly":
+        return start + 7 * 86400.0
+    began = datetime.fromtimestamp(start, UTC)
+    year, month = (began.year + 1, 1) if began.month == 12 else (began.year, began.month + 1)
+    day = began.day
+    while True:  # the 31st of a 30-day month ends on the last day of that month
+        try:
+            return began.replace(year=year, month=month, day=day).timestamp()
+        except ValueError:
+            day -= 1
+            if day < 28:
+                return (began + timedelta(days=30)).timestamp()
+
+
 @dataclass(frozen=True, slots=True)
 class VirtualKey:
     id: str
@@ -67,10 +127,26 @@ class VirtualKey:
     tpm: int | None = None
     models: tuple[str, ...] = ()
     requests: int = 0
+    admin: bool = False
+    expires_at: float | None = None
+    budget_period: str | None = None
+    period_start: float | None = None
 
     @property
     def active(self) -> bool:
         return self.revoked_at is None
+
+    def expired(self, now: float | None = None) -> bool:
+        return self.expires_at is not None and (time.time() if now is None else now) >= (
+            self.expires_at
+        )
+
+    def period_over(self, now: float | None = None) -> bool:
+        """Whether the key's budget period has ended (its spend is due to start from zero)."""
+        if self.budget_period is None or self.period_start is None:
+            return False
+        now = time.time() if now is None else now
+        return now >= next_reset(self.period_start, self.budget_period)
 
     @property
     def limited(self) -> bool:
@@ -98,6 +174,16 @@ class VirtualKey:
             "tpm": self.tpm,
             "models": list(self.models),
             "requests": self.requests,
+            "admin": self.admin,
+            "expires_at": self.expires_at,
+            "expired": self.expired(),
+            "budget_period": self.budget_period,
+            "period_start": self.period_start,
+            "resets_at": (
+                next_reset(self.period_start, self.budget_period)
+                if self.budget_period and self.period_start is not None
+                else None
+            ),
         }
 
 
@@ -117,6 +203,10 @@ def _row_key(row: Any) -> VirtualKey:
         tpm=row["tpm"],
         models=tuple(json.loads(row["models"] or "[]")),
         requests=row["requests"],
+        admin=bool(row["admin"]),
+        expires_at=row["expires_at"],
+        budget_period=row["budget_period"],
+        period_start=row["period_start"],
     )
 
 
@@ -138,8 +228,21 @@ class KeyStore:
         rpm: int | None = None,
         tpm: int | None = None,
         models: tuple[str, ...] = (),
+        admin: bool = False,
+        expires_at: float | None = None,
+        budget_period: str | None = None,
     ) -> tuple[str, VirtualKey]:
         """A new key; returns the secret (shown once, never stored) and the stored record."""
+        if budget_period is not None and budget_period not in PERIODS:
+            raise InvalidRequestError(
+                f"--budget-period must be one of {', '.join(PERIODS)}; got {budget_period!r}."
+            )
+        if budget_period is not None and budget_usd is None and max_tokens is None:
+            raise InvalidRequestError(
+                "--budget-period needs --budget or --max-tokens (a period of what?); add one."
+            )
+        if expires_at is not None and expires_at <= time.time():
+            raise InvalidRequestError("--expires is in the past; give a future time.")
         for label, value in (("--budget", budget_usd), ("--max-tokens", max_tokens)):
             if value is not None and value < 0:
                 raise InvalidRequestError(f"{label} must be zero or more; got {value}.")
@@ -147,20 +250,26 @@ class KeyStore:
             if value is not None and value < 1:
                 raise InvalidRequestError(f"{label} must be 1 or more; got {value}.")
         secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+        now = time.time()
         key = VirtualKey(
             id="key_" + secrets.token_hex(6),
             name=name,
             prefix=secret[:10],
-            created_at=time.time(),
+            created_at=now,
             budget_usd=budget_usd,
             max_tokens=max_tokens,
             rpm=rpm,
             tpm=tpm,
             models=tuple(models),
+            admin=admin,
+            expires_at=expires_at,
+            budget_period=budget_period,
+            period_start=now if budget_period else None,
         )
         self.store.write(
             "INSERT INTO api_keys (id, name, key_hash, prefix, created_at, budget_usd, "
-            "max_tokens, rpm, tpm, models) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "max_tokens, rpm, tpm, models, admin, expires_at, budget_period, period_start) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 key.id,
                 key.name,
@@ -172,9 +281,13 @@ class KeyStore:
                 rpm,
                 tpm,
                 json.dumps(list(models)),
+                int(admin),
+                expires_at,
+                budget_period,
+                key.period_start,
             ),
         ).result()
-        self._any = None
+        self._any = (float("inf"), True)
         return secret, key
 
     def list(self, *, include_revoked: bool = False) -> list[VirtualKey]:
@@ -198,23 +311,47 @@ class KeyStore:
         self._any = None
         return True
 
-    def any_active(self) -> bool:
+    def any_ever(self) -> bool:
+        """Whether a key has ever been created (revoked and expired keys count: fail closed).
+
+        Keys are never deleted, so a True answer is kept for good; False is re-checked
+        every `cache_s` so a key created by another process is seen within seconds."""
         now = time.monotonic()
         if self._any is not None and self._any[0] > now:
             return self._any[1]
-        row = self.store.query_one("SELECT 1 FROM api_keys WHERE revoked_at IS NULL LIMIT 1")
-        self._any = (now + self.cache_s, row is not None)
-        return row is not None
+        row = self.store.query_one("SELECT 1 FROM api_keys LIMIT 1")
+        found = row is not None
+        self._any = (float("inf") if found else now + self.cache_s, found)
+        return found
+
+    def restart_period(self, key: VirtualKey, now: float | None = None) -> VirtualKey:
+        """Start a new budget period when the key's has ended: spend and tokens back to zero.
+
+        Conditional on the period the caller saw, so concurrent requests (or processes)
+        reset it once; returns the key as it now stands."""
+        if not key.period_over(now) or key.period_start is None or key.budget_period is None:
+            return key
+        now = time.time() if now is None else now
+        start = key.period_start
+        while (end := next_reset(start, key.budget_period)) <= now:
+            start = end
+        self.store.write(
+            "UPDATE api_keys SET spent_usd = 0, tokens_used = 0, period_start = ? "
+            "WHERE id = ? AND period_start = ?",
+            (start, key.id, key.period_start),
+        ).result()
+        self._cache.clear()
+        fresh = self.get(key.id)
+        return fresh if fresh is not None else key
 
     def lookup(self, secret: str) -> VirtualKey | None:
-        """The active key with this secret, or None."""
+        """The key with this secret (revoked and expired ones too: the caller says why), or None."""
         now = time.monotonic()
         hit = self._cache.get(secret)
         if hit is not None and hit[0] > now:
             return hit[1]
         row = self.store.query_one(
-            "SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
-            (hash_secret(secret),),
+            "SELECT * FROM api_keys WHERE key_hash = ?", (hash_secret(secret),)
         )
         key = _row_key(row) if row is not None else None
         if len(self._cache) > 10_000:

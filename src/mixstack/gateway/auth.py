@@ -1,0 +1,117 @@
+"""Who may call the gateway: virtual keys, failing closed, and the admin role.
+
+    auth: off        nobody needs a key (the operator said so)
+    auth: auto       keys are needed as soon as one has ever been created; revoking or
+                     letting every key expire never opens the gateway again
+    auth: required   a key is always needed (no key yet: every request gets 401)
+
+Admin-only endpoints (`/metrics`, `/health?details`, the dashboard) need a key created with
+`mixstack keys create --admin` whenever keys are enforced; a non-admin key gets 403.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+
+from starlette.requests import Request as HttpRequest
+from starlette.responses import Response
+
+from mixstack.config.gateway import AuthMode
+from mixstack.errors import MixstackError, PolicyError
+from mixstack.gateway.errors import error_response
+from mixstack.guard.keys import KeyRejected, KeyStore, VirtualKey
+
+__all__ = ["AdminRequired", "Authenticator", "bearer_token"]
+
+Endpoint = Callable[[HttpRequest], Awaitable[Response]]
+
+
+class AdminRequired(PolicyError):
+    """A valid key that is not an admin key, on an admin-only endpoint (HTTP 403)."""
+
+    error_type = "permission_error"
+    http_status = 403
+
+    def __init__(self, key: VirtualKey, what: str):
+        super().__init__(
+            f"{what} needs an admin key and key {key.id} is not one; use a key created with "
+            "`mixstack keys create --admin`.",
+            code="admin_key_required",
+        )
+
+
+def bearer_token(headers: Mapping[str, str]) -> str | None:
+    """The key from `Authorization: Bearer …` or `x-api-key` (Anthropic's SDK sends that)."""
+    auth = headers.get("authorization")
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return token.strip()
+    return headers.get("x-api-key") or None
+
+
+class Authenticator:
+    """The gateway's one answer to "who is calling, and may they": fails closed."""
+
+    def __init__(self, keys: KeyStore, mode: AuthMode):
+        self.keys = keys
+        self.mode = mode
+
+    def enforced(self) -> bool:
+        """Whether requests need a key right now."""
+        if self.mode == "off":
+            return False
+        return self.mode == "required" or self.keys.any_ever()
+
+    def authenticate(self, headers: Mapping[str, str]) -> VirtualKey | None:
+        """The caller's key; None only when keys are not enforced. Raises `KeyRejected`."""
+        if not self.enforced():
+            return None
+        token = bearer_token(headers)
+        if not token:
+            raise KeyRejected(
+                "this gateway needs an API key; send `Authorization: Bearer <key>` "
+                "(an admin creates one with `mixstack keys create`)."
+            )
+        key = self.keys.lookup(token)
+        if key is None:
+            raise KeyRejected(
+                "invalid API key; check the key or ask an admin for one (`mixstack keys create`)."
+            )
+        if not key.active:
+            raise KeyRejected(
+                f"API key {key.id} was revoked; ask an admin for a new key "
+                "(`mixstack keys create`)."
+            )
+        if key.expired():
+            raise KeyRejected(
+                f"API key {key.id} has expired; ask an admin for a new key "
+                "(`mixstack keys create --expires …`)."
+            )
+        return key
+
+    def require_admin(self, headers: Mapping[str, str], what: str = "this endpoint") -> None:
+        """Raise unless the caller holds an admin key (or keys are not enforced at all)."""
+        key = self.authenticate(headers)
+        if key is not None and not key.admin:
+            raise AdminRequired(key, what)
+
+    def is_admin(self, headers: Mapping[str, str]) -> bool:
+        """Whether the caller may see admin details (False instead of an error)."""
+        try:
+            self.require_admin(headers)
+        except MixstackError:
+            return False
+        return True
+
+    def admin_only(self, endpoint: Endpoint, what: str = "this endpoint") -> Endpoint:
+        """Wrap a Starlette endpoint so only admin keys reach it (401/403 JSON otherwise)."""
+
+        async def guarded(request: HttpRequest) -> Response:
+            try:
+                self.require_admin(request.headers, what)
+            except MixstackError as exc:
+                return error_response(exc)
+            return await endpoint(request)
+
+        return guarded
