@@ -99,13 +99,15 @@ def test_redaction_is_stable_and_restores(scanner: PiiScanner) -> None:
         )
     )
     redacted, mapping = redact_request(scanner, request)
+    tag = mapping.tag  # random per call: a placeholder cannot be guessed or typed
     texts = [m.text for m in redacted.messages]
-    assert texts[0] == "Email <EMAIL_ADDRESS_1> and <EMAIL_ADDRESS_2>"
-    assert texts[2] == "sent to <EMAIL_ADDRESS_1>"
+    assert texts[0] == f"Email <EMAIL_ADDRESS_1_{tag}> and <EMAIL_ADDRESS_2_{tag}>"
+    assert texts[2] == f"sent to <EMAIL_ADDRESS_1_{tag}>"
     args = redacted.messages[1].tool_calls[0].parsed_arguments()
-    assert args == {"to": "<EMAIL_ADDRESS_1>"}
-    assert mapping.restore("reply to <EMAIL_ADDRESS_2>") == "reply to bob@example.com"
-    assert mapping.restore("unknown <EMAIL_ADDRESS_9> stays") == "unknown <EMAIL_ADDRESS_9> stays"
+    assert args == {"to": f"<EMAIL_ADDRESS_1_{tag}>"}
+    assert mapping.restore(f"reply to <EMAIL_ADDRESS_2_{tag}>") == "reply to bob@example.com"
+    unknown = f"unknown <EMAIL_ADDRESS_9_{tag}> and <EMAIL_ADDRESS_1> stay"
+    assert mapping.restore(unknown) == unknown
     assert mapping.counts() == [("EMAIL_ADDRESS", 4)]
 
 

@@ -11,7 +11,6 @@ Presidio's `AnalyzerEngine` (a test checks this).
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 from collections import Counter
@@ -19,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mixstack.types import ImagePart, Request, TextPart
+from mixstack.types import ImagePart, Request
 
 if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, EntityRecognizer
@@ -315,20 +314,29 @@ class RequestScan:
 
 
 def request_texts(request: Request) -> Iterator[str]:
-    """Every redactable text of a request: message parts and tool-call arguments."""
-    for message in request.messages:
-        for part in message.content:
-            if isinstance(part, TextPart):
-                yield part.text
-        for call in message.tool_calls:
-            yield call.arguments
+    """Every redactable text of a request (see `guard.fields` for what leaves, and how)."""
+    from mixstack.guard.fields import redactable_texts
+
+    return redactable_texts(request)
 
 
 def _fixed_texts(request: Request) -> Iterator[str]:
-    """Text that leaves with the request but is not rewritten: the tool definitions."""
-    for tool in request.tools:
-        yield tool.description
-        yield json.dumps(tool.parameters, ensure_ascii=False)
+    """Text that leaves with the request but is not rewritten (see `guard.fields`)."""
+    from mixstack.guard.fields import fixed_texts
+
+    return fixed_texts(request)
+
+
+def _split_types(scanner: PiiScanner, request: Request) -> list[str]:
+    """Findings that only exist across two messages (`john.doe` + `@example.com`)."""
+    from mixstack.guard.fields import message_seams
+
+    types: list[str] = []
+    for joined, seam in message_seams(request):
+        for span in scanner.scan(joined):
+            if span.start < seam < span.end:
+                types.append(span.type)
+    return types
 
 
 def request_images(request: Request) -> list[ImagePart]:
@@ -346,6 +354,8 @@ def scan_request(scanner: PiiScanner, request: Request, *, read_images: bool) ->
     for text in _fixed_texts(request):
         chars += len(text)
         fixed.extend(s.type for s in scanner.scan(text))
+    # redaction works text by text, so a value split across messages cannot be redacted
+    fixed.extend(_split_types(scanner, request))
     if read_images:
         images = request_images(request)
         if images:

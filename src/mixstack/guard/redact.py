@@ -1,22 +1,34 @@
 """Reversible redaction: PII becomes stable placeholders before a request leaves the machine.
 
-The same value always gets the same placeholder within one call (`<EMAIL_ADDRESS_1>` in
-every message that mentions it), so the model can still refer to it; the answer is
+The same value always gets the same placeholder within one call (`<EMAIL_ADDRESS_1_3FA9C2>`
+in every message that mentions it), so the model can still refer to it; the answer is
 restored before the caller sees it, streamed answers too (a placeholder split across two
 chunks is held back until it is complete).
+
+Placeholders carry a random tag per call, so a look-alike the user typed is never replaced.
+A placeholder is restored only where it stands as plain text: never inside a URL, a
+Markdown link or image target, or an HTML tag, where a client that renders the answer would
+send the value to whoever wrote the URL (a remote model can be told to write one).
 """
 
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass, field
 
+from mixstack.guard.fields import redact_fields
 from mixstack.guard.pii import PiiScanner, PiiSpan, count_types
-from mixstack.types import Chunk, Message, Request, TextPart, ToolCall, ToolCallDelta
+from mixstack.types import Chunk, Request, ToolCall, ToolCallDelta
 
 __all__ = ["ChunkRestorer", "RedactionMap", "StreamRestorer", "redact_request"]
 
-_PLACEHOLDER = re.compile(r"<([A-Z][A-Z0-9_]*)_(\d+)>")
+_PLACEHOLDER = re.compile(r"<[A-Z][A-Z0-9_]*>")
+#: what marks the text just before a placeholder as part of a URL
+_URLISH = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:/|www\.|mailto:|[/?=&#%@\\]")
+_TAG_OPEN = re.compile(r"<[A-Za-z/!?]")
+#: how much of what came before a placeholder decides whether it is plain text
+_CONTEXT = 2048
 #: the longest tail of a chunk that could still grow into a placeholder
 _PARTIAL = re.compile(r"<[A-Z0-9_]*$")
 
@@ -29,6 +41,7 @@ class RedactionMap:
     _by_value: dict[tuple[str, str], str] = field(default_factory=dict)
     _next: dict[str, int] = field(default_factory=dict)
     types: list[str] = field(default_factory=list)
+    tag: str = field(default_factory=lambda: secrets.token_hex(3).upper())
 
     def placeholder(self, entity: str, value: str) -> str:
         key = (entity, value)
@@ -36,7 +49,7 @@ class RedactionMap:
         if found is None:
             n = self._next.get(entity, 0) + 1
             self._next[entity] = n
-            found = f"<{entity}_{n}>"
+            found = f"<{entity}_{n}_{self.tag}>"
             self._by_value[key] = found
             self.values[found] = value
         self.types.append(entity)
@@ -45,10 +58,20 @@ class RedactionMap:
     def __bool__(self) -> bool:
         return bool(self.values)
 
-    def restore(self, text: str) -> str:
+    def restore(self, text: str, before: str = "") -> str:
+        """Placeholders back to their values where they stand as plain text (see above);
+        `before` is the text that preceded `text` (earlier pieces of a stream)."""
         if not self.values or "<" not in text:
             return text
-        return _PLACEHOLDER.sub(lambda m: self.values.get(m.group(0), m.group(0)), text)
+
+        def swap(match: re.Match[str]) -> str:
+            value = self.values.get(match.group(0))
+            if value is None:
+                return match.group(0)
+            context = (before + text[: match.start()])[-_CONTEXT:]
+            return value if plain_text_at(context) else match.group(0)
+
+        return _PLACEHOLDER.sub(swap, text)
 
     def restore_call(self, call: ToolCall) -> ToolCall:
         restored = self.restore(call.arguments)
@@ -70,12 +93,25 @@ class RedactionMap:
         return [(c.type, c.count) for c in count_types(self.types)]
 
 
+def plain_text_at(before: str) -> bool:
+    """Whether a placeholder following `before` stands as plain text (safe to restore)."""
+    lt = before.rfind("<")
+    if lt > before.rfind(">") and _TAG_OPEN.match(before, lt):
+        return False  # inside an HTML tag: an attribute such as src= or href=
+    link = before.rfind("](")
+    if link != -1 and ")" not in before[link:]:
+        return False  # a Markdown link or image target
+    token = before.rsplit(None, 1)[-1] if before and not before[-1].isspace() else ""
+    return _URLISH.search(token) is None
+
+
 class StreamRestorer:
     """Restores placeholders in streamed text; feed pieces in order, then `flush()`."""
 
     def __init__(self, redaction: RedactionMap):
         self._map = redaction
         self._held = ""
+        self._before = ""
 
     def feed(self, piece: str) -> str:
         text = self._held + piece
@@ -85,37 +121,31 @@ class StreamRestorer:
             text = text[: tail.start()]
         else:
             self._held = ""
-        return self._map.restore(text)
+        return self._emit(text)
 
     def flush(self) -> str:
         text, self._held = self._held, ""
-        return self._map.restore(text)
+        return self._emit(text)
+
+    def _emit(self, text: str) -> str:
+        out = self._map.restore(text, self._before)
+        # the context is what the model wrote (placeholders, not values)
+        self._before = (self._before + text)[-_CONTEXT:]
+        return out
 
     def _longest(self) -> int:
         return max((len(p) for p in self._map.values), default=0)
 
 
 def redact_request(scanner: PiiScanner, request: Request) -> tuple[Request, RedactionMap]:
-    """The request with every finding in its messages and tool-call arguments replaced."""
+    """The request with every finding in its redactable fields replaced (`guard.fields`)."""
     redaction = RedactionMap()
 
     def clean(text: str) -> str:
         spans = scanner.scan(text)
         return redaction.replace(text, spans) if spans else text
 
-    messages: list[Message] = []
-    for message in request.messages:
-        parts = tuple(
-            TextPart(text=clean(p.text)) if isinstance(p, TextPart) else p for p in message.content
-        )
-        calls = tuple(
-            c.model_copy(update={"arguments": clean(c.arguments)}) for c in message.tool_calls
-        )
-        same = parts == message.content and calls == message.tool_calls
-        messages.append(
-            message if same else message.model_copy(update={"content": parts, "tool_calls": calls})
-        )
-    return request.with_changes(messages=tuple(messages)), redaction
+    return redact_fields(request, clean), redaction
 
 
 class ChunkRestorer:

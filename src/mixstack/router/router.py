@@ -18,6 +18,7 @@ from typing import Literal
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config
 from mixstack.errors import ContextLengthError
+from mixstack.guard.normalize import GuardScanner
 from mixstack.guard.pii import PiiScanner, RequestScan, format_counts, scan_request
 from mixstack.router.calibration import (
     EMPTY,
@@ -74,7 +75,7 @@ class Router:
         self._entries = list(catalog)
         self.chooser = WorkloadChooser(config)
         pii = config.routing.pii
-        self.scanner = scanner or PiiScanner(min_score=pii.min_score, ignore=pii.ignore)
+        self.scanner = scanner or GuardScanner(min_score=pii.min_score, ignore=pii.ignore)
         self._plans: dict[tuple[str, bool, int], _Plan] = {}
         self._unavailable: dict[str, str | None] = {}
         self._check_availability = check_availability

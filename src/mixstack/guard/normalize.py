@@ -1,0 +1,170 @@
+"""Decoded views of text, so encoded personal data and secrets are found too.
+
+    john%40example.com       URL-encoding            → john@example.com
+    john&#64;example.com     HTML entities            → john@example.com
+    john\u0040example.com    JSON/JS escapes          → john@example.com
+    john＠example．com       fullwidth (NFKC)         → john@example.com
+    jo\u200bhn@example.com   zero-width, soft hyphen  → john@example.com
+    am9obkBleGFtcGxlLmNvbQ== a base64 block           → john@example.com
+
+A `DecodedText` keeps, for each character of the decoded text, the span of the original it
+came from, so a finding in the decoded view redacts exactly the encoded original. Base64
+blocks are decoded one by one; a finding inside one covers the whole block. Decoding is
+bounded (two passes, blocks up to `MAX_BLOCK` characters) so a crafted input cannot make it
+slow. `GuardScanner` is the PII scanner that also looks at these views and for secrets.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import html
+import re
+import unicodedata
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from mixstack.guard.pii import PiiScanner, PiiSpan, _resolve
+from mixstack.guard.secrets import SECRET, SECRET_SCORE, secret_spans
+
+__all__ = ["DecodedText", "GuardScanner", "base64_blocks", "decode", "maybe_encoded"]
+
+_INVISIBLE = frozenset("\u00ad\u180e\u200b\u200c\u200d\u200e\u200f\u2060\u2061\u2062\u2063\ufeff")
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?")
+_PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
+_ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|x([0-9A-Fa-f]{2}))")
+_BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{16,}={0,2}(?![A-Za-z0-9+/=_\-])")
+MAX_BLOCK = 65_536
+#: decoded blocks must look like text (share of printable characters) to be scanned
+_PRINTABLE_SHARE = 0.85
+
+
+@dataclass(frozen=True, slots=True)
+class DecodedText:
+    """Decoded text and, per decoded character, the [start, end) it came from."""
+
+    text: str
+    starts: tuple[int, ...]
+    ends: tuple[int, ...]
+
+    def original(self, start: int, end: int) -> tuple[int, int]:
+        """The original span a decoded span [start, end) came from."""
+        return self.starts[start], self.ends[max(start, end - 1)]
+
+
+def maybe_encoded(text: str) -> bool:
+    """A cheap test: could any decoding change this text?"""
+    if "%" in text or "&" in text or "\\" in text:
+        return True
+    return not text.isascii()
+
+
+def _decode_once(text: str) -> DecodedText:
+    out: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "%" and _PERCENT.match(text, i):
+            byte = int(text[i + 1 : i + 3], 16)
+            if byte < 0x80:  # multi-byte sequences are rare in PII and would need reassembly
+                out.append(chr(byte))
+                starts.append(i)
+                ends.append(i + 3)
+                i += 3
+                continue
+        if ch == "&" and (m := _ENTITY.match(text, i)):
+            decoded = html.unescape(m.group(0))
+            if decoded != m.group(0):
+                for piece in decoded:
+                    out.append(piece)
+                    starts.append(i)
+                    ends.append(m.end())
+                i = m.end()
+                continue
+        if ch == "\\" and (m := _ESCAPE.match(text, i)):
+            code = int(m.group(1) or m.group(2), 16)
+            if not 0xD800 <= code <= 0xDFFF:
+                for piece in unicodedata.normalize("NFKC", chr(code)):
+                    if piece not in _INVISIBLE:
+                        out.append(piece)
+                        starts.append(i)
+                        ends.append(m.end())
+                i = m.end()
+                continue
+        if ch in _INVISIBLE:
+            i += 1
+            continue
+        if not ch.isascii():
+            for piece in unicodedata.normalize("NFKC", ch):
+                out.append(piece)
+                starts.append(i)
+                ends.append(i + 1)
+            i += 1
+            continue
+        out.append(ch)
+        starts.append(i)
+        ends.append(i + 1)
+        i += 1
+    return DecodedText("".join(out), tuple(starts), tuple(ends))
+
+
+def decode(text: str) -> DecodedText:
+    """Two decoding passes (catches `%2540`, `&amp;#64;`), offsets mapped to the original."""
+    first = _decode_once(text)
+    if not maybe_encoded(first.text) or first.text == text:
+        return first
+    second = _decode_once(first.text)
+    if second.text == first.text:
+        return first
+    starts = tuple(first.starts[s] for s in second.starts)
+    ends = tuple(first.ends[e - 1] for e in second.ends)
+    return DecodedText(second.text, starts, ends)
+
+
+def base64_blocks(text: str) -> Iterator[tuple[int, int, str]]:
+    """(start, end, decoded text) of each base64 block that decodes to readable text."""
+    for match in _BASE64.finditer(text):
+        block = match.group(0)
+        if len(block) > MAX_BLOCK:
+            continue
+        if block.isalpha() or block.isdigit():
+            continue  # a long word or number, not an encoding
+        raw = block.replace("-", "+").replace("_", "/").rstrip("=")
+        raw += "=" * (-len(raw) % 4)
+        try:
+            decoded = base64.b64decode(raw, validate=True).decode("utf-8")
+        except (binascii.Error, ValueError):
+            continue
+        readable = sum(c.isprintable() or c.isspace() for c in decoded)
+        if decoded and readable >= _PRINTABLE_SHARE * len(decoded):
+            yield match.start(), match.end(), decoded
+
+
+class GuardScanner(PiiScanner):
+    """The PII scanner over the text, its decoded view and its base64 blocks, plus secrets."""
+
+    def scan(self, text: str) -> list[PiiSpan]:
+        spans = super().scan(text)
+        spans.extend(PiiSpan(SECRET, s, e, SECRET_SCORE) for s, e in secret_spans(text))
+        if maybe_encoded(text):
+            view = decode(text)
+            if view.text != text:
+                for found in self._plain(view.text):
+                    start, end = view.original(found.start, found.end)
+                    spans.append(PiiSpan(found.type, start, end, found.score))
+        if len(text) >= 16:
+            for start, end, decoded in base64_blocks(text):
+                inner = self._plain(decoded)
+                if not inner and maybe_encoded(decoded):
+                    inner = self._plain(decode(decoded).text)
+                if inner:
+                    best = max(inner, key=lambda s: s.score)
+                    spans.append(PiiSpan(best.type, start, end, best.score))
+        return _resolve(spans) if len(spans) > 1 else spans
+
+    def _plain(self, text: str) -> Sequence[PiiSpan]:
+        found = super().scan(text)
+        found.extend(PiiSpan(SECRET, s, e, SECRET_SCORE) for s, e in secret_spans(text))
+        return found
