@@ -214,8 +214,8 @@ async def test_a_repeated_identical_call_is_not_run_twice() -> None:
     ("budget", "stopped_by"),
     [
         (Budget(steps=3), "steps taken of 3"),
-        (Budget(tokens=100), "tokens used of 100"),
-        (Budget(usd=0.0001), "spent of $0.0001"),
+        (Budget(tokens=100), "of 100 are left"),
+        (Budget(usd=0.0001), "left of $0.0001"),
         (Budget(wall_s=0.3), "s elapsed of 0.3 s"),
     ],
 )
@@ -234,6 +234,11 @@ async def test_budget_hard_stop_returns_what_was_done(budget: Budget, stopped_by
     assert result.tool_calls  # what was done before the stop is reported
     assert trace["budget"]["steps"] >= 1
     assert trace["steps"][-1]["kind"] == "stop"
+    # a hard stop: the run stopped before the step that would have passed the budget
+    if budget.tokens is not None:
+        assert trace["budget"]["tokens"] <= budget.tokens
+    if budget.usd is not None:
+        assert trace["budget"]["usd"] <= budget.usd
 
 
 WRITER = {

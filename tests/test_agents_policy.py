@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from mixstack.agents import Decision, PermissionPolicy, ToolAnnotations, function_tool
+from mixstack.agents.policy import AutoApprove
 from mixstack.agents.tools import AgentTool
-from mixstack.cli.agent import _approve_all
 from mixstack.config.agents import PermissionSet
 
 
@@ -98,9 +98,17 @@ async def test_ask_resolves_to_the_default_or_the_approver() -> None:
     assert (await _policy([]).resolve(ask, "t", {})).action == "deny"
     allow_default = _policy([], ask_default="allow")
     assert (await allow_default.resolve(ask, "t", {})).action == "allow"
-    # `--yes` approves ordinary asks but not those raised by flagged tool output
-    assert await _approve_all("t", {}, ask)
-    assert not await _approve_all("t", {}, Decision("ask", "flagged", "taint"))
+    # `--yes` approves ordinary asks (and says so) but not those raised by flagged output
+    yes = PermissionPolicy(PermissionSet(), approver=AutoApprove())
+    approved = await yes.resolve(ask, "t", {})
+    assert approved.action == "allow"
+    assert "approved by --yes" in approved.reason
+    assert "terminal" not in approved.reason
+    tainted = await yes.resolve(Decision("ask", "flagged", "taint"), "t", {})
+    assert tainted.action == "deny"
+    assert "--yes does not approve" in tainted.reason
+    # a flagged call is denied even where ask_default would allow it
+    assert (await allow_default.resolve(Decision("ask", "f", "taint"), "t", {})).action == "deny"
 
 
 def test_annotations_are_plain_values() -> None:

@@ -1,17 +1,29 @@
 """The budget one run shares between all its agents: tokens, USD, steps and wall time.
 
 A meter is created by the runtime from the config and the command line; nothing the model
-or a tool says can change it. `exhausted()` says why the run must stop, or None.
+or a tool says can change it. `exhausted()` says why the run must stop, or None;
+`allowance()` sizes the next model step so it cannot take the run past its token or USD
+budget (the step is skipped, and the run stops, when even a one-token answer would).
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from mixstack.config.agents import BudgetConfig
+from mixstack.guard.usage import prompt_bound
 
-__all__ = ["Budget", "BudgetMeter"]
+if TYPE_CHECKING:
+    from mixstack.catalog import ModelEntry
+    from mixstack.pipeline import Pipeline
+    from mixstack.types import Request
+
+__all__ = ["Budget", "BudgetMeter", "fit_step"]
+
+#: answer length assumed for a step whose request sets none
+_DEFAULT_ANSWER = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +90,35 @@ class BudgetMeter:
             return f"budget: {self.elapsed_s:.1f} s elapsed of {b.wall_s:g} s"
         return None
 
+    def allowance(
+        self, prompt_tokens: int, price_in_per_1m: float, price_out_per_1m: float, want: int
+    ) -> tuple[int, str | None]:
+        """(answer tokens the next step may use, why it may not run at all or None)."""
+        limit = want
+        b = self._budget
+        if b.tokens is not None:
+            left = b.tokens - self.tokens - prompt_tokens
+            if left < 1:
+                return 0, (
+                    f"budget: the next step needs about {prompt_tokens} prompt tokens and "
+                    f"{b.tokens - self.tokens} of {b.tokens} are left"
+                )
+            limit = min(limit, left)
+        if b.usd is not None:
+            left_usd = b.usd - self.usd - prompt_tokens * price_in_per_1m / 1_000_000
+            if price_out_per_1m > 0:
+                affordable = int(left_usd * 1_000_000 / price_out_per_1m)
+            else:
+                affordable = limit if left_usd >= 0 else 0
+            if affordable < 1:
+                remaining = max(b.usd - self.usd, 0.0)
+                return 0, (
+                    f"budget: the next step would cost more than the ${remaining:.6f} left "
+                    f"of ${b.usd:g}"
+                )
+            limit = min(limit, affordable)
+        return limit, None
+
     def tokens_left(self) -> int | None:
         if self._budget.tokens is None:
             return None
@@ -100,3 +141,28 @@ class BudgetMeter:
             "limit_steps": b.steps,
             "limit_wall_s": b.wall_s,
         }
+
+
+def fit_step(
+    pipeline: Pipeline, meter: BudgetMeter, request: Request, entry: ModelEntry | None
+) -> tuple[Request, str | None]:
+    """The request with `max_tokens` lowered to what the budget covers, or why it cannot run.
+
+    The prompt is counted by the model's own tokenizer where the provider has one, else
+    bounded by UTF-8 bytes / 3 (about a token a character for CJK, generous for English)."""
+    budget = meter.budget
+    if (budget.tokens is None and budget.usd is None) or entry is None:
+        return request, None
+    prompt = pipeline.catalog.provider_for(entry).count_prompt_tokens(entry, request)
+    if prompt is None:
+        prompt = -(-prompt_bound(request) // 3)
+    want = request.params.max_tokens or _DEFAULT_ANSWER
+    limit, reason = meter.allowance(
+        prompt, entry.price_input_per_1m, entry.price_output_per_1m, want
+    )
+    if reason is not None:
+        return request, reason
+    if limit == request.params.max_tokens:
+        return request, None
+    params = request.params.model_copy(update={"max_tokens": limit})
+    return request.with_changes(params=params), None

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from mixstack.agents.budget import BudgetMeter
+from mixstack.agents.budget import BudgetMeter, fit_step
 from mixstack.agents.policy import Decision, PermissionPolicy
 from mixstack.agents.protocol import (
     ParseError,
@@ -216,7 +216,7 @@ class Agent:
         self, events: list[tuple[Any, ...]], force_answer: bool
     ) -> tuple[Completion, Mode]:
         mode = self._mode(events)
-        request = self._request(events, mode, force_answer)
+        request = self._fit_budget(self._request(events, mode, force_answer))
         timeout = self.meter.seconds_left()
         started = time.perf_counter()
         try:
@@ -264,6 +264,14 @@ class Agent:
             )
         )
         return completion, mode
+
+    def _fit_budget(self, request: Request) -> Request:
+        """The request with an answer length the run's budget covers; stop the run when
+        even the prompt would not fit (a step never takes the run past its budget)."""
+        fitted, reason = fit_step(self.pipeline, self.meter, request, self._routed(request))
+        if reason is not None:
+            raise _Stop("budget", reason)
+        return fitted
 
     def _routed(self, request: Request) -> ModelEntry | None:
         """The model the router would pick for this request (routing only, nothing sent)."""

@@ -17,7 +17,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mixstack.agents.budget import BudgetMeter
+from mixstack.agents.budget import BudgetMeter, fit_step
 from mixstack.agents.loop import AgentOutcome, AgentSpec
 from mixstack.agents.protocol import ParseError, first_json_object, loads_lenient
 from mixstack.agents.tools import AgentTool
@@ -275,6 +275,14 @@ class Team:
         redo = [plan[i] for i in sorted(set(wanted))] or list(plan)
         return redo, str(data.get("feedback") or "the reviewer asked for another attempt")
 
+    def _fit(self, request: Request) -> Request:
+        """Lower the answer length to what the run's budget covers, or stop the team."""
+        pipeline = self.runtime.pipeline
+        fitted, reason = fit_step(pipeline, self.meter, request, _routed_entry(pipeline, request))
+        if reason is not None:
+            raise _TeamStop("budget", reason)
+        return fitted
+
     async def _ask_json(
         self,
         role: str,
@@ -299,6 +307,7 @@ class Team:
                 response_format=ResponseFormat(type="json_schema", json_schema=schema, name=kind),
                 metadata={"agent": role, "trace_id": self.trace.id},
             )
+            request = self._fit(request)
             started = time.perf_counter()
             try:
                 completion = await self.runtime.pipeline.complete(request, front_door="agent")
@@ -383,6 +392,13 @@ async def _all_or_none(jobs: list[Coroutine[Any, Any, None]]) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+
+
+def _routed_entry(pipeline: Any, request: Request) -> Any:
+    try:
+        return pipeline.catalog.get(pipeline.router.decide(request).model)
+    except MixstackError:
+        return None
 
 
 def _read_json(text: str) -> tuple[dict[str, Any] | None, str | None]:

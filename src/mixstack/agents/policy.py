@@ -3,9 +3,11 @@
 Rules come from `permissions.<workload>` (else `permissions.default`); the first rule whose
 tool pattern matches decides, and its argument constraints must hold. Without a matching rule
 the tool's annotations decide: read-only → allow, destructive → ask, undeclared → ask.
-`ask` goes to an approver (the terminal) or, when no one can answer, to `ask_default`.
-Once the context holds tool output flagged as a possible injection, calls that change or
-reach out into the world need approval even where a rule allows them.
+`ask` goes to an approver (the terminal, or `--yes`) or, when no one can answer, to
+`ask_default`. Once the context holds tool output flagged as a possible injection, calls
+that change or reach out into the world are denied unless a person approves them on the
+terminal, with the flag named: neither a rule, `--yes` nor `ask_default: allow` lets them
+through, since the flagged text may be what asked for them.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from mixstack.config import Config
 from mixstack.config.agents import PermissionRule, PermissionSet
 from mixstack.errors import ConfigError
 
-__all__ = ["Approver", "Decision", "PermissionPolicy"]
+__all__ = ["Approver", "AutoApprove", "Decision", "PermissionPolicy"]
 
 Action = Literal["allow", "deny", "ask"]
 
@@ -32,6 +34,16 @@ Approver = Callable[[str, dict[str, Any], "Decision"], Awaitable[bool]]
 
 _PATH_ARGS = {"path", "file", "filename", "dir", "directory", "folder", "src", "dst", "target"}
 _URL_ARGS = {"url", "uri", "endpoint", "href", "link"}
+
+
+class AutoApprove:
+    """The approver of `--yes`: approves `ask` decisions, never calls after flagged output.
+
+    A class (not a function) so the policy can tell it from a person at a terminal and
+    record "approved by --yes" rather than claim someone answered."""
+
+    async def __call__(self, tool: str, arguments: dict[str, Any], decision: Decision) -> bool:
+        return decision.source != "taint"
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,11 +110,12 @@ class PermissionPolicy:
         self, tool: AgentTool, arguments: dict[str, Any], *, flagged: tuple[str, ...] = ()
     ) -> Decision:
         decision = self._by_rules(tool, arguments) or _by_annotations(tool)
-        if flagged and decision.allowed and _has_effects(tool):
+        if flagged and decision.action != "deny" and _has_effects(tool):
             return Decision(
                 "ask",
-                f"the context holds tool output flagged as a possible injection "
-                f"({', '.join(flagged)}); {tool.name} changes or reaches out into the world",
+                f"FLAGGED: the context holds tool output flagged as a possible injection "
+                f"({', '.join(flagged)}); {tool.name} changes or reaches out into the world "
+                "and only a person may approve it",
                 "taint",
             )
         return decision
@@ -160,11 +173,18 @@ class PermissionPolicy:
         """Turn `ask` into allow or deny: the approver answers, else `ask_default` applies."""
         if decision.action != "ask":
             return decision
+        automatic = isinstance(self._approver, AutoApprove)
+        if decision.source == "taint" and (self._approver is None or automatic):
+            why = "--yes does not approve it" if automatic else "no one is at a terminal"
+            return Decision("deny", f"denied: {why} ({decision.reason})", "taint")
         if self._approver is not None:
             approved = await self._approver(tool, arguments, decision)
             verdict: Action = "allow" if approved else "deny"
-            word = "approved" if approved else "refused"
-            return Decision(verdict, f"{word} on the terminal ({decision.reason})", "approver")
+            if automatic:
+                word = "approved by --yes" if approved else "refused by --yes"
+            else:
+                word = "approved on the terminal" if approved else "refused on the terminal"
+            return Decision(verdict, f"{word} ({decision.reason})", "approver")
         return Decision(
             self._ask_default,
             f"needs approval and no one can answer; permissions.{self.workload}.ask_default "

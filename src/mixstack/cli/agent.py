@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from mixstack.agents.budget import Budget
-from mixstack.agents.policy import Decision
+from mixstack.agents.policy import AutoApprove, Decision
 from mixstack.agents.runtime import AgentResult, AgentRuntime
 from mixstack.cli.common import (
     ConfigOption,
@@ -59,7 +59,10 @@ def agent_command(
         bool,
         typer.Option(
             "--yes",
-            help="Approve `ask` decisions without prompting (not after flagged tool output).",
+            help=(
+                "Approve `ask` decisions without prompting; calls with side effects after "
+                "flagged tool output are still denied."
+            ),
         ),
     ] = False,
     config: ConfigOption = None,
@@ -80,7 +83,7 @@ def agent_command(
         "max_steps": max_steps,
         "budget": limits,
         "single": single,
-        "approver": _approve_all if yes else _terminal_approver(),
+        "approver": AutoApprove() if yes else _terminal_approver(),
     }
     result = asyncio.run(_run(cfg, text, images, options))
     if as_json:
@@ -97,11 +100,6 @@ async def _run(
         return await AgentRuntime(pipeline, **options).run(task, images)
 
 
-async def _approve_all(tool: str, arguments: dict[str, Any], decision: Decision) -> bool:
-    """`--yes`: approve, except calls raised to `ask` by tool output flagged as an injection."""
-    return decision.source != "taint"
-
-
 def _terminal_approver() -> Any:
     """Ask on the terminal when there is one; otherwise `ask` resolves to `ask_default`."""
     if not (sys.stdin.isatty() and sys.stderr.isatty()):
@@ -114,6 +112,11 @@ def _terminal_approver() -> Any:
             return await ask(tool, arguments, decision)
 
     async def ask(tool: str, arguments: dict[str, Any], decision: Decision) -> bool:
+        if decision.source == "taint":
+            err_console.print(
+                "[bold red]warning:[/bold red] earlier tool output was flagged as a possible "
+                "prompt injection; it may be what asked for this call."
+            )
         err_console.print(
             f"[yellow]approve[/yellow] {escape(tool)}({escape(str(arguments))})? "
             f"[dim]{escape(decision.reason)}[/dim] \\[y/N] ",
