@@ -53,11 +53,12 @@ _INSERT = (
 
 
 def record_call(store: Store, record: CallRecord) -> None:
-    """Queue the row; it is committed by the store's writer thread."""
+    """Journal and queue the row: once this returns it survives a crash of the process
+    (the caller may tell its client), and the store's writer thread commits it."""
     if not record.created_at:
         record.created_at = time.time()
     # a positional tuple: `dataclasses.asdict` deep-copies and is slow on the gateway's path
-    store.submit(_INSERT, _ROW(record))
+    store.submit_journaled(_INSERT, _ROW(record))
 
 
 def recent_calls(store: Store, limit: int = 20) -> list[dict[str, Any]]:

@@ -5,6 +5,8 @@ never waits on the disk. `write()` returns a future for writes whose result matt
 `submit()` is fire-and-forget: such rows wait up to 50 ms for others to share their commit
 (group commit). A row is acknowledged once its batch commits; WAL with
 `synchronous=NORMAL` keeps acknowledged rows through a crash of the process.
+`submit_journaled()` also appends the row to a write-ahead journal first (see `journal.py`),
+so a row a client was told about survives a `kill -9` before its batch commits.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 from typing import Any, cast
 
 from platformdirs import user_data_dir
+
+from mixstack.store.journal import Journal, replay_journals
 
 __all__ = ["HOME_ENV", "Store", "apply_migrations", "default_home", "migration_scripts"]
 
@@ -109,8 +113,11 @@ class Store:
         setup = _connect(self.path)
         try:
             self.version = apply_migrations(setup)
+            replay_journals(self.path, setup)
         finally:
             setup.close()
+        self._journal: Journal | None = None
+        self._journal_lock = threading.Lock()
         self._read = _connect(self.path)
         self._read_lock = threading.Lock()
         self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
@@ -142,6 +149,24 @@ class Store:
     def submit(self, sql: str, params: Params = ()) -> None:
         """Queue one statement without waiting for it (a failure is logged, not raised)."""
         self._enqueue(_Write(sql, params, False, None))
+
+    def submit_journaled(self, sql: str, params: Sequence[Any]) -> None:
+        """`submit`, durable through a crash of the process once this returns."""
+        item = _Write(sql, params, False, None)
+        with self._journal_lock:
+            if self._closed:
+                raise RuntimeError("the store is closed")
+            if self._journal is None:
+                self._journal = Journal(self.path)
+            self._journal.append(sql, params)
+            self._queue.put(item)
+
+    def _committed(self) -> None:
+        """After a commit: when nothing is queued, every journaled row is in the database."""
+        if self._journal is not None and self._journal.pending:
+            with self._journal_lock:
+                if self._queue.empty():
+                    self._journal.clear()
 
     def _enqueue(self, item: _Write) -> None:
         if self._closed:
@@ -187,9 +212,11 @@ class Store:
                         break
                     if nxt is None:
                         self._commit(conn, batch)
+                        self._committed()
                         return
                     batch.append(nxt)
                 self._commit(conn, batch)
+                self._committed()
                 busy = any(w.future is None for w in batch)
         finally:
             conn.close()
@@ -257,6 +284,8 @@ class Store:
         self._queue.put(None)
         self._waited.set()
         self._writer.join()
+        if self._journal is not None:
+            self._journal.close()  # everything in it is committed (flushed above)
         with self._read_lock:
             self._read.close()
 
