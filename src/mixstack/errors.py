@@ -11,6 +11,10 @@
     ├── RateLimited               too many requests or tokens per minute (exit 4)
     ├── ModelUnavailableError     the model's file, package, SDK or key is missing (exit 5)
     └── ProviderError             the model or its endpoint failed (exit 1)
+        └── UpstreamTimeout       the endpoint did not answer within the model's timeouts
+
+Errors that carry an upstream's own words or address set `public_message`: what a gateway
+client may see (the full `message` goes to the log and the CLI).
 
 Every message ends with what to do about it.
 """
@@ -28,6 +32,7 @@ __all__ = [
     "ProviderError",
     "RateLimited",
     "UnknownModelError",
+    "UpstreamTimeout",
     "UserError",
 ]
 
@@ -40,6 +45,8 @@ class MixstackError(Exception):
     error_type: str = "server_error"
     #: HTTP status used by the gateway.
     http_status: int = 500
+    #: the message for gateway clients when `message` holds an upstream's address or answer
+    public_message: str | None = None
 
     def __init__(self, message: str, *, param: str | None = None, code: str | None = None):
         super().__init__(message)
@@ -143,3 +150,10 @@ class ProviderError(MixstackError):
         self.status = status
         self.retryable = retryable
         self.retry_after_s = retry_after_s
+
+
+class UpstreamTimeout(ProviderError):
+    """The endpoint did not answer (or start streaming) within the model's timeouts."""
+
+    http_status = 504
+    error_type = "timeout"

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config, load_config
 from mixstack.errors import InvalidRequestError, MixstackError, PolicyError, ProviderError
+from mixstack.guard.offload import offload_worthy, run_guarded
 from mixstack.guard.redact import ChunkRestorer, RedactionMap, redact_request
+from mixstack.guard.usage import checked_usage, prompt_bound
 from mixstack.jsonbytes import dumps_text
 from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry, ProviderReply
 from mixstack.resilience import Attempt, Resilience, Target
@@ -32,6 +34,9 @@ if TYPE_CHECKING:
     from mixstack.rephrase import RephraseResult
 
 __all__ = ["CallContext", "CallStream", "Pipeline", "new_request_id"]
+
+#: which models may answer a call (None: any the route allows)
+Allow = Callable[[ModelEntry], bool]
 
 
 def new_request_id() -> str:
@@ -57,6 +62,8 @@ class CallContext:
     rephrased: RephraseResult | None = None
     #: placeholder ↔ value when the request left redacted; in memory only, never stored
     redaction: RedactionMap | None = None
+    #: which models may answer (a key's models and the price its budget hold covers)
+    allow: Allow | None = None
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -90,15 +97,27 @@ class Pipeline:
 
     # -- stages -------------------------------------------------------------------------
 
-    def prepare(self, request: Request, *, front_door: str = "python") -> CallContext:
-        """Validate, route and adapt a request; nothing is sent yet."""
+    def prepare(
+        self, request: Request, *, front_door: str = "python", allow: Allow | None = None
+    ) -> CallContext:
+        """Validate, route and adapt a request; nothing is sent yet.
+
+        `allow` limits which models may answer, fallbacks included (a gateway key's models
+        and what its budget hold covers)."""
         _validate(request)
         try:
             route = self.router.decide(request)
+            entry = self.catalog.get(route.model)
+            if allow is not None and not allow(entry):
+                raise PolicyError(
+                    f"the route chose {entry.name}, which this key may not use or whose price "
+                    "its budget hold does not cover; name an allowed model or use a key "
+                    "that allows it.",
+                    code="model_not_allowed",
+                )
         except PolicyError as exc:
             self._record_refusal(request, exc, front_door)
             raise
-        entry = self.catalog.get(route.model)
         staged, rephrased = self._rephrase(request, route, entry)
         staged, redaction = self._redact(staged, route)
         adapted = self._adapt(staged, entry)
@@ -112,6 +131,7 @@ class Pipeline:
             front_door=front_door,
             rephrased=rephrased,
             redaction=redaction,
+            allow=allow,
         )
 
     def _rephrase(
@@ -140,8 +160,10 @@ class Pipeline:
             return inline_images(request)
         return request
 
-    async def complete(self, request: Request, *, front_door: str = "python") -> Completion:
-        ctx = self.prepare(request, front_door=front_door)
+    async def complete(
+        self, request: Request, *, front_door: str = "python", allow: Allow | None = None
+    ) -> Completion:
+        ctx = await self._prepare(request, front_door, allow)
         try:
             reply = await self.resilience.complete(self._targets(ctx), self._switch(ctx))
         except BaseException as exc:
@@ -151,10 +173,19 @@ class Pipeline:
         self._record_success(ctx, completion)
         return completion
 
-    async def open_stream(self, request: Request, *, front_door: str = "python") -> CallStream:
+    async def open_stream(
+        self, request: Request, *, front_door: str = "python", allow: Allow | None = None
+    ) -> CallStream:
         """Route now (so the answering model is known before the first chunk), stream later."""
-        ctx = self.prepare(request, front_door=front_door)
+        ctx = await self._prepare(request, front_door, allow)
         return CallStream(self, ctx)
+
+    async def _prepare(self, request: Request, front_door: str, allow: Allow | None) -> CallContext:
+        """`prepare`, in a worker thread when the request is large enough that scanning it
+        (PII, OCR, image decoding) would stall every other request on this event loop."""
+        if not offload_worthy(request):
+            return self.prepare(request, front_door=front_door, allow=allow)
+        return await run_guarded(lambda: self.prepare(request, front_door=front_door, allow=allow))
 
     # -- call: the routed model, then its fallbacks (see resilience.py) -------------------
 
@@ -178,6 +209,8 @@ class Pipeline:
                 continue
             if not self.catalog.availability(entry).available:
                 continue
+            if ctx.allow is not None and not ctx.allow(entry):
+                continue  # the key may not use it, or its budget hold does not cover it
             yield Target(entry, self.catalog.provider_for(entry), self._adapt(ctx.request, entry))
 
     @staticmethod
@@ -202,10 +235,11 @@ class Pipeline:
         restore, restore_call = redaction.restore, redaction.restore_call
         # built from values the pipeline made and typed itself: no validation pass (this runs
         # on every call; a validated `Completion` also copies the route dict)
+        prompt, completion = _checked_usage(ctx, reply)
         usage = Usage.model_construct(
-            prompt_tokens=reply.prompt_tokens,
-            completion_tokens=reply.completion_tokens,
-            cost_usd=ctx.entry.cost(reply.prompt_tokens, reply.completion_tokens),
+            prompt_tokens=prompt,
+            completion_tokens=completion,
+            cost_usd=ctx.entry.cost(prompt, completion),
             latency_ms=ctx.elapsed_ms(),
             ttft_ms=ttft_ms,
         )
@@ -384,6 +418,25 @@ class CallStream:
         self.completion = self._pipeline._completion(ctx, reply, ttft_ms=ttft)
         self._pipeline._record_success(ctx, self.completion)
         yield Chunk(finish_reason=reply.finish_reason, usage=self.completion.usage)
+
+
+def _checked_usage(ctx: CallContext, reply: ProviderReply) -> tuple[int, int]:
+    """The reply's token counts, or local ones where the upstream's are missing or impossible
+    (a negative count would refill a budget; see `guard.usage`)."""
+    prompt, completion = reply.prompt_tokens, reply.completion_tokens
+    max_tokens = ctx.request.params.max_tokens
+    if prompt > 0 and completion > 0 and (max_tokens is None or completion <= max_tokens):
+        return prompt, completion
+    answer = reply.text + "".join(c.arguments for c in reply.tool_calls)
+    if prompt <= 0:
+        local = ctx.provider.count_prompt_tokens(ctx.entry, ctx.request)
+        local_prompt = local if local is not None and local > 0 else prompt_bound(ctx.request)
+    else:
+        local_prompt = prompt
+    prompt, completion, _ = checked_usage(
+        prompt, completion, local_prompt=local_prompt, answer=answer, max_tokens=max_tokens
+    )
+    return prompt, completion
 
 
 def _validate(request: Request) -> None:

@@ -19,7 +19,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mixstack.errors import ModelUnavailableError, ProviderError, UserError
+from mixstack.errors import ModelUnavailableError, ProviderError, UpstreamTimeout, UserError
 
 if TYPE_CHECKING:
     from mixstack.catalog import ModelEntry
@@ -201,7 +201,7 @@ class Resilience:
                     if not _may_fall_back(exc):
                         raise exc from None
                     breaker.failure()
-                    if not is_retryable(exc) or attempt == target.entry.config.retries:
+                    if _no_retry(exc, attempt, target):
                         break
                     if not await self._pause(attempt, exc):
                         break
@@ -242,7 +242,7 @@ class Resilience:
                     if not _may_fall_back(exc):
                         raise exc from None
                     breaker.failure()
-                    if not is_retryable(exc) or attempt == target.entry.config.retries:
+                    if _no_retry(exc, attempt, target):
                         break
                     if not await self._pause(attempt, exc):
                         break
@@ -285,12 +285,20 @@ async def _close(chunks: AsyncIterator[Chunk]) -> None:
         await aclose()
 
 
+def _no_retry(exc: BaseException, attempt: int, target: Target) -> bool:
+    """Whether to leave this target now. A timeout is not retried on the same endpoint: a
+    hung upstream would multiply the wait by the retries before any fallback runs."""
+    if isinstance(exc, UpstreamTimeout) or not is_retryable(exc):
+        return True
+    return attempt == target.entry.config.retries
+
+
 def _timeout_error(exc: Exception, target: Target, what: str) -> Exception:
     if not isinstance(exc, TimeoutError):
         return exc
     limits = target.entry.config.timeouts
     limit = limits.total if what == "answer" else min(limits.first_token, limits.total)
-    return ProviderError(
+    return UpstreamTimeout(
         f"{target.entry.name} timed out waiting for the {what} after {limit:g} s; raise "
         "`timeouts:` for this model or add a fallback.",
         model=target.entry.name,

@@ -31,6 +31,7 @@ def serve_command(
     import uvicorn
 
     from mixstack.gateway import create_app
+    from mixstack.gateway.connections import server_options
     from mixstack.guard.budget import Budget
     from mixstack.store import Store
 
@@ -54,9 +55,11 @@ def serve_command(
         "access_log": False,
         "proxy_headers": False,
         "server_header": False,
+        # header and idle timeouts, a connection cap (slowloris)
+        **server_options(settings),
     }
     if workers == 1:
-        uvicorn.run(create_app(cfg), **options)  # type: ignore[arg-type]
+        uvicorn.run(create_app(cfg), **options)
         return
     if config is not None:
         os.environ[CONFIG_ENV] = str(config.resolve())
@@ -64,5 +67,5 @@ def serve_command(
         "mixstack.gateway.app:app_from_env",
         factory=True,
         workers=workers,
-        **options,  # type: ignore[arg-type]
+        **options,
     )

@@ -30,3 +30,17 @@ class GatewayConfig(BaseModel):
         ge=1,
         description="answer length assumed when reserving budget for a request without max_tokens",
     )
+    header_timeout_s: float = Field(
+        default=10.0,
+        gt=0.0,
+        description="a connection whose request headers are not complete by then is closed",
+    )
+    idle_timeout_s: float = Field(
+        default=5.0, gt=0.0, description="an idle keep-alive connection is closed after this"
+    )
+    body_timeout_s: float = Field(
+        default=60.0, gt=0.0, description="a request body not received by then gets HTTP 408"
+    )
+    max_connections: int = Field(
+        default=1000, ge=1, description="connections past this are refused with HTTP 503"
+    )

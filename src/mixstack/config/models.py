@@ -24,9 +24,9 @@ class Timeouts(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    connect: float = Field(default=5.0, gt=0, description="to open a connection")
+    connect: float = Field(default=10.0, gt=0, description="to open a connection")
     first_token: float = Field(default=60.0, gt=0, description="until the first streamed piece")
-    total: float = Field(default=300.0, gt=0, description="for the whole answer")
+    total: float = Field(default=600.0, gt=0, description="for the whole answer")
 
 
 class ScriptedReply(BaseModel):

@@ -30,6 +30,8 @@ from starlette.types import Receive, Scope, Send
 from mixstack.catalog import ModelEntry
 from mixstack.config import Config, load_config
 from mixstack.errors import InvalidRequestError, MixstackError, UserError
+from mixstack.gateway.admission import HoldPlan, plan_hold, settle_within
+from mixstack.gateway.auth import Authenticator
 from mixstack.gateway.errors import (
     error_payload,
     error_response,
@@ -40,14 +42,14 @@ from mixstack.gateway.metrics import CONTENT_TYPE, GatewayMetrics
 from mixstack.gateway.openapi import openapi_document
 from mixstack.gateway.wire import ChatCompletionRequest, ChunkWriter, completion_json, to_request
 from mixstack.guard.budget import Budget, Reservation
-from mixstack.guard.keys import KeyRejected, KeyStore, ModelNotAllowed, VirtualKey
+from mixstack.guard.keys import KeyStore, ModelNotAllowed, VirtualKey
 from mixstack.guard.ratelimit import RateLimiter, Ticket
 from mixstack.jsonbytes import dumps
 from mixstack.pipeline import CallStream, Pipeline
 from mixstack.router import RouteDecision
 from mixstack.types import Chunk, Completion, Request
 
-__all__ = ["BodyTooLarge", "Gateway", "app_from_env", "create_app"]
+__all__ = ["BodyTimeout", "BodyTooLarge", "Gateway", "app_from_env", "create_app"]
 
 log = logging.getLogger("mixstack.gateway")
 T = TypeVar("T")
@@ -69,6 +71,17 @@ class BodyTooLarge(UserError):
         )
 
 
+class BodyTimeout(UserError):
+    http_status = 408
+
+    def __init__(self, seconds: float):
+        super().__init__(
+            f"the request body did not arrive within {seconds:g} s; send it at once, or "
+            "raise `gateway.body_timeout_s`.",
+            code="request_timeout",
+        )
+
+
 class _ClientGone(Exception):
     """The client closed the connection before the answer was ready."""
 
@@ -81,6 +94,13 @@ class _Admission:
     ticket: Ticket | None
     hold: Reservation | None
     prompt_estimate: int
+    plan: HoldPlan | None
+    #: the request as it is sent (max_tokens set when a budget needs a bound)
+    request: Request
+
+    @property
+    def allow(self) -> Callable[[ModelEntry], bool] | None:
+        return self.plan.allow if self.plan is not None else None
 
     @property
     def key_label(self) -> str:
@@ -93,15 +113,6 @@ def _header_safe(value: str) -> str:
 
 def _route_short(route: dict[str, Any] | None) -> str:
     return RouteDecision.short_of(route) if route else ""
-
-
-def _bearer(headers: Mapping[str, str]) -> str | None:
-    auth = headers.get("authorization")
-    if auth:
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() == "bearer" and token.strip():
-            return token.strip()
-    return headers.get("x-api-key") or None
 
 
 async def _disconnected(receive: Receive) -> None:
@@ -196,12 +207,8 @@ class Gateway:
         self.metrics = GatewayMetrics()
         self.limiter = RateLimiter()
         self.keys = KeyStore(self.pipeline.store, cache_s=self.settings.key_cache_s)
+        self.auth = Authenticator(self.keys, self.settings.auth)
         self.budget = Budget(self.pipeline.store)
-        self._priciest = max(
-            self.pipeline.catalog,
-            key=lambda e: e.price_input_per_1m + e.price_output_per_1m,
-            default=None,
-        )
 
     # -- app ------------------------------------------------------------------------------
 
@@ -221,7 +228,11 @@ class Gateway:
                 Route(CHAT_PATH, self.chat, methods=["POST"]),
                 Route("/v1/models", self.models, methods=["GET"]),
                 Route("/health", self.health, methods=["GET"]),
-                Route("/metrics", self.metrics_endpoint, methods=["GET"]),
+                Route(
+                    "/metrics",
+                    self.auth.admin_only(self.metrics_endpoint, "/metrics"),
+                    methods=["GET"],
+                ),
                 Route("/openapi.json", self.openapi, methods=["GET"]),
             ],
             lifespan=lifespan,
@@ -265,6 +276,9 @@ class Gateway:
     # -- small endpoints ---------------------------------------------------------------------
 
     async def health(self, request: HttpRequest) -> Response:
+        """Liveness for anyone; models and circuit states only for an admin key."""
+        if not self.auth.is_admin(request.headers):
+            return JSONResponse({"status": "ok"})
         return JSONResponse(
             {
                 "status": "ok",
@@ -334,6 +348,7 @@ class Gateway:
                 caller=key.id if key is not None else None,
             )
             admission = await self._admit(key, call_request)
+            call_request = admission.request
         except ValidationError as exc:
             message, param = validation_message(exc)
             return self._fail(InvalidRequestError(message, param=param), model, key)
@@ -359,22 +374,7 @@ class Gateway:
         return "other"
 
     def _authenticate(self, headers: Mapping[str, str]) -> VirtualKey | None:
-        mode = self.settings.auth
-        if mode == "off" or (mode == "auto" and not self.keys.any_active()):
-            return None
-        token = _bearer(headers)
-        if not token:
-            raise KeyRejected(
-                "this gateway needs an API key; send `Authorization: Bearer <key>` "
-                "(create one with `mixstack keys create`)."
-            )
-        key = self.keys.lookup(token)
-        if key is None:
-            raise KeyRejected(
-                "invalid or revoked API key; check the key or create one with "
-                "`mixstack keys create`."
-            )
-        return key
+        return self.auth.authenticate(headers)
 
     async def _read_body(self, request: HttpRequest) -> bytes:
         limit = self.settings.max_body_bytes
@@ -383,11 +383,16 @@ class Gateway:
             raise BodyTooLarge(limit)
         parts: list[bytes] = []
         size = 0
-        async for part in request.stream():
-            size += len(part)
-            if size > limit:
-                raise BodyTooLarge(limit)
-            parts.append(part)
+        try:
+            # a client trickling its body (slowloris) would hold a connection and a task
+            async with asyncio.timeout(self.settings.body_timeout_s):
+                async for part in request.stream():
+                    size += len(part)
+                    if size > limit:
+                        raise BodyTooLarge(limit)
+                    parts.append(part)
+        except TimeoutError:
+            raise BodyTimeout(self.settings.body_timeout_s) from None
         return b"".join(parts)
 
     @staticmethod
@@ -409,39 +414,51 @@ class Gateway:
                 ) from None
             raise
 
-    def _price_entry(self, model: str | None) -> ModelEntry | None:
-        """The model whose price bounds this request's cost (the priciest when unknown)."""
-        catalog = self.pipeline.catalog
-        if model is None or model not in catalog:
-            return self._priciest
-        entry = catalog.get(model)
-        chain = [entry, *(catalog.get(f) for f in entry.config.fallbacks if f in catalog)]
-        return max(chain, key=lambda e: e.price_input_per_1m + e.price_output_per_1m)
-
     async def _admit(self, key: VirtualKey | None, request: Request) -> _Admission:
+        """Key checks, rate limits and the budget hold; the request as it will be sent."""
         if key is None:
-            return _Admission(None, None, None, 0)
+            return _Admission(None, None, None, 0, None, request)
         if not key.allows(request.model):
             raise ModelNotAllowed(key, request.model or "<default>")
+        if key.period_over():
+            key = self.keys.restart_period(key)
+        plan = plan_hold(
+            key,
+            request,
+            self.pipeline.catalog,
+            default_completion=self.settings.default_completion_tokens,
+        )
         chars = sum(len(m.text) for m in request.messages)
         images = sum(len(m.images) for m in request.messages)
         prompt = chars // 3 + 4 * len(request.messages) + 765 * images
-        completion = request.params.max_tokens or self.settings.default_completion_tokens
-        ticket = self.limiter.admit(key.id, rpm=key.rpm, tpm=key.tpm, tokens=prompt + completion)
-        entry = self._price_entry(request.model)
-        cost = entry.cost(prompt, completion) if entry is not None else 0.0
+        # the window counts what the request surely uses: its prompt and the answer it asks for
+        rate_tokens = prompt + (request.params.max_tokens or 0)
+        ticket = self.limiter.admit(key.id, rpm=key.rpm, tpm=key.tpm, tokens=rate_tokens)
         try:
-            hold = await self.budget.reserve(key, cost, prompt + completion)
+            hold = await self.budget.reserve(key, plan.cost_usd, plan.bound.total)
         except BaseException:
             ticket.settle(0)  # refused: it counts as a request, not as tokens
             raise
-        return _Admission(key, ticket, hold, prompt)
+        if plan.max_tokens is not None:
+            params = request.params.model_copy(update={"max_tokens": plan.max_tokens})
+            request = request.with_changes(params=params)
+        return _Admission(key, ticket, hold, prompt, plan, request)
 
     def _settle(self, admission: _Admission, cost_usd: float, tokens: int) -> None:
         if admission.ticket is not None:
             admission.ticket.settle(tokens)
         if admission.hold is not None:
             self.budget.settle(admission.hold, cost_usd, tokens)
+
+    def _settle_usage(
+        self, admission: _Admission, entry: ModelEntry, prompt: int, completion: int
+    ) -> None:
+        """Charge real usage, never more than the hold covered (see gateway.admission)."""
+        if admission.plan is None:
+            self._settle(admission, entry.cost(prompt, completion), prompt + completion)
+            return
+        cost, tokens = settle_within(admission.plan, entry, prompt, completion)
+        self._settle(admission, cost, tokens)
 
     def _headers(
         self, request_id: str, model: str, route: str, cost: float | None
@@ -460,7 +477,8 @@ class Gateway:
     ) -> Response:
         try:
             done: Completion = await _unless_disconnected(
-                http.receive, self.pipeline.complete(request, front_door="gateway")
+                http.receive,
+                self.pipeline.complete(request, front_door="gateway", allow=admission.allow),
             )
         except _ClientGone:
             self._settle(admission, 0.0, admission.prompt_estimate)
@@ -469,7 +487,8 @@ class Gateway:
             self._settle(admission, 0.0, 0)
             return self._fail(exc, request.model or "-", admission.key)
         usage = done.usage
-        self._settle(admission, usage.cost_usd, usage.total_tokens)
+        entry = self.pipeline.catalog.get(done.model)
+        self._settle_usage(admission, entry, usage.prompt_tokens, usage.completion_tokens)
         self.metrics.success(
             done.model,
             admission.key_label,
@@ -498,7 +517,9 @@ class Gateway:
         """Wait for the first chunk (fallbacks happen before it), then stream the rest."""
         chunks: AsyncGenerator[Chunk, None] | None = None
         try:
-            call = await self.pipeline.open_stream(request, front_door="gateway")
+            call = await self.pipeline.open_stream(
+                request, front_door="gateway", allow=admission.allow
+            )
             chunks = cast(AsyncGenerator[Chunk, None], aiter(call))
             first = await _unless_disconnected(http.receive, anext(chunks, None))
         except BaseException as exc:
@@ -560,14 +581,14 @@ class Gateway:
         done = call.completion
         if done is None:
             # cut short: charge what was streamed (one token per piece)
-            cost = call.ctx.entry.cost(admission.prompt_estimate, pieces)
-            self._settle(admission, cost, admission.prompt_estimate + pieces)
+            self._settle_usage(admission, call.ctx.entry, admission.prompt_estimate, pieces)
             status = failure.http_status if failure else 499
             kind = failure.error_type if failure else "client_closed"
             self.metrics.failure(call.model, admission.key_label, status, kind)
             return
         usage = done.usage
-        self._settle(admission, usage.cost_usd, usage.total_tokens)
+        entry = self.pipeline.catalog.get(done.model)
+        self._settle_usage(admission, entry, usage.prompt_tokens, usage.completion_tokens)
         self.metrics.success(
             done.model,
             admission.key_label,
@@ -587,4 +608,8 @@ def create_app(config: Config | None = None, *, pipeline: Pipeline | None = None
 
 def app_from_env() -> Starlette:
     """Factory for `uvicorn --factory` worker processes (config from `$MIXSTACK_CONFIG`)."""
-    return create_app(load_config())
+    from mixstack.gateway.connections import GuardedHttpProtocol
+
+    config = load_config()
+    GuardedHttpProtocol.configure(config.gateway)
+    return create_app(config)

@@ -10,7 +10,12 @@ import email.utils
 import time
 from collections.abc import Mapping
 
-from mixstack.errors import InvalidRequestError, ModelUnavailableError, ProviderError
+from mixstack.errors import (
+    InvalidRequestError,
+    MixstackError,
+    ModelUnavailableError,
+    ProviderError,
+)
 
 __all__ = ["RETRYABLE_STATUS", "parse_retry_after", "status_error"]
 
@@ -48,22 +53,35 @@ def status_error(
     credentials_fix: str,
     retry_after_s: float | None = None,
 ) -> Exception:
-    """The error for an upstream answer with HTTP `status` (`where` names the endpoint)."""
+    """The error for an upstream answer with HTTP `status` (`where` names the endpoint).
+
+    Its `public_message` names the model and status only: the endpoint's address and its
+    own words stay in the log and the CLI, never in a gateway client's answer."""
+    error: MixstackError
     if status in (401, 403):
-        return ModelUnavailableError(
+        error = ModelUnavailableError(
             f"{where} rejected the credentials (HTTP {status}: {message}); {credentials_fix}."
         )
-    if status in (400, 413, 422):
-        return InvalidRequestError(
+        public = f"{model} is not available on this gateway (its endpoint refused it)."
+    elif status in (400, 413, 422):
+        error = InvalidRequestError(
             f"{where} rejected the request (HTTP {status}: {message}); "
             "fix the request or pick another model."
         )
-    retryable = status in RETRYABLE_STATUS
-    return ProviderError(
-        f"{where} answered HTTP {status}: {message}; "
-        + ("retry later or add a fallback." if retryable else "check the model's config."),
-        model=model,
-        status=status,
-        retryable=retryable,
-        retry_after_s=retry_after_s,
-    )
+        public = (
+            f"{model} rejected the request (HTTP {status}); fix the request or pick another "
+            "model (the gateway's log has the endpoint's answer)."
+        )
+    else:
+        retryable = status in RETRYABLE_STATUS
+        fix = "retry later or add a fallback." if retryable else "check the model's config."
+        error = ProviderError(
+            f"{where} answered HTTP {status}: {message}; {fix}",
+            model=model,
+            status=status,
+            retryable=retryable,
+            retry_after_s=retry_after_s,
+        )
+        public = f"{model} answered HTTP {status}; {fix}"
+    error.public_message = public
+    return error

@@ -19,7 +19,7 @@ import yarl
 
 from mixstack.catalog import ModelEntry
 from mixstack.config import Config
-from mixstack.errors import ProviderError
+from mixstack.errors import ProviderError, UpstreamTimeout
 from mixstack.jsonbytes import dumps
 from mixstack.providers.base import Availability, Provider, ProviderReply
 from mixstack.providers.http_errors import parse_retry_after, status_error
@@ -178,13 +178,18 @@ def _status_error(
 
 
 def _transport_error(model: ModelEntry, exc: Exception) -> ProviderError:
-    kind = "timed out" if isinstance(exc, TimeoutError) else "failed"
-    return ProviderError(
+    timed_out = isinstance(exc, TimeoutError)
+    kind = "timed out" if timed_out else "failed"
+    error = (UpstreamTimeout if timed_out else ProviderError)(
         f"{model.name}: the connection to {_base_url(model)} {kind} "
         f"({type(exc).__name__}: {exc}); check that the endpoint is up or add a fallback.",
         model=model.name,
         retryable=True,
     )
+    error.public_message = (
+        f"{model.name}: the connection to its endpoint {kind}; retry later or add a fallback."
+    )
+    return error
 
 
 # -- response translation -------------------------------------------------------------------

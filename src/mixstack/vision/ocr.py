@@ -16,7 +16,11 @@ from typing import Any
 from mixstack.errors import InvalidRequestError, ModelUnavailableError
 from mixstack.types import ContentPart, ImagePart, Request, TextPart
 
-__all__ = ["OcrLine", "image_to_text", "inline_images", "read_lines"]
+__all__ = ["MAX_PIXELS", "OcrLine", "image_to_text", "inline_images", "read_lines"]
+
+#: images larger than this are refused before their pixels are decoded (4096 x 4096): a
+#: small compressed file can unpack to gigabytes and minutes of OCR
+MAX_PIXELS = 4096 * 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +52,20 @@ def _decode(image: ImagePart) -> Any:
     from PIL import Image, UnidentifiedImageError
 
     try:
+        # `open` reads the header only: the size is known before any pixel is decoded
         with Image.open(io.BytesIO(image.data)) as img:
+            width, height = img.size
+            if width * height > MAX_PIXELS:
+                raise InvalidRequestError(
+                    f"image {image.source or ''!r} is {width}x{height} pixels, more than the "
+                    f"{MAX_PIXELS} pixels local OCR reads; scale it down (at most 4096x4096).",
+                    code="image_too_large",
+                )
             return img.convert("RGB")
-    except (UnidentifiedImageError, OSError) as exc:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as exc:
         raise InvalidRequestError(
-            f"image {image.source or ''!r} could not be decoded ({exc}); pass a valid image file."
+            f"image {image.source or ''!r} could not be decoded ({exc}); pass a valid image file.",
+            code="invalid_image",
         ) from exc
 
 
