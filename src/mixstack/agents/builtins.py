@@ -250,9 +250,39 @@ def ocr(path: str, ctx: ToolContext) -> str:
 # -- http -----------------------------------------------------------------------------------
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def host_allowed(url: str, hosts: tuple[str, ...] | list[str]) -> bool:
-    host = (urlsplit(url).hostname or "").lower()
-    return bool(host) and any(host == h.lower() or host.endswith("." + h.lower()) for h in hosts)
+    """Whether `url` is on the allow-list: its host (or a subdomain), and its scheme and
+    port. An entry names a host (`example.org`: http or https on their default ports), a
+    host and port (`example.org:8080`) or a whole origin (`https://example.org:8443`)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(scheme)
+    except ValueError:
+        return False  # a port that is not a number
+    if not host or port is None:
+        return False
+    return any(_entry_allows(entry, scheme, host, port) for entry in hosts)
+
+
+def _entry_allows(entry: str, scheme: str, host: str, port: int) -> bool:
+    allowed = urlsplit(entry if "://" in entry else f"//{entry}")
+    name = (allowed.hostname or "").lower()
+    if not name or not (host == name or host.endswith("." + name)):
+        return False
+    if allowed.scheme and allowed.scheme.lower() != scheme:
+        return False
+    try:
+        wanted = allowed.port
+    except ValueError:
+        return False
+    if wanted is None:
+        wanted = _DEFAULT_PORTS.get(allowed.scheme.lower() or scheme)
+    return port == wanted
 
 
 async def http_get(url: str, ctx: ToolContext) -> str:

@@ -107,6 +107,12 @@ class TraceRecorder:
         step.created_at = time.time()
         if not self._content:
             step.preview = None
+            if step.arguments:
+                # argument names are the tool's schema; their values are content
+                step.arguments = {
+                    k: "sha256:" + digest(json.dumps(v, sort_keys=True, default=str))
+                    for k, v in step.arguments.items()
+                }
         elif step.preview is not None and len(step.preview) > _PREVIEW:
             step.preview = step.preview[:_PREVIEW] + "…"
         self.steps.append(step)

@@ -75,6 +75,13 @@ class RateLimiter:
                 f"retry after {math.ceil(wait)} s.",
                 retry_after_s=wait,
             )
+        if tpm is not None and tokens > tpm:
+            # alone over the limit: no wait would let it through, so say what to change
+            raise RateLimited(
+                f"this request needs about {tokens} tokens, more than key {key_id}'s limit of "
+                f"{tpm} tokens per minute; send a shorter prompt or lower max_tokens.",
+                retry_after_s=WINDOW_S,
+            )
         if tpm is not None and window.token_sum > 0 and window.token_sum + tokens > tpm:
             wait = self._tokens_free_at(window, tpm - tokens) - now
             raise RateLimited(

@@ -365,18 +365,22 @@ async def _parse_sse(model: ModelEntry, lines: aiohttp.StreamReader) -> AsyncIte
         try:
             data = json.loads(payload)
         except ValueError as exc:
-            raise ProviderError(
+            invalid = ProviderError(
                 f"{model.name}: the endpoint streamed invalid JSON ({payload[:80]!r}); "
                 "check `base_url`.",
                 model=model.name,
-            ) from exc
+            )
+            invalid.public_message = f"{model.name}: the endpoint streamed invalid JSON."
+            raise invalid from exc
         if "error" in data:
-            raise ProviderError(
+            broken = ProviderError(
                 f"{model.name} failed mid-stream: {_error_message(payload)}; "
                 "retry or pick another model.",
                 model=model.name,
                 retryable=False,
             )
+            broken.public_message = f"{model.name} failed mid-stream; retry or pick another model."
+            raise broken
         usage = _usage(data.get("usage")) or usage
         for choice in data.get("choices") or ():
             delta = choice.get("delta") or {}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import io
 import itertools
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,22 +52,35 @@ def _decode(image: ImagePart) -> Any:
         )
     from PIL import Image, UnidentifiedImageError
 
+    name = image.source or ""
     try:
-        # `open` reads the header only: the size is known before any pixel is decoded
-        with Image.open(io.BytesIO(image.data)) as img:
-            width, height = img.size
-            if width * height > MAX_PIXELS:
-                raise InvalidRequestError(
-                    f"image {image.source or ''!r} is {width}x{height} pixels, more than the "
-                    f"{MAX_PIXELS} pixels local OCR reads; scale it down (at most 4096x4096).",
-                    code="image_too_large",
-                )
-            return img.convert("RGB")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError, ValueError) as exc:
+        # `open` reads the header only: the size is known before any pixel is decoded. The
+        # limit below is ours (PIL's own warns at 89 MP and refuses past 179 MP)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(image.data)) as img:
+                _check_size(name, *img.size)
+                return img.convert("RGB")
+    except Image.DecompressionBombError as exc:
+        raise _too_large(name, str(exc)) from None
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
         raise InvalidRequestError(
-            f"image {image.source or ''!r} could not be decoded ({exc}); pass a valid image file.",
+            f"image {name!r} could not be decoded ({exc}); pass a valid image file.",
             code="invalid_image",
         ) from exc
+
+
+def _check_size(name: str, width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
+        raise _too_large(name, f"{width}x{height} pixels")
+
+
+def _too_large(name: str, size: str) -> InvalidRequestError:
+    return InvalidRequestError(
+        f"image {name!r} is too large ({size}); local OCR reads at most {MAX_PIXELS} pixels: "
+        "scale it down to 4096x4096 or less.",
+        code="image_too_large",
+    )
 
 
 def read_lines(image: ImagePart) -> tuple[list[OcrLine], tuple[int, int]]:
