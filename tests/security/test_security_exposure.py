@@ -101,7 +101,7 @@ def test_upstream_addresses_and_error_bodies_are_not_echoed(ups: Fixture, status
 
 
 def test_stream_errors_do_not_echo_the_upstream_either(ups: Fixture) -> None:
-    events = chat_events(["partial "])[:2] + [{"error": {"message": LEAKY}}]
+    events = [*chat_events(["partial "])[:2], {"error": {"message": LEAKY}}]
     ups.spare.default = lambda b: Scripted(events=events)
     answer = _ask(Gateway(parse_config(ups.config())), "up/spare", stream=True)
     assert "INTERNAL-UPSTREAM-DETAIL" not in answer.text
