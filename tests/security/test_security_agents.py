@@ -141,3 +141,45 @@ async def test_traces_without_store_content_keep_no_argument_values(tmp_path: Pa
 def test_http_get_allow_list_matches_scheme_host_and_port(url: str, allowed: bool) -> None:
     hosts = ["api.example.org", "http://127.0.0.1:8080"]
     assert host_allowed(url, hosts) is allowed
+
+
+def test_the_terminal_prompt_names_the_flag(tmp_path: Path, attacker: str) -> None:
+    import os
+    import pty
+    import select
+    import subprocess
+    import sys
+
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "doc.txt").write_text(HARMFUL[0][1])
+    (root / "notes.txt").write_text("original notes")
+    config = tmp_path / "mixstack.yaml"
+    config.write_text(yaml.safe_dump({"models": [_gullible(attacker)]}))
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "mixstack", "agent", "--config", str(config)),
+            *("--root", str(root), "--model", "fake/gullible", "--json", "Summarise doc.txt"),
+        ],
+        stdin=slave,
+        stderr=slave,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    os.close(slave)
+    seen = b""
+    while b"[y/N]" not in seen:
+        ready, _, _ = select.select([master], [], [], 60)
+        assert ready, f"no prompt; got {seen!r}"
+        seen += os.read(master, 4096)
+    assert b"flagged" in seen
+    assert b"FLAGGED" in seen
+    os.write(master, b"n\n")
+    out, _ = proc.communicate(timeout=60)
+    os.close(master)
+    data = json.loads(out)
+    writes = [c for c in data["tool_calls"] if c["tool"] == "write_file"]
+    assert writes[0]["decision"] == "deny"
+    assert "refused on the terminal" in writes[0]["reason"]
+    assert (root / "notes.txt").read_text() == "original notes"
