@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import yaml
 
 from mixstack.agents import AgentRuntime, Budget, load_trace
 from mixstack.agents.protocol import wrap_tool_output
@@ -173,11 +174,13 @@ async def test_injection_corpus_never_leads_to_a_denied_action(
     (root / "doc.txt").write_text(document)
     (root / "notes.txt").write_text("original notes")
     (tmp_path / "secret.txt").write_text("TOPSECRET")
+    origin = attacker.removeprefix("http://")  # allow-lists hold the port too
+    rules = yaml.safe_load(yaml.safe_dump(permissions).replace("127.0.0.1", origin))
     cfg = parse_config(
         {
             "models": [_gullible(attacker)],
-            "tools": {"http_allow_hosts": ["127.0.0.1"], "timeout_s": 5},
-            "permissions": permissions,
+            "tools": {"http_allow_hosts": [origin], "timeout_s": 5},
+            "permissions": rules,
         }
     )
     budget = Budget(steps=12)

@@ -243,7 +243,13 @@ def http_server() -> Iterator[str]:
 
 
 async def test_http_get_fetches_only_allowed_hosts(http_server: str) -> None:
-    ctx = ToolContext(http_allow_hosts=("127.0.0.1",), max_output_chars=500)
+    # the allow-list holds the port too: the bare host would mean port 80 only
+    origin = http_server.removeprefix("http://")
+    port_only = await _tools(ToolContext(http_allow_hosts=("127.0.0.1",)))["http_get"].call(
+        {"url": http_server + "/page"}, ToolContext(http_allow_hosts=("127.0.0.1",))
+    )
+    assert not port_only.ok
+    ctx = ToolContext(http_allow_hosts=(origin,), max_output_chars=500)
     http_get = _tools(ctx)["http_get"]
     out = await http_get.call({"url": http_server + "/page"}, ctx)
     assert out.ok

@@ -4,8 +4,8 @@ The store commits fire-and-forget rows in groups, up to a window after the respo
 out; a `kill -9` in that window would lose calls the client got an answer for. A journaled
 row is first appended to this process's journal file (one `write` system call, no fsync: it
 survives the process dying, which is the failure at hand), then queued as usual. The next
-store to open the database replays the journals of processes that are gone (their inserts
-are `INSERT OR REPLACE`, so a row already committed is simply written again); a live
+store to open the database replays the journals of processes that are gone (as
+`INSERT OR IGNORE`: a row that did commit is left as it is); a live
 process's journal is left alone (each process holds an exclusive lock on its own). A
 journal is emptied whenever everything written to it is committed.
 """
@@ -99,6 +99,9 @@ def _replay(path: Path, conn: sqlite3.Connection) -> int:
     conn.execute("BEGIN IMMEDIATE")
     try:
         for sql, params in rows:
+            # a row that did commit stays as it is now (it may have been updated since)
+            if sql.startswith("INSERT OR REPLACE"):
+                sql = "INSERT OR IGNORE" + sql[len("INSERT OR REPLACE") :]
             conn.execute(sql, params)
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
