@@ -100,9 +100,10 @@ def _replay(path: Path, conn: sqlite3.Connection) -> int:
     try:
         for sql, params in rows:
             # a row that did commit stays as it is now (it may have been updated since)
-            if sql.startswith("INSERT OR REPLACE"):
-                sql = "INSERT OR IGNORE" + sql[len("INSERT OR REPLACE") :]
-            conn.execute(sql, params)
+            statement = sql
+            if statement.startswith("INSERT OR REPLACE"):
+                statement = "INSERT OR IGNORE" + statement[len("INSERT OR REPLACE") :]
+            conn.execute(statement, params)
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         conn.execute("ROLLBACK")
