@@ -23,6 +23,7 @@ import asyncio
 import os
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -149,8 +150,8 @@ def overspend() -> float:
                     return [a.status_code for a in answers]
 
             statuses = asyncio.run(run())
-        gw.pipeline.flush()
-        row = gw.keys.get(key.id)
+            gw.pipeline.flush()  # the server's exit closes the store: read the key first
+            row = gw.keys.get(key.id)
         assert row is not None
     billed = len(upstream.requests) * (40_000 + 90_000) * 1000 / 1_000_000
     over = max(0.0, row.spent_usd - budget) / hold
@@ -196,55 +197,70 @@ FAKE = [
 ]
 
 
-def stall(prompt_mb: float, work: Path) -> tuple[float, float]:
+def _probe(url: str, until: threading.Event, health: list[float], chats: list[float]) -> None:
+    """A health check and a small chat request every 5 ms, timed, until `until` is set."""
+    small = {"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}]}
+    with httpx.Client(timeout=600) as http:
+        while not until.is_set():
+            t = time.perf_counter()
+            http.get(f"{url}/health")
+            health.append((time.perf_counter() - t) * 1000)
+            t = time.perf_counter()
+            http.post(f"{url}/v1/chat/completions", json=small)
+            chats.append((time.perf_counter() - t) * 1000)
+            time.sleep(0.005)
+
+
+def stall(prompt_mb: float, work: Path) -> tuple[float, float, float]:
+    """(worst health ms, worst chat ms) while a large prompt is scanned, and the worst
+    health ms of the same probe with nothing else going on (this machine's noise)."""
     config = work / "stall.yaml"
     config.write_text(yaml.safe_dump({"models": FAKE, "gateway": {"auth": "off"}}))
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     proc = _serve(config, port, work / "stall-home")
     line = "Dear team, the meeting moved to room 4.12 at 10:30; bring the Q3 notes. "
-    prompt = line * int(prompt_mb * 1_000_000 / len(line))
+    prompt = line * int(prompt_mb * 1_000_000 / len(line)) + "Reach me at jane@example.org."
     try:
         _wait_up(url, proc)
+        quiet_health: list[float] = []
+        quiet = threading.Event()
+        threading.Timer(2.0, quiet.set).start()
+        _probe(url, quiet, quiet_health, [])
         health: list[float] = []
         chats: list[float] = []
         done = threading.Event()
+        outcome: dict[str, Any] = {}
 
         def big() -> None:
             body = {"model": "fake/remote", "messages": [{"role": "user", "content": prompt}]}
-            httpx.post(f"{url}/v1/chat/completions", json=body, timeout=600)
+            answer = httpx.post(f"{url}/v1/chat/completions", json=body, timeout=600)
+            outcome["status"] = answer.status_code
             done.set()
 
-        def probe() -> None:
-            small = {"model": "fake/echo", "messages": [{"role": "user", "content": "hi"}]}
-            with httpx.Client(timeout=600) as http:
-                while not done.is_set():
-                    t = time.perf_counter()
-                    http.get(f"{url}/health")
-                    health.append((time.perf_counter() - t) * 1000)
-                    t = time.perf_counter()
-                    http.post(f"{url}/v1/chat/completions", json=small)
-                    chats.append((time.perf_counter() - t) * 1000)
-                    time.sleep(0.005)
-
-        sender = threading.Thread(target=big)
-        prober = threading.Thread(target=probe)
+        prober = threading.Thread(target=_probe, args=(url, done, health, chats))
         prober.start()
         time.sleep(0.2)
         started = time.perf_counter()
-        sender.start()
-        sender.join()
-        prober.join()
+        big()
         took = time.perf_counter() - started
+        prober.join()
     finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
-    worst_health, worst_chat = max(health), max(chats)
+    slow = sorted(round(h) for h in health if h > 50)
     print(
-        f"stall: a {prompt_mb:g} MB prompt took {took:.1f} s; meanwhile {len(health)} health "
-        f"checks (max {worst_health:.1f} ms) and chats (max {worst_chat:.1f} ms)"
+        f"  health during the scan: p50 {statistics.median(health):.1f} ms, over 50 ms: "
+        f"{slow or 'none'}; quiet p50 {statistics.median(quiet_health):.1f} ms"
     )
-    return worst_health, worst_chat
+    print(
+        f"stall: a {prompt_mb:g} MB prompt with an email took {took:.1f} s (HTTP "
+        f"{outcome['status']}: refused, it may not leave); meanwhile "
+        f"{len(health)} health checks (max {max(health):.1f} ms) and small chats (max "
+        f"{max(chats):.1f} ms); with nothing else going on health took up to "
+        f"{max(quiet_health):.1f} ms"
+    )
+    return max(health), max(chats), max(quiet_health)
 
 
 def _load_until_killed(
@@ -320,7 +336,7 @@ def main() -> None:
         os.environ["MIXSTACK_HOME"] = str(work / "home")
         leaks, sent = canaries()
         over = overspend()
-        worst_health, worst_chat = stall(args.prompt_mb, work)
+        worst_health, worst_chat, quiet_health = stall(args.prompt_mb, work)
         lost, acked, integrity = kills(args.kills, work)
     verdict = (
         "ok"
@@ -330,6 +346,7 @@ def main() -> None:
     print(
         f"canaries_leaked={leaks}/{sent} overspend_holds={over:.2f} "
         f"max_health_ms={worst_health:.1f} max_stall_ms={worst_chat:.1f} "
+        f"quiet_health_ms={quiet_health:.1f} "
         f"rows_lost={lost}/{acked} integrity={integrity} verdict={verdict}"
     )
 

@@ -319,3 +319,14 @@ def test_remote_answer_with_an_exfiltration_link_is_not_restored() -> None:
     assert text.count("jane@example.org") == 1
     assert text.endswith("Hi jane@example.org")
     assert "?e=<EMAIL_ADDRESS_" in text
+
+
+def test_large_texts_are_scanned_in_pieces_without_missing_a_seam() -> None:
+    from mixstack.guard.normalize import CHUNK
+
+    email = "jane.canary@example.org"
+    for offset in (CHUNK - 10, CHUNK - 1, CHUNK, 2 * CHUNK - 5):
+        filler = "a" * (offset - 1) + " "
+        text = filler + email + " and " + "b " * 30_000
+        spans = GuardScanner().scan(text)
+        assert [(s.type, text[s.start : s.end]) for s in spans] == [("EMAIL_ADDRESS", email)]

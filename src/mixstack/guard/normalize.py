@@ -35,6 +35,10 @@ _PERCENT = re.compile(r"%[0-9A-Fa-f]{2}")
 _ESCAPE = re.compile(r"\\(?:u([0-9A-Fa-f]{4})|x([0-9A-Fa-f]{2}))")
 _BASE64 = re.compile(r"(?<![A-Za-z0-9+/=_\-])[A-Za-z0-9+/_\-]{16,}={0,2}(?![A-Za-z0-9+/=_\-])")
 MAX_BLOCK = 65_536
+#: texts longer than this are scanned in pieces, each overlapping the next by `OVERLAP`
+#: (more than the longest finding the recognizers make, a PEM private key)
+CHUNK = 32_768
+OVERLAP = 8_192
 #: decoded blocks must look like text (share of printable characters) to be scanned
 _PRINTABLE_SHARE = 0.85
 
@@ -146,6 +150,18 @@ class GuardScanner(PiiScanner):
     """The PII scanner over the text, its decoded view and its base64 blocks, plus secrets."""
 
     def scan(self, text: str) -> list[PiiSpan]:
+        if len(text) <= CHUNK + OVERLAP:
+            return self._scan_whole(text)
+        # a regex search holds the GIL for as long as it runs: over a megabyte that stalls
+        # the event loop even from a worker thread, so large texts go in overlapping pieces
+        found: dict[tuple[str, int, int], PiiSpan] = {}
+        for start in range(0, len(text), CHUNK):
+            for span in self._scan_whole(text[start : start + CHUNK + OVERLAP]):
+                moved = PiiSpan(span.type, span.start + start, span.end + start, span.score)
+                found[(moved.type, moved.start, moved.end)] = moved
+        return _resolve(list(found.values()))
+
+    def _scan_whole(self, text: str) -> list[PiiSpan]:
         spans = super().scan(text)
         spans.extend(PiiSpan(SECRET, s, e, SECRET_SCORE) for s, e in secret_spans(text))
         if maybe_encoded(text):
