@@ -103,3 +103,27 @@ def test_three_kills_under_load_lose_no_acknowledged_call(tmp_path: Path, home: 
     missing = [i for i in acknowledged if i not in stored]
     assert missing == []
     assert not list((home / "mixstack.db-journals").glob("*.journal"))
+
+
+def test_a_journal_left_by_a_dead_process_is_replayed_once(tmp_path: Path) -> None:
+    from mixstack.store import CallRecord
+    from mixstack.store.calls import _INSERT, _ROW
+    from mixstack.store.journal import Journal
+
+    db = tmp_path / "m.db"
+    Store(db).close()
+    journal = Journal(db)  # as a process that died before its rows committed
+    rows = [
+        CallRecord(request_id="a", model="m", provider="p", locality="local", created_at=1.0),
+        CallRecord(request_id="b", model="m", provider="p", locality="local", prompt="x \ud800"),
+    ]
+    for row in rows:
+        journal.append(_INSERT, _ROW(row))
+    with Store(db) as live:  # the writer of the journal is alive: its journal is left alone
+        assert live.query("SELECT request_id FROM calls") == []
+    journal._fd, fd = -1, journal._fd  # the process dies: its lock goes with it
+    os.close(fd)
+    with Store(db) as reopened:
+        found = {r[0] for r in reopened.query("SELECT request_id FROM calls")}
+    assert found == {"a", "b"}
+    assert not journal.path.exists()

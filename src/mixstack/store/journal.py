@@ -23,6 +23,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from mixstack.jsonbytes import dumps
+
 __all__ = ["Journal", "replay_journals"]
 
 log = logging.getLogger("mixstack.store")
@@ -46,8 +48,9 @@ class Journal:
         self.pending = 0
 
     def append(self, sql: str, params: Sequence[Any]) -> None:
-        line = json.dumps([sql, list(params)], ensure_ascii=False, default=str)
-        os.write(self._fd, line.encode("utf-8", "backslashreplace") + b"\n")
+        # pydantic-core's serializer: this runs on the gateway's path for every call
+        line = dumps([sql, params])
+        os.write(self._fd, line + b"\n")
         self.pending += 1
 
     def clear(self) -> None:
@@ -86,6 +89,12 @@ def replay_journals(db: Path, conn: sqlite3.Connection) -> int:
     return replayed
 
 
+def _escaped(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 def _replay(path: Path, conn: sqlite3.Connection) -> int:
     rows: list[tuple[str, list[Any]]] = []
     for line in path.read_bytes().splitlines():
@@ -103,7 +112,10 @@ def _replay(path: Path, conn: sqlite3.Connection) -> int:
             statement = sql
             if statement.startswith("INSERT OR REPLACE"):
                 statement = "INSERT OR IGNORE" + statement[len("INSERT OR REPLACE") :]
-            conn.execute(statement, params)
+            try:
+                conn.execute(statement, params)
+            except UnicodeEncodeError:  # a lone surrogate a caller sent: stored escaped
+                conn.execute(statement, [_escaped(v) for v in params])
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         conn.execute("ROLLBACK")
