@@ -24,6 +24,7 @@ from mixstack.agents.protocol import (
     parse_turn,
     protocol_system_prompt,
     repair_message,
+    task_values,
     tool_result_message,
     turn_schema,
     wrap_tool_output,
@@ -307,7 +308,9 @@ class Agent:
                 params=self._params(),
                 metadata={"agent": self.spec.name, "trace_id": self.trace.id},
             )
-        system = protocol_system_prompt(tools, self.spec.instructions)
+        first = events[0][1] if events and events[0][0] == "user" else None
+        task = first.text if isinstance(first, Message) else ""
+        system = protocol_system_prompt(tools, self.spec.instructions, task=task)
         request = Request(
             messages=(Message.system(system), *_render(events, "text")),
             model=self.spec.model,
@@ -315,7 +318,11 @@ class Agent:
             params=self._params(),
             metadata={"agent": self.spec.name, "trace_id": self.trace.id},
         )
-        schema = turn_schema(tools, allow_tools=not force_answer)
+        # before any tool result the only values known are the task's: a file the task
+        # names is the file to open (a small model otherwise invents or copies one)
+        first_turn = not any(e[0] == "result" for e in events)
+        named = task_values(task) if first_turn else {}
+        schema = turn_schema(tools, allow_tools=not force_answer, named=named)
         if self._supports_json(request):
             fmt = ResponseFormat(type="json_schema", json_schema=schema, name="turn")
             request = request.with_changes(response_format=fmt)

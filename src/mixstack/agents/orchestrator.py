@@ -29,7 +29,7 @@ from mixstack.types import ImagePart, Message, Request, ResponseFormat, Sampling
 if TYPE_CHECKING:
     from mixstack.agents.runtime import AgentRuntime
 
-__all__ = ["PlanStep", "Team"]
+__all__ = ["PlanStep", "Team", "json_budget"]
 
 _MAX_PLAN = 8
 
@@ -122,11 +122,16 @@ class Team:
                         "type": "object",
                         "properties": {
                             "worker": {"enum": list(self.workers)},
-                            "task": {"type": "string"},
-                            "after": {"type": "array", "items": {"type": "integer"}},
+                            "task": {"type": "string", "maxLength": _STEP_TASK_CHARS},
+                            "after": {
+                                "type": "array",
+                                "items": {"type": "integer"},
+                                "maxItems": _MAX_STEPS,
+                            },
                         },
                         "required": ["worker", "task"],
                     },
+                    "maxItems": min(_MAX_STEPS, 2 * len(self.workers)),
                 }
             },
             "required": ["steps"],
@@ -262,7 +267,7 @@ class Team:
             "type": "object",
             "properties": {
                 "verdict": {"enum": ["accept", "revise"]},
-                "feedback": {"type": "string"},
+                "feedback": {"type": "string", "maxLength": 400},
                 "redo": {"type": "array", "items": {"type": "integer"}},
             },
             "required": ["verdict"],
@@ -295,6 +300,7 @@ class Team:
     ) -> dict[str, Any] | None:
         """One JSON answer from a planner or critic (one repair retry); None if unreadable."""
         messages = [Message.system(system), Message.user(prompt)]
+        limit = json_budget(cfg, kind)
         for attempt in range(2):
             reason = self.meter.exhausted()
             if reason is not None:
@@ -303,7 +309,7 @@ class Team:
                 messages=tuple(messages),
                 model=cfg.model or self.runtime.model,
                 workload=cfg.workload or self.runtime.workload,
-                params=SamplingParams(max_tokens=cfg.max_tokens, temperature=0.0, seed=0),
+                params=SamplingParams(max_tokens=limit, temperature=0.0, seed=0),
                 response_format=ResponseFormat(type="json_schema", json_schema=schema, name=kind),
                 metadata={"agent": role, "trace_id": self.trace.id},
             )
@@ -348,6 +354,10 @@ class Team:
             )
             if data is not None:
                 return data
+            if completion.finish_reason == "length":
+                # cut short, not malformed: the same budget would cut it again
+                error = f"the reply was cut at {limit} tokens"
+                limit *= 2
             messages += [
                 Message.assistant(completion.text or "(empty)"),
                 Message.user(f"That could not be read ({error}). Reply with the JSON object only."),
@@ -399,6 +409,23 @@ def _routed_entry(pipeline: Any, request: Request) -> Any:
         return pipeline.catalog.get(pipeline.router.decide(request).model)
     except MixstackError:
         return None
+
+
+#: a plan holds at most this many steps, each task at most this many characters; with the
+#: JSON around them that bounds the planner's reply (`json_budget`)
+_MAX_STEPS = 6
+_STEP_TASK_CHARS = 240
+
+
+def json_budget(cfg: AgentRole, kind: str) -> int:
+    """Tokens a planner or critic reply may take. A plan of `_MAX_STEPS` steps of
+    `_STEP_TASK_CHARS` characters needs about 6 × (240 / 3 + 20) + 20 ≈ 620 tokens (small
+    models' tokenizers average about 3 characters a token on such text); the 256 of a
+    worker turn cut plans short. An explicit `max_tokens` in the config is kept."""
+    if "max_tokens" in cfg.model_fields_set:
+        return cfg.max_tokens
+    needed = _MAX_STEPS * (_STEP_TASK_CHARS // 3 + 20) + 20 if kind == "plan" else 320
+    return max(cfg.max_tokens, needed)
 
 
 def _read_json(text: str) -> tuple[dict[str, Any] | None, str | None]:

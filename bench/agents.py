@@ -1,0 +1,33 @@
+"""The small agent eval on the embedded SmolLM2: pass rate per tool kind (calculator, file
+tools, custom tools). Figures are noisy only in time; the answers are deterministic
+(temperature 0, seed 0). Last line: one summary line."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections import defaultdict
+
+from mixstack.agents.eval_tasks import AGENT_TASKS, run_agent_eval
+from mixstack.config import load_config
+from mixstack.pipeline import Pipeline
+
+
+async def main() -> None:
+    async with Pipeline(load_config(None)) as pipeline:
+        rows = await run_agent_eval(pipeline)
+    kinds: dict[str, list[bool]] = defaultdict(list)
+    for row in rows:
+        kinds[row["kind"]].append(row["passed"])
+        mark = "pass" if row["passed"] else "FAIL"
+        print(f"{mark} {row['id']:9} {row['seconds']:6.1f}s tools={row['tools']} "
+              f"answer={json.dumps(row['answer'][:80])}")  # fmt: skip
+    parts = [f"{k} {sum(v)}/{len(v)}" for k, v in sorted(kinds.items())]
+    passed = sum(r["passed"] for r in rows)
+    print(f"agent eval: {passed}/{len(AGENT_TASKS)} passed "
+          f"({100 * passed / len(rows):.0f}%); " + ", ".join(parts))  # fmt: skip
+
+
+if __name__ == "__main__":
+    sys.exit(asyncio.run(main()))
