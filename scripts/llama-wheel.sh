@@ -39,8 +39,9 @@ build=$!
 while kill -0 "$build" 2> /dev/null; do
     sleep 15
     if kill -0 "$build" 2> /dev/null; then
-        step=$(grep -o '\[ *[0-9]*%\]' "$log" | tail -n1 || true)
-        echo "    ... still compiling ($((SECONDS - start)) s so far) ${step}" >&2
+        # ninja prints [done/total], make prints [ NN%]
+        step=$(grep -oE '^ *\[[0-9]+/[0-9]+\]|\[ *[0-9]+%\]' "$log" | tail -n1 | tr -d ' ' || true)
+        echo "    ... still compiling ($((SECONDS - start)) s so far${step:+, step $step})" >&2
     fi
 done
 if ! wait "$build"; then
