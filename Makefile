@@ -11,8 +11,16 @@ LOCK_DEV := requirements/dev.lock
 
 # llama-cpp-python: the version the lock pins, built from source once per machine.
 LLAMA_VERSION := $(shell sed -n 's/^llama-cpp-python==//p' $(LOCK_BASE))
-# Build flags: scripts/llama-flags.sh picks them for this CPU (see there and below);
-# `mixstack doctor` and tests/test_doctor.py check the result decodes correctly.
+# Build flags: scripts/llama-flags.sh picks them for this CPU; `mixstack doctor` and
+# tests/test_doctor.py check that the result decodes correctly. Why these (2026-12, 0.3.36):
+# - GGML_NATIVE=ON (pip's default) crashes in llama_decode or decodes garbage on AVX-512/AMX
+#   Xeons. GGML_NATIVE=OFF gives the AVX2+FMA+F16C baseline: correct on every x86-64 CPU that
+#   has AVX2 (SSE4.2 kernels are used on the few that do not), about 5 minutes to compile.
+# - Runtime dispatch (GGML_BACKEND_DL=ON GGML_CPU_ALL_VARIANTS=ON, what llama.cpp's own releases
+#   ship) compiled 14 CPU variants in about 5x the time, and llama-cpp-python 0.3.36 cannot use
+#   them: the variant libraries land in a top-level bin/ of the wheel, the bindings never load
+#   a backend, and every model load fails ("Failed to load model"). bench/llama_builds.py
+#   measures any set of wheels side by side (correctness, then decode tok/s).
 LLAMA_CMAKE_ARGS ?= $(shell scripts/llama-flags.sh)
 # Keyed by version, flags, Python and compiler: pip's own cache is keyed by the sdist alone
 # and would hand back a wheel built with other flags (a native build crashes on AVX-512/AMX).
