@@ -205,7 +205,7 @@ async def test_total_timeout_on_a_plain_call(upstream: tuple[RecordingUpstream, 
             await pipeline.complete(Request.from_prompt("hi", model="up/a"))
 
 
-async def test_circuit_opens_per_endpoint_and_skips_the_dead_one(
+async def test_circuit_opens_per_model_and_skips_the_dead_one(
     upstream: tuple[RecordingUpstream, str],
 ) -> None:
     rec, url = upstream
@@ -216,5 +216,9 @@ async def test_circuit_opens_per_endpoint_and_skips_the_dead_one(
             await pipeline.complete(Request.from_prompt("one", model="up/a"))
         with pytest.raises(ProviderError, match="paused"):
             await pipeline.complete(Request.from_prompt("two", model="up/a"))
-        assert pipeline.resilience.breakers.states() == {f"{url}/v1": "open"}
-    assert len(rec.requests) == 2
+        assert pipeline.resilience.breakers.states() == {f"up/a @ {url}/v1": "open"}
+        assert len(rec.requests) == 2
+        # another model at the same URL is not judged by up/a's failures: it is called
+        done = await pipeline.complete(Request.from_prompt("three", model="up/b"))
+        assert done.model == "up/b"
+    assert len(rec.requests) == 3

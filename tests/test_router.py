@@ -148,11 +148,14 @@ def test_offline_workload_and_offline_env(monkeypatch: pytest.MonkeyPatch) -> No
     assert any("took over" in n for n in d.notes)
 
 
-def test_remote_choice_gets_local_takeover_fallbacks() -> None:
+def test_a_named_remote_model_gets_no_local_takeover_unless_the_workload_opts_in() -> None:
     _, router = make()
     d = router.decide(Request.from_prompt("hi there", model="fake/remote-cheap"))
     assert d.model == "fake/remote-cheap"
     assert d.reason == "explicit model"
+    assert d.fallbacks == ()  # answered by that model or its own error, never a substitute
+    _, router = make({**WORKLOADS, "default": {"local_takeover": True}})
+    d = router.decide(Request.from_prompt("hi there", model="fake/remote-cheap"))
     assert "fake/local-small" in d.fallbacks
     assert "local/smollm2-135m-instruct" in d.fallbacks
 

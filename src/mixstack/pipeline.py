@@ -9,6 +9,7 @@ Front doors (CLI, gateway, evals, agents) build a `Request` and call `complete()
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -20,7 +21,7 @@ from mixstack.config import Config, load_config
 from mixstack.errors import InvalidRequestError, MixstackError, PolicyError, ProviderError
 from mixstack.guard.offload import offload_worthy, run_guarded
 from mixstack.guard.redact import ChunkRestorer, RedactionMap, redact_request
-from mixstack.guard.usage import checked_usage, prompt_bound
+from mixstack.guard.usage import checked_usage, prompt_bound, text_bound
 from mixstack.jsonbytes import dumps_text
 from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry, ProviderReply
 from mixstack.resilience import Attempt, Resilience, Target
@@ -28,7 +29,7 @@ from mixstack.router import RouteDecision, Router, RouteRefused
 from mixstack.router.decision import shape_json
 from mixstack.store import CallRecord, Store, record_call
 from mixstack.streaming import StreamAccumulator
-from mixstack.types import Chunk, Completion, Message, Request, Usage
+from mixstack.types import Chunk, Completion, Embeddings, Message, Request, Usage
 
 if TYPE_CHECKING:
     from mixstack.rephrase import RephraseResult
@@ -98,12 +99,18 @@ class Pipeline:
     # -- stages -------------------------------------------------------------------------
 
     def prepare(
-        self, request: Request, *, front_door: str = "python", allow: Allow | None = None
+        self,
+        request: Request,
+        *,
+        front_door: str = "python",
+        allow: Allow | None = None,
+        rewrite: bool = True,
     ) -> CallContext:
         """Validate, route and adapt a request; nothing is sent yet.
 
         `allow` limits which models may answer, fallbacks included (a gateway key's models
-        and what its budget hold covers)."""
+        and what its budget hold covers). `rewrite=False` (and a raw prompt) leaves the text
+        as it is: no rephrasing."""
         _validate(request)
         try:
             route = self.router.decide(request)
@@ -118,7 +125,11 @@ class Pipeline:
         except PolicyError as exc:
             self._record_refusal(request, exc, front_door)
             raise
-        staged, rephrased = self._rephrase(request, route, entry)
+        provider = self.catalog.provider_for(entry)
+        _check_fields(provider, entry, request)
+        staged, rephrased = request, None
+        if rewrite and not request.raw_prompt:
+            staged, rephrased = self._rephrase(request, route, entry)
         staged, redaction = self._redact(staged, route)
         adapted = self._adapt(staged, entry)
         return CallContext(
@@ -127,7 +138,7 @@ class Pipeline:
             request=adapted,
             route=route,
             entry=entry,
-            provider=self.catalog.provider_for(entry),
+            provider=provider,
             front_door=front_door,
             rephrased=rephrased,
             redaction=redaction,
@@ -173,6 +184,47 @@ class Pipeline:
         self._record_success(ctx, completion)
         return completion
 
+    async def embed(
+        self, request: Request, *, front_door: str = "python", allow: Allow | None = None
+    ) -> Embeddings:
+        """Embedding vectors of the request's messages (one per message), routed, guarded
+        and recorded like any call."""
+        ctx = await self._prepare(request, front_door, allow, rewrite=False)
+        texts = [m.text for m in ctx.request.messages]
+        try:
+            async with asyncio.timeout(ctx.entry.config.timeouts.total):
+                reply = await ctx.provider.embed(ctx.entry, texts, dict(ctx.request.extra))
+        except BaseException as exc:
+            self._record_failure(ctx, exc)
+            raise _as_provider_error(exc, ctx) from exc
+        prompt = reply.prompt_tokens
+        if prompt is None or prompt <= 0:
+            prompt = sum(text_bound(t) for t in texts)
+            ctx.route = ctx.route.with_note(
+                f"usage estimated: {ctx.entry.name} reported no token usage (counted as an "
+                "upper bound, one token per UTF-8 byte)"
+            )
+        usage = Usage(
+            prompt_tokens=prompt,
+            cost_usd=ctx.entry.cost(prompt, 0),
+            latency_ms=ctx.elapsed_ms(),
+            estimated=reply.prompt_tokens is None,
+        )
+        result = Embeddings.model_construct(
+            request_id=ctx.request_id,
+            model=ctx.entry.name,
+            provider=ctx.entry.provider,
+            vectors=reply.vectors,
+            usage=usage,
+            route=ctx.route.to_json(),
+        )
+        if self._record:
+            row = self._base_record(ctx, result.route)
+            row.prompt_tokens, row.cost_usd = prompt, usage.cost_usd
+            row.finish_reason = "embeddings"
+            record_call(self.store, row)
+        return result
+
     async def open_stream(
         self, request: Request, *, front_door: str = "python", allow: Allow | None = None
     ) -> CallStream:
@@ -180,12 +232,16 @@ class Pipeline:
         ctx = await self._prepare(request, front_door, allow)
         return CallStream(self, ctx)
 
-    async def _prepare(self, request: Request, front_door: str, allow: Allow | None) -> CallContext:
+    async def _prepare(
+        self, request: Request, front_door: str, allow: Allow | None, *, rewrite: bool = True
+    ) -> CallContext:
         """`prepare`, in a worker thread when the request is large enough that scanning it
         (PII, OCR, image decoding) would stall every other request on this event loop."""
         if not offload_worthy(request):
-            return self.prepare(request, front_door=front_door, allow=allow)
-        return await run_guarded(lambda: self.prepare(request, front_door=front_door, allow=allow))
+            return self.prepare(request, front_door=front_door, allow=allow, rewrite=rewrite)
+        return await run_guarded(
+            lambda: self.prepare(request, front_door=front_door, allow=allow, rewrite=rewrite)
+        )
 
     # -- call: the routed model, then its fallbacks (see resilience.py) -------------------
 
@@ -211,7 +267,10 @@ class Pipeline:
                 continue
             if ctx.allow is not None and not ctx.allow(entry):
                 continue  # the key may not use it, or its budget hold does not cover it
-            yield Target(entry, self.catalog.provider_for(entry), self._adapt(ctx.request, entry))
+            provider = self.catalog.provider_for(entry)
+            if provider.unsupported(entry, ctx.request):
+                continue  # it would drop fields the caller set: not a fallback for this call
+            yield Target(entry, provider, self._adapt(ctx.request, entry))
 
     @staticmethod
     def _switch(ctx: CallContext) -> Callable[[Target, list[Attempt]], None]:
@@ -236,12 +295,36 @@ class Pipeline:
         # built from values the pipeline made and typed itself: no validation pass (this runs
         # on every call; a validated `Completion` also copies the route dict)
         prompt, completion = _checked_usage(ctx, reply)
+        if not reply.usage_reported:
+            # the endpoint said nothing: counted locally (the model's tokenizer for the prompt
+            # where the provider has one, else an upper bound), and the log says so
+            ctx.route = ctx.route.with_note(
+                f"usage estimated: {ctx.entry.name} reported no token usage (counted locally "
+                "as an upper bound, one token per UTF-8 byte where no tokenizer is known)"
+            )
         usage = Usage.model_construct(
             prompt_tokens=prompt,
             completion_tokens=completion,
             cost_usd=ctx.entry.cost(prompt, completion),
             latency_ms=ctx.elapsed_ms(),
             ttft_ms=ttft_ms,
+            estimated=not reply.usage_reported,
+        )
+        alternatives = tuple(
+            Completion.model_construct(
+                request_id=ctx.request_id,
+                model=ctx.entry.name,
+                provider=ctx.entry.provider,
+                text=restore(alt.text),
+                tool_calls=tuple(restore_call(c) for c in alt.tool_calls),
+                finish_reason=alt.finish_reason,
+                usage=Usage(),
+                reasoning=None if alt.reasoning is None else restore(alt.reasoning),
+                route=None,
+                logprobs=alt.logprobs,
+                alternatives=(),
+            )
+            for alt in reply.alternatives
         )
         return Completion.model_construct(
             request_id=ctx.request_id,
@@ -253,6 +336,8 @@ class Pipeline:
             usage=usage,
             reasoning=None if reply.reasoning is None else restore(reply.reasoning),
             route=ctx.route.to_json(),
+            logprobs=reply.logprobs,
+            alternatives=alternatives,
         )
 
     def _base_record(self, ctx: CallContext, route: dict[str, Any] | None = None) -> CallRecord:
@@ -391,6 +476,8 @@ class CallStream:
                     ttft = ctx.elapsed_ms()
                 acc.add(chunk)
                 if chunk.finish_reason is not None:
+                    if chunk.logprobs:  # the pipeline's own last chunk replaces this one
+                        yield Chunk(logprobs=chunk.logprobs)
                     break
                 out = chunk if restorer is None else restorer.feed(chunk)
                 if out is not None:
@@ -414,6 +501,8 @@ class CallStream:
             finish_reason=acc.finish_reason or "stop",
             tool_calls=acc.tool_calls,
             reasoning=acc.reasoning,
+            usage_reported=acc.usage is not None,
+            logprobs=acc.logprobs,
         )
         self.completion = self._pipeline._completion(ctx, reply, ttft_ms=ttft)
         self._pipeline._record_success(ctx, self.completion)
@@ -437,6 +526,22 @@ def _checked_usage(ctx: CallContext, reply: ProviderReply) -> tuple[int, int]:
         prompt, completion, local_prompt=local_prompt, answer=answer, max_tokens=max_tokens
     )
     return prompt, completion
+
+
+def _check_fields(provider: Provider, entry: ModelEntry, request: Request) -> None:
+    """Refuse, naming them, the fields the routed model's provider would have to drop."""
+    dropped = provider.unsupported(entry, request)
+    if not dropped:
+        return
+    shown = ", ".join(f"`{f}`" for f in dropped)
+    raise InvalidRequestError(
+        f"{entry.name} ({entry.provider} provider) cannot honour {shown}; nothing was sent. "
+        "Remove the field, or send it to a model that supports it: OpenAI-compatible "
+        "endpoints take every field, in-process `local/` models take n, seed, logprobs, "
+        "top_logprobs, penalties, logit_bias, top_k, min_p and repetition_penalty.",
+        param=dropped[0],
+        code="unsupported_parameter",
+    )
 
 
 def _validate(request: Request) -> None:

@@ -170,7 +170,7 @@ class Resilience:
         return True
 
     def _open_circuit_error(self, target: Target, endpoint: str) -> ProviderError:
-        breaker = self.breakers.get(endpoint)
+        breaker = self.breakers.get(_circuit(target, endpoint))
         return ProviderError(
             f"{target.entry.name}: {endpoint} failed {breaker.failures} times in a row and is "
             f"paused for {breaker.retry_in():.0f} s; retry later or add a fallback.",
@@ -187,7 +187,7 @@ class Resilience:
         for target in targets:
             on_switch(target, failures)
             endpoint = target.provider.endpoint(target.entry)
-            breaker = self.breakers.get(endpoint)
+            breaker = self.breakers.get(_circuit(target, endpoint))
             for attempt in self._tries(target):
                 if not breaker.allow():
                     last = self._open_circuit_error(target, endpoint)
@@ -221,7 +221,7 @@ class Resilience:
         for target in targets:
             on_switch(target, failures)
             endpoint = target.provider.endpoint(target.entry)
-            breaker = self.breakers.get(endpoint)
+            breaker = self.breakers.get(_circuit(target, endpoint))
             timeouts = target.entry.config.timeouts
             for attempt in self._tries(target):
                 if not breaker.allow():
@@ -272,6 +272,12 @@ async def _rest(
             yield chunk
     finally:
         await _close(chunks)
+
+
+def _circuit(target: Target, endpoint: str) -> str:
+    """One circuit per model and endpoint: a model that fails says nothing of another model
+    served at the same URL (which must answer, or fail, on its own)."""
+    return f"{target.entry.name} @ {endpoint}"
 
 
 def _loop_time(monotonic_deadline: float) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from mixstack.types import Chunk, FinishReason, ToolCall, Usage
 
 __all__ = ["StreamAccumulator"]
@@ -14,6 +16,7 @@ class StreamAccumulator:
         self._calls: dict[int, dict[str, str]] = {}
         self.finish_reason: FinishReason | None = None
         self.usage: Usage | None = None
+        self._logprobs: list[dict[str, Any]] = []
 
     def add(self, chunk: Chunk) -> None:
         if chunk.text:
@@ -29,6 +32,12 @@ class StreamAccumulator:
             self.finish_reason = chunk.finish_reason
         if chunk.usage is not None:
             self.usage = chunk.usage
+        if chunk.logprobs:
+            self._logprobs.extend(chunk.logprobs)
+
+    @property
+    def logprobs(self) -> dict[str, Any] | None:
+        return {"content": list(self._logprobs)} if self._logprobs else None
 
     @property
     def text(self) -> str:

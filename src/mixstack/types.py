@@ -21,6 +21,7 @@ __all__ = [
     "Chunk",
     "Completion",
     "ContentPart",
+    "Embeddings",
     "FinishReason",
     "ImagePart",
     "Message",
@@ -76,6 +77,7 @@ class ImagePart(_Value):
     url: str | None = None
     media_type: str = "application/octet-stream"
     source: str | None = Field(default=None, description="where the image came from, for errors")
+    detail: str | None = Field(default=None, description="OpenAI's `detail` hint, forwarded")
 
     @classmethod
     def from_bytes(cls, data: bytes, *, source: str = "<bytes>") -> ImagePart:
@@ -95,7 +97,12 @@ class ImagePart(_Value):
         return cls.from_bytes(p.read_bytes(), source=str(p))
 
     @classmethod
-    def from_url(cls, url: str) -> ImagePart:
+    def from_url(cls, url: str, *, detail: str | None = None) -> ImagePart:
+        part = cls._from_url(url)
+        return part if detail is None else part.model_copy(update={"detail": detail})
+
+    @classmethod
+    def _from_url(cls, url: str) -> ImagePart:
         """Accepts `data:` URLs (decoded here) and http(s) URLs (kept as a reference)."""
         if url.startswith("data:"):
             header, _, payload = url.partition(",")
@@ -150,6 +157,7 @@ class Tool(_Value):
     name: str
     description: str = ""
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
+    strict: bool | None = Field(default=None, description="arguments must match `parameters`")
 
 
 class Message(_Value):
@@ -196,12 +204,20 @@ class SamplingParams(_Value):
     max_tokens: int | None = Field(default=None, ge=1)
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    n: int = Field(default=1, ge=1, le=16, description="how many answers")
+    presence_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(default=None, ge=-2.0, le=2.0)
+    #: token id (as a string, as OpenAI sends it) → bias in -100..100
+    logit_bias: dict[str, float] | None = None
+    logprobs: bool = False
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
 
 
 class ResponseFormat(_Value):
     type: Literal["text", "json_object", "json_schema"] = "text"
     json_schema: dict[str, Any] | None = None
     name: str | None = None
+    strict: bool | None = None
 
 
 class Request(_Value):
@@ -217,6 +233,16 @@ class Request(_Value):
     rephrase: str | None = Field(default=None, description="`auto` or a use case; None = off")
     caller: str | None = Field(default=None, description="key id or user, for accounting")
     metadata: dict[str, str] = Field(default_factory=dict)
+    raw_prompt: bool = Field(
+        default=False,
+        description="the one user message is a raw prompt (`/v1/completions`): no chat template",
+    )
+    extra: dict[str, Any] = Field(
+        default_factory=dict,
+        description="further body fields (OpenAI's or an endpoint's own, e.g. `top_k`): sent "
+        "as they are to OpenAI-compatible endpoints; other providers honour the ones they "
+        "know and refuse the rest",
+    )
 
     @classmethod
     def from_prompt(
@@ -244,6 +270,8 @@ class Usage(_Value):
     cost_usd: float = 0.0
     latency_ms: float = 0.0
     ttft_ms: float | None = None
+    #: True when the endpoint reported no usage and mixstack estimated it (~4 chars a token)
+    estimated: bool = False
 
     @property
     def total_tokens(self) -> int:
@@ -265,6 +293,23 @@ class Completion(_Value):
     route: dict[str, Any] | None = Field(
         default=None, description="the routing decision, as JSON, when the pipeline chose"
     )
+    logprobs: dict[str, Any] | None = Field(
+        default=None, description="OpenAI-shaped `{content: [...]}` when the request asked"
+    )
+    alternatives: tuple[Completion, ...] = Field(
+        default=(), description="answers 2..n when the request asked for `n` > 1"
+    )
+
+
+class Embeddings(_Value):
+    """The vectors of one embeddings call, in input order, with its usage and route."""
+
+    request_id: str
+    model: str
+    provider: str
+    vectors: list[list[float]]
+    usage: Usage = Usage()
+    route: dict[str, Any] | None = None
 
 
 class Chunk(_Value):
@@ -275,3 +320,5 @@ class Chunk(_Value):
     reasoning: str = ""
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    #: OpenAI-shaped logprob entries of this piece's tokens (`{"token", "logprob", …}`)
+    logprobs: tuple[dict[str, Any], ...] = ()

@@ -282,11 +282,14 @@ class Agent:
             return None
 
     def _mode(self, events: list[tuple[Any, ...]]) -> Mode:
-        """Native tools when the model the pipeline would route to supports them."""
+        """Native tools when the model the pipeline would route to supports them. In-process
+        models speak the text protocol either way (their provider serves `tools` with it):
+        here the loop drives it itself, with repair turns when a reply cannot be read."""
         if not self.tools:
             return "text"
         entry = self._routed(self._request(events, "native", False))
-        return "native" if entry is not None and entry.supports("tools") else "text"
+        native = entry is not None and entry.supports("tools") and entry.provider != "local"
+        return "native" if native else "text"
 
     def _params(self) -> SamplingParams:
         limit = self.spec.max_tokens

@@ -98,6 +98,11 @@ class WorkloadConfig(BaseModel):
     fallbacks: list[str] = Field(
         default_factory=list, description="models to try, in order, when the chosen one fails"
     )
+    local_takeover: bool = Field(
+        default=False,
+        description="when a named off-premises model fails, let in-process models answer "
+        "(the response and log name the model that did); off: the model's own error",
+    )
     rephrase: str | None = Field(
         default=None, description="rephrase prompts: a use case name or `auto`; None = off"
     )

@@ -1,8 +1,10 @@
 """The gateway: OpenAI-compatible HTTP in front of the one pipeline.
 
     POST /v1/chat/completions   key ─► body limit ─► parse ─► rpm/tpm ─► budget hold ─► pipeline
-    GET  /v1/models             the catalog, OpenAI list shape
+    POST /v1/responses, /v1/completions, /v1/embeddings, /v1/messages (Anthropic): the same
+    GET  /v1/models, /v1/models/{id}   the catalog, OpenAI list shape
     GET  /health, /metrics, /openapi.json
+    (every API path is also served without `/v1`, and with a trailing slash)
 
 Every request goes through the same `Pipeline` (and store) as the CLI. A client that goes
 away cancels the upstream call; a failure mid-stream ends the stream with an error event.
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
@@ -31,25 +34,29 @@ from mixstack.catalog import ModelEntry
 from mixstack.config import Config, load_config
 from mixstack.errors import InvalidRequestError, MixstackError, UserError
 from mixstack.gateway.admission import HoldPlan, plan_hold, settle_within
+from mixstack.gateway.anthropic_wire import MessagesWire
 from mixstack.gateway.auth import Authenticator
+from mixstack.gateway.completions import CompletionsWire
+from mixstack.gateway.embeddings import EmbeddingsWire
 from mixstack.gateway.errors import (
     error_payload,
     error_response,
-    exception_payload,
     validation_message,
 )
+from mixstack.gateway.formats import Parsed, StreamWriter, WireFormat
 from mixstack.gateway.metrics import CONTENT_TYPE, GatewayMetrics
 from mixstack.gateway.openapi import openapi_document
-from mixstack.gateway.wire import ChatCompletionRequest, ChunkWriter, completion_json, to_request
+from mixstack.gateway.responses import ResponsesWire
+from mixstack.gateway.wire import ChatWire
 from mixstack.guard.budget import Budget, Reservation
 from mixstack.guard.keys import KeyStore, ModelNotAllowed, VirtualKey
 from mixstack.guard.ratelimit import RateLimiter, Ticket
 from mixstack.jsonbytes import dumps
 from mixstack.pipeline import CallStream, Pipeline
 from mixstack.router import RouteDecision
-from mixstack.types import Chunk, Completion, Request
+from mixstack.types import Chunk, Completion, Embeddings, Request
 
-__all__ = ["BodyTimeout", "BodyTooLarge", "Gateway", "app_from_env", "create_app"]
+__all__ = ["BodyTimeout", "BodyTooLarge", "Gateway", "app_from_env", "canonical_path", "create_app"]
 
 log = logging.getLogger("mixstack.gateway")
 T = TypeVar("T")
@@ -80,6 +87,21 @@ class BodyTimeout(UserError):
             "raise `gateway.body_timeout_s`.",
             code="request_timeout",
         )
+
+
+#: API paths also served without the `/v1` prefix (clients configured with a bare host)
+_BARE = frozenset(
+    {"/chat/completions", "/completions", "/responses", "/embeddings", "/messages", "/models"}
+)
+
+
+def canonical_path(path: str) -> str:
+    """`/v1/...` for a bare API path, without a trailing slash (no 307 redirect for it)."""
+    if len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"
+    if path in _BARE or path.startswith(("/models/", "/responses/")):
+        return "/v1" + path
+    return path
 
 
 class _ClientGone(Exception):
@@ -184,6 +206,8 @@ class _App(Starlette):
         self._internal_error = internal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] != CHAT_PATH:
+            scope["path"] = canonical_path(scope["path"])
         if scope["type"] == "http" and scope["path"] == CHAT_PATH and scope["method"] == "POST":
             scope["app"] = self
             request = HttpRequest(scope, receive, send)
@@ -209,6 +233,14 @@ class Gateway:
         self.keys = KeyStore(self.pipeline.store, cache_s=self.settings.key_cache_s)
         self.auth = Authenticator(self.keys, self.settings.auth)
         self.budget = Budget(self.pipeline.store)
+        self._chat_wire = ChatWire()
+        #: the other wire formats, each on its own path, all through `serve`
+        self._wires: list[WireFormat] = [
+            ResponsesWire(),
+            CompletionsWire(),
+            EmbeddingsWire(),
+            MessagesWire(),
+        ]
 
     # -- app ------------------------------------------------------------------------------
 
@@ -226,7 +258,9 @@ class Gateway:
             self._internal,
             routes=[
                 Route(CHAT_PATH, self.chat, methods=["POST"]),
+                *(Route(w.path, self._endpoint(w), methods=["POST"]) for w in self._wires),
                 Route("/v1/models", self.models, methods=["GET"]),
+                Route("/v1/models/{model:path}", self.model, methods=["GET"]),
                 Route("/health", self.health, methods=["GET"]),
                 Route(
                     "/metrics",
@@ -243,11 +277,18 @@ class Gateway:
             },
         )
 
+    def _endpoint(self, wire: WireFormat) -> Callable[[HttpRequest], Awaitable[Response]]:
+        async def endpoint(request: HttpRequest) -> Response:
+            return await self.serve(request, wire)
+
+        return endpoint
+
     async def _not_found(self, request: HttpRequest, exc: Exception) -> Response:
         return JSONResponse(
             error_payload(
                 f"no such endpoint {request.url.path!r}; this gateway serves "
-                "/v1/chat/completions, /v1/models, /health, /metrics and /openapi.json.",
+                "/v1/chat/completions, /v1/responses, /v1/completions, /v1/embeddings, "
+                "/v1/messages, /v1/models, /health, /metrics and /openapi.json.",
                 "invalid_request_error",
                 code="unknown_url",
             ),
@@ -300,11 +341,33 @@ class Gateway:
             key = self._authenticate(request.headers)
         except MixstackError as exc:
             return error_response(exc)
+        data = [info for info in self._model_infos() if key is None or key.allows(str(info["id"]))]
+        return JSONResponse({"object": "list", "data": data})
+
+    async def model(self, request: HttpRequest) -> Response:
+        """`GET /v1/models/{id}` (ids hold a `/`, so the rest of the path is the id)."""
+        try:
+            key = self._authenticate(request.headers)
+        except MixstackError as exc:
+            return error_response(exc)
+        wanted = request.path_params["model"]
+        for info in self._model_infos():
+            if info["id"] == wanted and (key is None or key.allows(wanted)):
+                return JSONResponse(info)
+        return JSONResponse(
+            error_payload(
+                f"no model {wanted!r} here; GET /v1/models lists the models this gateway serves.",
+                "invalid_request_error",
+                param="model",
+                code="model_not_found",
+            ),
+            status_code=404,
+        )
+
+    def _model_infos(self) -> list[dict[str, Any]]:
         catalog = self.pipeline.catalog
-        data = []
+        data: list[dict[str, Any]] = []
         for entry in catalog:
-            if key is not None and not key.allows(entry.name):
-                continue
             info = catalog.describe(entry)
             data.append(
                 {
@@ -319,50 +382,50 @@ class Gateway:
                 }
             )
         for name in self.config.workloads:
-            if key is None or key.allows(f"workload/{name}"):
-                data.append(
-                    {
-                        "id": f"workload/{name}",
-                        "object": "model",
-                        "created": 0,
-                        "owned_by": "workload",
-                    }
-                )
-        return JSONResponse({"object": "list", "data": data})
+            data.append(
+                {"id": f"workload/{name}", "object": "model", "created": 0, "owned_by": "workload"}
+            )
+        return data
 
     # -- chat completions -------------------------------------------------------------------
 
     async def chat(self, request: HttpRequest) -> Response:
+        return await self.serve(request, self._chat_wire)
+
+    async def serve(self, request: HttpRequest, wire: WireFormat) -> Response:
+        """One call in any wire format: key, body, admission, the pipeline, the answer."""
         started = time.perf_counter()
         model = "-"
         key: VirtualKey | None = None
         try:
             key = self._authenticate(request.headers)
-            chat = self._parse(await self._read_body(request))
-            model = chat.model
-            headers = request.headers
-            call_request = to_request(
-                chat,
-                workload=headers.get("x-mixstack-workload") or None,
-                rephrase=headers.get("x-mixstack-rephrase") or None,
-                caller=key.id if key is not None else None,
+            parsed = wire.parse(
+                await self._read_body(request),
+                request.headers,
+                key.id if key is not None else None,
             )
-            admission = await self._admit(key, call_request)
-            call_request = admission.request
+            model = parsed.request.model or "-"
+            admission = await self._admit(key, parsed.request)
+            parsed = dataclasses.replace(parsed, request=admission.request)
         except ValidationError as exc:
             message, param = validation_message(exc)
-            return self._fail(InvalidRequestError(message, param=param), model, key)
+            return self._fail(InvalidRequestError(message, param=param), model, key, wire)
         except MixstackError as exc:
-            return self._fail(exc, model, key)
-        if chat.stream:
-            include_usage = bool(chat.stream_options and chat.stream_options.include_usage)
-            return await self._stream(request, call_request, admission, include_usage, started)
-        return await self._complete(request, call_request, admission, started)
+            return self._fail(exc, model, key, wire)
+        if parsed.stream:
+            return await self._stream(request, parsed, admission, started, wire)
+        return await self._complete(request, parsed, admission, started, wire)
 
-    def _fail(self, exc: MixstackError, model: str, key: VirtualKey | None) -> Response:
+    def _fail(
+        self,
+        exc: MixstackError,
+        model: str,
+        key: VirtualKey | None,
+        wire: WireFormat | None = None,
+    ) -> Response:
         label = self._model_label(model)
         self.metrics.failure(label, key.id if key else _ANONYMOUS, exc.http_status, exc.error_type)
-        return error_response(exc)
+        return (wire or self._chat_wire).error_response(exc)
 
     def _model_label(self, model: str) -> str:
         """Metric label for a requested model: known names only, so labels stay bounded."""
@@ -394,25 +457,6 @@ class Gateway:
         except TimeoutError:
             raise BodyTimeout(self.settings.body_timeout_s) from None
         return b"".join(parts)
-
-    @staticmethod
-    def _parse(body: bytes) -> ChatCompletionRequest:
-        """The body, parsed and validated in one pass (pydantic reads the JSON itself)."""
-        try:
-            return ChatCompletionRequest.model_validate_json(body)
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            if first["type"] == "json_invalid":
-                raise InvalidRequestError(
-                    f"the body is not valid JSON ({first['msg']}); send a JSON object.",
-                    code="invalid_json",
-                ) from None
-            if first["type"] == "model_type" and not first["loc"]:
-                raise InvalidRequestError(
-                    "the body must be a JSON object with `model` and `messages`.",
-                    code="invalid_json",
-                ) from None
-            raise
 
     async def _admit(self, key: VirtualKey | None, request: Request) -> _Admission:
         """Key checks, rate limits and the budget hold; the request as it will be sent."""
@@ -473,19 +517,28 @@ class Gateway:
         return headers
 
     async def _complete(
-        self, http: HttpRequest, request: Request, admission: _Admission, started: float
+        self,
+        http: HttpRequest,
+        parsed: Parsed,
+        admission: _Admission,
+        started: float,
+        wire: WireFormat,
     ) -> Response:
+        request = parsed.request
+        allow = admission.allow
+        work: Awaitable[Completion | Embeddings] = (
+            self.pipeline.embed(request, front_door="gateway", allow=allow)
+            if parsed.kind == "embed"
+            else self.pipeline.complete(request, front_door="gateway", allow=allow)
+        )
         try:
-            done: Completion = await _unless_disconnected(
-                http.receive,
-                self.pipeline.complete(request, front_door="gateway", allow=admission.allow),
-            )
+            done = await _unless_disconnected(http.receive, work)
         except _ClientGone:
             self._settle(admission, 0.0, admission.prompt_estimate)
             return Response(status_code=499)
         except MixstackError as exc:
             self._settle(admission, 0.0, 0)
-            return self._fail(exc, request.model or "-", admission.key)
+            return self._fail(exc, request.model or "-", admission.key, wire)
         usage = done.usage
         entry = self.pipeline.catalog.get(done.model)
         self._settle_usage(admission, entry, usage.prompt_tokens, usage.completion_tokens)
@@ -499,7 +552,7 @@ class Gateway:
             cost_usd=usage.cost_usd,
         )
         return Response(
-            dumps(completion_json(done)),
+            dumps(wire.render(done, parsed)),
             media_type="application/json",
             headers=self._headers(
                 done.request_id, done.model, _route_short(done.route), usage.cost_usd
@@ -509,12 +562,13 @@ class Gateway:
     async def _stream(
         self,
         http: HttpRequest,
-        request: Request,
+        parsed: Parsed,
         admission: _Admission,
-        include_usage: bool,
         started: float,
+        wire: WireFormat,
     ) -> Response:
         """Wait for the first chunk (fallbacks happen before it), then stream the rest."""
+        request = parsed.request
         chunks: AsyncGenerator[Chunk, None] | None = None
         try:
             call = await self.pipeline.open_stream(
@@ -529,10 +583,12 @@ class Gateway:
             if isinstance(exc, _ClientGone):
                 return Response(status_code=499)
             if isinstance(exc, MixstackError):
-                return self._fail(exc, request.model or "-", admission.key)
+                return self._fail(exc, request.model or "-", admission.key, wire)
             raise
+        # the answering model is known now (fallbacks happen before the first chunk)
         headers = self._headers(call.request_id, call.model, call.route.short(), None)
-        body = self._sse(call, chunks, first, admission, include_usage, started)
+        writer = wire.writer(call.request_id, call.model, parsed)
+        body = self._sse(call, chunks, first, admission, writer, started)
         return StreamingResponse(body, media_type="text/event-stream", headers=headers)
 
     async def _sse(
@@ -541,31 +597,29 @@ class Gateway:
         chunks: AsyncGenerator[Chunk, None],
         first: Chunk | None,
         admission: _Admission,
-        include_usage: bool,
+        writer: StreamWriter,
         started: float,
     ) -> AsyncIterator[bytes]:
-        writer = ChunkWriter(call.request_id, call.model)
         pieces = 0
         failure: MixstackError | None = None
         chunk = first
         try:
+            head = writer.head()
+            if head:
+                yield head
             while chunk is not None:
                 yield writer.chunk(chunk)
-                if chunk.finish_reason is not None:
-                    if include_usage and chunk.usage is not None:
-                        u = chunk.usage
-                        yield writer.usage(u.prompt_tokens, u.completion_tokens, u.cost_usd)
-                else:
+                if chunk.finish_reason is None:
                     pieces += 1
                 chunk = await anext(chunks, None)
-            yield writer.DONE
+            yield writer.end(call.completion)
         except MixstackError as exc:
             failure = exc
-            yield writer.error(exception_payload(exc))
+            yield writer.error(exc)
         except Exception as exc:
             log.exception("stream failed", exc_info=exc)
             failure = MixstackError("the stream failed unexpectedly; retry.")
-            yield writer.error(error_payload(failure.message, "server_error"))
+            yield writer.error(failure)
         finally:
             await _close(chunks)
             self._finish_stream(call, admission, pieces, failure, started)

@@ -136,6 +136,8 @@ def messages_params(model: ModelEntry, request: Request) -> dict[str, Any]:
         extra["temperature"] = min(params.temperature, 1.0)
     if params.top_p is not None:
         extra["top_p"] = params.top_p
+    if "top_k" in request.extra:
+        extra["top_k"] = request.extra["top_k"]
     if extra:
         out["extra_body"] = extra
     if params.stop:
@@ -179,6 +181,7 @@ def _error(model: ModelEntry, exc: Exception) -> Exception:
 
 class AnthropicProvider(Provider):
     name = "anthropic"
+    accepts = frozenset({"top_k"})
     default_locality = "remote"
     default_capabilities = ("chat", "tools", "json", "vision")
 

@@ -12,9 +12,9 @@ import abc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from mixstack.errors import ConfigError
+from mixstack.errors import ConfigError, InvalidRequestError
 from mixstack.streaming import StreamAccumulator
 from mixstack.types import Chunk, FinishReason, Request, ToolCall, Usage
 
@@ -25,10 +25,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ENTRY_POINT_GROUP",
     "Availability",
+    "EmbeddingReply",
     "Provider",
     "ProviderFactory",
     "ProviderRegistry",
     "ProviderReply",
+    "requested_fields",
 ]
 
 ENTRY_POINT_GROUP = "mixstack.providers"
@@ -52,6 +54,20 @@ class ProviderReply:
     reasoning: str | None = None
     #: the model that actually answered upstream, if the endpoint reports it
     upstream_model: str | None = None
+    #: False when the endpoint reported no usage: the pipeline then counts or estimates it
+    usage_reported: bool = True
+    #: OpenAI-shaped `logprobs` of the answer (`{"content": [...]}`) when asked for
+    logprobs: dict[str, Any] | None = None
+    #: the further answers when the request asked for `n` > 1 (each text + tool calls)
+    alternatives: tuple[ProviderReply, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class EmbeddingReply:
+    """Vectors of the inputs, in order, and the tokens read (None: the endpoint said none)."""
+
+    vectors: list[list[float]]
+    prompt_tokens: int | None
 
 
 class Provider(abc.ABC):
@@ -74,6 +90,17 @@ class Provider(abc.ABC):
         """Where bytes go when this model is called: a host, or `in-process`."""
         return model.config.base_url or "in-process"
 
+    #: request fields beyond the core ones (messages, temperature, top_p, max_tokens, stop,
+    #: tools, response format) this provider honours; `*` = every field, sent as it is
+    accepts: frozenset[str] = frozenset()
+
+    def unsupported(self, model: ModelEntry, request: Request) -> list[str]:
+        """The fields of `request` this provider would have to drop (the pipeline refuses
+        the request with a 400 naming them rather than drop anything)."""
+        if "*" in self.accepts:
+            return []
+        return [f for f in requested_fields(request) if f not in self.accepts]
+
     def count_prompt_tokens(self, model: ModelEntry, request: Request) -> int | None:
         """Exact prompt size in tokens when the provider can tell cheaply, else None."""
         return None
@@ -95,11 +122,45 @@ class Provider(abc.ABC):
             finish_reason=acc.finish_reason or "stop",
             tool_calls=acc.tool_calls,
             reasoning=acc.reasoning,
+            usage_reported=acc.usage is not None,
+            logprobs=acc.logprobs,
+        )
+
+    async def embed(
+        self, model: ModelEntry, texts: list[str], extra: dict[str, Any]
+    ) -> EmbeddingReply:
+        """Embedding vectors of `texts`; providers that make none say so."""
+        raise InvalidRequestError(
+            f"{model.name} ({self.name} provider) does not make embeddings; use a `local/` "
+            "model or an OpenAI-compatible endpoint that serves /embeddings.",
+            param="model",
         )
 
     async def aclose(self) -> None:
         """Release connections or other resources held by the provider."""
         return
+
+
+def requested_fields(request: Request) -> list[str]:
+    """The optional fields a request sets beyond the core ones every provider honours."""
+    params = request.params
+    found = [
+        name
+        for name, on in (
+            ("n", params.n > 1),
+            ("seed", params.seed is not None),
+            ("presence_penalty", params.presence_penalty is not None),
+            ("frequency_penalty", params.frequency_penalty is not None),
+            ("logit_bias", bool(params.logit_bias)),
+            ("logprobs", params.logprobs),
+            ("top_logprobs", params.top_logprobs is not None),
+        )
+        if on
+    ]
+    if request.raw_prompt:
+        found.append("prompt")
+    found.extend(request.extra)
+    return found
 
 
 class ProviderFactory(Protocol):

@@ -43,6 +43,9 @@ def _prompt_tokens(messages: tuple[Message, ...]) -> int:
 
 class FakeProvider(Provider):
     name = "fake"
+    #: scripted answers do not sample (a seed changes nothing) and use no template (a raw
+    #: prompt is a prompt like any other)
+    accepts = frozenset({"seed", "prompt"})
     default_locality = "local"
     default_capabilities = ("chat", "tools", "json", "vision")
 

@@ -123,6 +123,12 @@ def generate_params(model: ModelEntry, request: Request) -> dict[str, Any]:
         config["stop_sequences"] = list(params.stop)
     if params.seed is not None:
         config["seed"] = params.seed
+    if params.presence_penalty is not None:
+        config["presence_penalty"] = params.presence_penalty
+    if params.frequency_penalty is not None:
+        config["frequency_penalty"] = params.frequency_penalty
+    if "top_k" in request.extra:
+        config["top_k"] = request.extra["top_k"]
     fmt = request.response_format
     if fmt.type != "text":
         config["response_mime_type"] = "application/json"
@@ -208,6 +214,7 @@ def _error(model: ModelEntry, exc: Exception) -> Exception:
 
 class GeminiProvider(Provider):
     name = "gemini"
+    accepts = frozenset({"seed", "presence_penalty", "frequency_penalty", "top_k"})
     default_locality = "remote"
     default_capabilities = ("chat", "tools", "json", "vision")
 

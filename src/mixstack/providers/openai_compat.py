@@ -9,6 +9,7 @@ dicts, streamed chunks built with `model_construct` (no re-validation).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import os
 from collections.abc import AsyncIterator, Mapping
@@ -21,7 +22,7 @@ from mixstack.catalog import ModelEntry
 from mixstack.config import Config
 from mixstack.errors import ProviderError, UpstreamTimeout
 from mixstack.jsonbytes import dumps
-from mixstack.providers.base import Availability, Provider, ProviderReply
+from mixstack.providers.base import Availability, EmbeddingReply, Provider, ProviderReply
 from mixstack.providers.http_errors import parse_retry_after, status_error
 from mixstack.providers.vendor import missing_key
 from mixstack.types import (
@@ -30,6 +31,7 @@ from mixstack.types import (
     Message,
     Request,
     TextPart,
+    Tool,
     ToolCall,
     ToolCallDelta,
     Usage,
@@ -77,7 +79,10 @@ def message_to_openai(message: Message) -> dict[str, Any]:
             if isinstance(part, TextPart):
                 parts.append({"type": "text", "text": part.text})
             else:
-                parts.append({"type": "image_url", "image_url": {"url": part.data_url()}})
+                image: dict[str, Any] = {"url": part.data_url()}
+                if part.detail is not None:
+                    image["detail"] = part.detail
+                parts.append({"type": "image_url", "image_url": image})
         out["content"] = parts
     else:
         out["content"] = message.text
@@ -90,7 +95,7 @@ def message_to_openai(message: Message) -> dict[str, Any]:
             }
             for call in message.tool_calls
         ]
-        if not out["content"]:
+        if not message.content:  # no content at all; an empty string stays one
             out["content"] = None
     if message.tool_call_id is not None:
         out["tool_call_id"] = message.tool_call_id
@@ -100,11 +105,12 @@ def message_to_openai(message: Message) -> dict[str, Any]:
 
 
 def request_body(model: ModelEntry, request: Request, *, stream: bool) -> dict[str, Any]:
-    """The JSON body of `POST /chat/completions` for this request."""
-    body: dict[str, Any] = {
-        "model": model.model_id,
-        "messages": [message_to_openai(m) for m in request.messages],
-    }
+    """The JSON body of `POST /chat/completions` (`/completions` for a raw prompt)."""
+    body: dict[str, Any] = {"model": model.model_id}
+    if request.raw_prompt:
+        body["prompt"] = request.messages[-1].text
+    else:
+        body["messages"] = [message_to_openai(m) for m in request.messages]
     params = request.params
     if params.temperature is not None:
         body["temperature"] = params.temperature
@@ -114,37 +120,64 @@ def request_body(model: ModelEntry, request: Request, *, stream: bool) -> dict[s
         body[model.config.options.get("max_tokens_field", "max_tokens")] = params.max_tokens
     if params.stop:
         body["stop"] = list(params.stop)
-    if params.seed is not None:
-        body["seed"] = params.seed
+    _sampling(body, request)
     if request.tools:
-        body["tools"] = [
-            {
-                "type": "function",
-                "function": {
-                    "name": tool.name,
-                    "description": tool.description,
-                    "parameters": tool.parameters,
-                },
-            }
-            for tool in request.tools
-        ]
+        body["tools"] = [_tool(tool) for tool in request.tools]
         if request.tool_choice is not None:
             body["tool_choice"] = request.tool_choice
     fmt = request.response_format
     if fmt.type == "json_object":
         body["response_format"] = {"type": "json_object"}
     elif fmt.type == "json_schema":
-        body["response_format"] = {
-            "type": "json_schema",
-            "json_schema": {"name": fmt.name or "response", "schema": fmt.json_schema or {}},
-        }
+        schema: dict[str, Any] = {"name": fmt.name or "response", "schema": fmt.json_schema or {}}
+        if fmt.strict is not None:
+            schema["strict"] = fmt.strict
+        body["response_format"] = {"type": "json_schema", "json_schema": schema}
     user = request.metadata.get("user")
     if user:
         body["user"] = user
+    # every other field the client sent goes on as it is (`top_k`, `reasoning_effort`, …):
+    # the endpoint, not mixstack, knows what it accepts
+    for key, value in request.extra.items():
+        body.setdefault(key, value)
     if stream:
         body["stream"] = True
-        body["stream_options"] = {"include_usage": True}
+        # always ask for usage: logs, costs, budgets and rate limits need it
+        body["stream_options"] = {**body.get("stream_options", {}), "include_usage": True}
     return body
+
+
+def _sampling(body: dict[str, Any], request: Request) -> None:
+    params = request.params
+    if params.seed is not None:
+        body["seed"] = params.seed
+    if params.n > 1:
+        body["n"] = params.n
+    if params.presence_penalty is not None:
+        body["presence_penalty"] = params.presence_penalty
+    if params.frequency_penalty is not None:
+        body["frequency_penalty"] = params.frequency_penalty
+    if params.logit_bias:
+        body["logit_bias"] = params.logit_bias
+    if request.raw_prompt:  # the legacy API: one number, the top alternatives to return
+        if params.logprobs:
+            body["logprobs"] = params.top_logprobs or 0
+        return
+    if params.logprobs:
+        body["logprobs"] = True
+    if params.top_logprobs is not None:
+        body["top_logprobs"] = params.top_logprobs
+
+
+def _tool(tool: Tool) -> dict[str, Any]:
+    function: dict[str, Any] = {
+        "name": tool.name,
+        "description": tool.description,
+        "parameters": tool.parameters,
+    }
+    if tool.strict is not None:
+        function["strict"] = tool.strict
+    return {"type": "function", "function": function}
 
 
 # -- errors ---------------------------------------------------------------------------------
@@ -201,16 +234,45 @@ def _usage(data: Any) -> tuple[int, int] | None:
     return int(data.get("prompt_tokens") or 0), int(data.get("completion_tokens") or 0)
 
 
-def _reply(model: ModelEntry, data: dict[str, Any]) -> ProviderReply:
-    try:
-        choice = data["choices"][0]
-        message = choice.get("message") or {}
-    except (KeyError, IndexError, TypeError) as exc:
-        raise ProviderError(
-            f"{model.name}: the endpoint's answer has no choices; check `base_url` points at "
-            "an OpenAI-compatible /v1.",
-            model=model.name,
-        ) from exc
+def legacy_logprobs(data: Any) -> dict[str, Any] | None:
+    """`/completions` logprobs (`tokens`, `token_logprobs`, `top_logprobs`) in the chat shape."""
+    if not isinstance(data, dict) or not isinstance(data.get("tokens"), list):
+        return None
+    tops = data.get("top_logprobs") or [None] * len(data["tokens"])
+    content = []
+    for token, logprob, top in zip(data["tokens"], data.get("token_logprobs") or [], tops,
+                                   strict=False):  # fmt: skip
+        content.append(
+            {
+                "token": token,
+                "logprob": logprob,
+                "bytes": list(str(token).encode()),
+                "top_logprobs": [
+                    {"token": k, "logprob": v, "bytes": list(str(k).encode())}
+                    for k, v in (top or {}).items()
+                ],
+            }
+        )
+    return {"content": content}
+
+
+def _choice_logprobs(choice: dict[str, Any]) -> dict[str, Any] | None:
+    logprobs = choice.get("logprobs")
+    if not isinstance(logprobs, dict):
+        return None
+    return logprobs if "content" in logprobs else legacy_logprobs(logprobs)
+
+
+def _choice_reply(choice: dict[str, Any]) -> ProviderReply:
+    if "message" not in choice and "text" in choice:  # `/completions`
+        return ProviderReply(
+            text=str(choice.get("text") or ""),
+            prompt_tokens=0,
+            completion_tokens=0,
+            finish_reason=_FINISH.get(choice.get("finish_reason") or "stop", "stop"),
+            logprobs=_choice_logprobs(choice),
+        )
+    message = choice.get("message") or {}
     calls = tuple(
         ToolCall(
             id=str(call.get("id") or f"call_{i}"),
@@ -219,22 +281,43 @@ def _reply(model: ModelEntry, data: dict[str, Any]) -> ProviderReply:
         )
         for i, call in enumerate(message.get("tool_calls") or ())
     )
-    counted = _usage(data.get("usage"))
-    text = message.get("content") or ""
-    prompt_tokens, completion_tokens = counted or (0, len(text.split()))
     return ProviderReply(
-        text=text,
-        prompt_tokens=prompt_tokens,
-        completion_tokens=completion_tokens,
+        text=message.get("content") or "",
+        prompt_tokens=0,
+        completion_tokens=0,
         finish_reason=_FINISH.get(choice.get("finish_reason") or "stop", "stop"),
         tool_calls=calls,
         reasoning=message.get("reasoning_content") or message.get("reasoning") or None,
+        logprobs=_choice_logprobs(choice),
+    )
+
+
+def _reply(model: ModelEntry, data: Any) -> ProviderReply:
+    try:
+        choices = sorted(data["choices"], key=lambda c: int(c.get("index") or 0))
+        replies = [_choice_reply(c) for c in choices]
+        first = replies[0]
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise ProviderError(
+            f"{model.name}: the endpoint's answer has no choices; check `base_url` points at "
+            "an OpenAI-compatible /v1.",
+            model=model.name,
+        ) from exc
+    counted = _usage(data.get("usage"))
+    prompt_tokens, completion_tokens = counted or (0, 0)
+    return dataclasses.replace(
+        first,
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
         upstream_model=data.get("model"),
+        usage_reported=counted is not None,
+        alternatives=tuple(replies[1:]),
     )
 
 
 class OpenAICompatProvider(Provider):
     name = "openai"
+    accepts = frozenset({"*"})
     default_locality = "remote"
     default_capabilities = ("chat", "tools", "json", "vision")
 
@@ -269,8 +352,10 @@ class OpenAICompatProvider(Provider):
             self._sessions[slot] = session
         return session
 
-    def _url(self, model: ModelEntry) -> yarl.URL:
+    def _url(self, model: ModelEntry, request: Request) -> yarl.URL:
         """The chat endpoint, parsed once per model (aiohttp parses a string every call)."""
+        if request.raw_prompt:
+            return yarl.URL(_base_url(model) + "/completions")
         url = self._urls.get(model.name)
         if url is None:
             url = self._urls[model.name] = yarl.URL(_base_url(model) + "/chat/completions")
@@ -307,7 +392,7 @@ class OpenAICompatProvider(Provider):
         body = dumps(request_body(model, request, stream=False))
         try:
             async with session.post(
-                self._url(model),
+                self._url(model, request),
                 data=body,
                 headers=self._headers(model),
                 timeout=self._timeout(model, stream=False),
@@ -332,7 +417,7 @@ class OpenAICompatProvider(Provider):
         body = dumps(request_body(model, request, stream=True))
         try:
             async with session.post(
-                self._url(model),
+                self._url(model, request),
                 data=body,
                 headers=self._headers(model),
                 timeout=self._timeout(model, stream=True),
@@ -345,6 +430,42 @@ class OpenAICompatProvider(Provider):
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise _transport_error(model, exc) from exc
 
+    async def embed(
+        self, model: ModelEntry, texts: list[str], extra: dict[str, Any]
+    ) -> EmbeddingReply:
+        body = {**extra, "model": model.model_id, "input": texts, "encoding_format": "float"}
+        try:
+            async with self._session(model).post(
+                _base_url(model) + "/embeddings",
+                data=dumps(body),
+                headers=self._headers(model),
+                timeout=self._timeout(model, stream=False),
+            ) as response:
+                raw = await response.read()
+                status, headers = response.status, response.headers
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise _transport_error(model, exc) from exc
+        if status >= 400:
+            raise _status_error(model, status, headers, raw)
+        try:
+            data = json.loads(raw)
+            rows = sorted(data["data"], key=lambda d: int(d.get("index") or 0))
+            vectors = [[float(x) for x in row["embedding"]] for row in rows]
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ProviderError(
+                f"{model.name}: the endpoint's /embeddings answer has no float vectors; check "
+                "`base_url`.",
+                model=model.name,
+            ) from exc
+        if len(vectors) != len(texts):
+            raise ProviderError(
+                f"{model.name}: the endpoint returned {len(vectors)} vectors for {len(texts)} "
+                "inputs; retry or check the endpoint.",
+                model=model.name,
+            )
+        counted = _usage(data.get("usage"))
+        return EmbeddingReply(vectors, counted[0] if counted else None)
+
     async def aclose(self) -> None:
         sessions, self._sessions = self._sessions, {}
         for session in sessions.values():
@@ -352,15 +473,21 @@ class OpenAICompatProvider(Provider):
 
 
 async def _parse_sse(model: ModelEntry, lines: aiohttp.StreamReader) -> AsyncIterator[Chunk]:
-    """Turn `data: {...}` lines into chunks; the last one carries finish reason and usage."""
+    """Turn `data: {...}` lines into chunks; the last one carries finish reason and usage.
+
+    A stream that stops without a finish reason and without `[DONE]`, or a body with no
+    `data:` line at all (an HTML page, an empty body, plain JSON), is an upstream failure,
+    never a normal end: before the first chunk the call stage may still fall back."""
     finish: FinishReason | None = None
     usage: tuple[int, int] | None = None
-    pieces = 0
+    done = False
+    events = 0
     async for line in lines:
         if not line.startswith(b"data:"):
             continue
         payload = line[5:].strip()
         if payload == b"[DONE]":
+            done = True
             break
         try:
             data = json.loads(payload)
@@ -372,6 +499,8 @@ async def _parse_sse(model: ModelEntry, lines: aiohttp.StreamReader) -> AsyncIte
             )
             invalid.public_message = f"{model.name}: the endpoint streamed invalid JSON."
             raise invalid from exc
+        if not isinstance(data, dict):
+            raise _not_a_stream(model, f"an event is not a JSON object ({payload[:80]!r})")
         if "error" in data:
             broken = ProviderError(
                 f"{model.name} failed mid-stream: {_error_message(payload)}; "
@@ -381,29 +510,66 @@ async def _parse_sse(model: ModelEntry, lines: aiohttp.StreamReader) -> AsyncIte
             )
             broken.public_message = f"{model.name} failed mid-stream; retry or pick another model."
             raise broken
+        events += 1
         usage = _usage(data.get("usage")) or usage
         for choice in data.get("choices") or ():
-            delta = choice.get("delta") or {}
-            text = delta.get("content") or ""
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
-            calls = delta.get("tool_calls")
-            if text or reasoning or calls:
-                pieces += 1
-                yield Chunk.model_construct(
-                    text=text,
-                    reasoning=reasoning,
-                    tool_calls=tuple(_tool_delta(c) for c in calls) if calls else (),
-                    finish_reason=None,
-                    usage=None,
-                )
+            chunk = _delta_chunk(choice)
+            if chunk is not None:
+                yield chunk
             reason = choice.get("finish_reason")
             if reason:
                 finish = _FINISH.get(reason, "stop")
-    prompt_tokens, completion_tokens = usage or (0, pieces)
-    yield Chunk(
+    if not events and not done:
+        raise _not_a_stream(model, "the answer held no `data:` events")
+    if finish is None and not done:
+        raise ProviderError(
+            f"{model.name}: the stream ended early (no finish reason and no [DONE]); "
+            "the answer is incomplete: retry or add a fallback.",
+            model=model.name,
+            retryable=True,
+        )
+    yield Chunk.model_construct(
+        text="",
+        reasoning="",
+        tool_calls=(),
         finish_reason=finish or "stop",
-        usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=completion_tokens),
+        usage=None if usage is None else Usage(prompt_tokens=usage[0], completion_tokens=usage[1]),
+        logprobs=(),
     )
+
+
+def _delta_chunk(choice: dict[str, Any]) -> Chunk | None:
+    delta = choice.get("delta") or {}
+    text = delta.get("content") or choice.get("text") or ""
+    reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
+    calls = delta.get("tool_calls")
+    logprobs = _choice_logprobs(choice)
+    entries = logprobs.get("content") if logprobs is not None else None
+    if not (text or reasoning or calls or entries):
+        return None
+    return Chunk.model_construct(
+        text=text,
+        reasoning=reasoning,
+        tool_calls=tuple(_tool_delta(c) for c in calls) if calls else (),
+        finish_reason=None,
+        usage=None,
+        logprobs=tuple(entries) if entries else (),
+    )
+
+
+def _not_a_stream(model: ModelEntry, why: str) -> ProviderError:
+    error = ProviderError(
+        f"{model.name}: the endpoint answered 200 but not with an event stream ({why}); "
+        "check `base_url` points at an OpenAI-compatible /v1.",
+        model=model.name,
+        retryable=True,
+    )
+    # the client hears that it failed, not what the upstream said
+    error.public_message = (
+        f"{model.name}: the endpoint answered 200 but not with an event stream; see the "
+        "gateway's log."
+    )
+    return error
 
 
 def _tool_delta(raw: dict[str, Any]) -> ToolCallDelta:

@@ -127,6 +127,9 @@ class RouteDecision:
             bool(data.get("redacted", False)),
         )
 
+    def with_note(self, note: str) -> RouteDecision:
+        return dataclasses.replace(self, notes=(*self.notes, note))
+
     def took_over(self, model: str, locality: str, why: str) -> RouteDecision:
         """The decision after a fallback answered instead of the chosen model."""
         return dataclasses.replace(

@@ -21,6 +21,7 @@ __all__ = [
     "Workload",
     "choice_reason",
     "cost_cap_reason",
+    "estimate_tokens",
     "latency_ms",
     "latency_reason",
     "price_per_1k",
@@ -57,6 +58,11 @@ class RequestShape:
     images: bool
     tools: bool
     json: bool
+
+
+def estimate_tokens(text: str) -> int:
+    """Tokens in `text` for a model whose tokenizer mixstack does not have (~4 chars each)."""
+    return -(-len(text) // _CHARS_PER_TOKEN)
 
 
 def shape_of(request: Request, expected_output: int) -> RequestShape:

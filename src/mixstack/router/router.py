@@ -354,8 +354,8 @@ class Router:
         explicit: bool,
     ) -> tuple[str, ...]:
         """Eligible models to try if the chosen one fails: the workload's and the model's own
-        fallbacks first, then (routed calls) the other candidates, and in-process models last
-        (local takeover when a remote endpoint cannot be reached)."""
+        fallbacks first, then (routed calls) the other candidates; a named off-premises model
+        gets in-process models last only where the workload sets `local_takeover`."""
         order: list[str] = []
         declared = workload.config.fallbacks or chosen.config.fallbacks
         if declared:
@@ -369,7 +369,8 @@ class Router:
             ]
         if not explicit:
             order += names
-        if not chosen.stays_on_premises:
+        elif workload.config.local_takeover and not chosen.stays_on_premises:
+            # a named model is never replaced unless the workload opts in (nothing silent)
             order += [e.name for e in ranked if e.locality == "local"]
         order = list(dict.fromkeys(order))  # first mention wins
         if chosen.name in order:

@@ -1,23 +1,40 @@
 """`local/…` models: GGUF files run in-process by llama.cpp (`llama-cpp-python`).
 
 Chat models use the chat template stored in the GGUF; base models (`style: completion`)
-get a plain completion prompt.
+get a plain completion prompt. Chat models answer OpenAI `tools` through the text tool-call
+protocol held by a grammar (see `tools.py`); `n`, `seed`, penalties, `logit_bias`, logprobs
+and llama.cpp's own sampler fields (`top_k`, `min_p`, …) are honoured, anything else refused.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from mixstack.catalog import ModelEntry
 from mixstack.config import Config, ModelConfig
-from mixstack.errors import ContextLengthError, ModelUnavailableError
-from mixstack.providers.base import Availability, Provider, ProviderReply
+from mixstack.errors import ContextLengthError, InvalidRequestError, ModelUnavailableError
+from mixstack.providers.base import (
+    Availability,
+    EmbeddingReply,
+    Provider,
+    ProviderReply,
+    requested_fields,
+)
 from mixstack.providers.local import embedded
-from mixstack.providers.local.engine import LoadedModel, load_model
-from mixstack.types import Chunk, Request, Usage
+from mixstack.providers.local.engine import (
+    SAMPLER_FIELDS,
+    GenerationResult,
+    Job,
+    LoadedModel,
+    load_model,
+)
+from mixstack.providers.local.tools import protocol_request, read_turn, uses_tools
+from mixstack.types import Chunk, Request, SamplingParams, ToolCall, ToolCallDelta, Usage
 
 __all__ = ["LocalProvider", "create_provider"]
 
@@ -25,7 +42,7 @@ __all__ = ["LocalProvider", "create_provider"]
 class LocalProvider(Provider):
     name = "local"
     default_locality = "local"
-    default_capabilities = ("chat", "json")
+    default_capabilities = ("chat", "json", "tools")
 
     def builtin_models(self) -> list[ModelConfig]:
         return embedded.builtin_models()
@@ -64,11 +81,22 @@ class LocalProvider(Provider):
             style=model.config.style,
         )
 
+    def unsupported(self, model: ModelEntry, request: Request) -> list[str]:
+        dropped = [f for f in requested_fields(request) if f not in _ACCEPTS]
+        if uses_tools(request) and model.config.style == "completion":
+            # a base model follows no instructions: the tool protocol cannot hold it
+            dropped.insert(0, "tools")
+        return dropped
+
     def _prepare(
         self, model: ModelEntry, request: Request
     ) -> tuple[LoadedModel, list[int], list[str]]:
         llm = self.loaded(model)
-        prompt, stop = llm.render(request.messages)
+        stop: list[str] = []
+        if request.raw_prompt:  # `/v1/completions`: the prompt as the caller wrote it
+            prompt = request.messages[-1].text
+        else:
+            prompt, stop = llm.render(request.messages)
         tokens = llm.tokenize(prompt)
         if len(tokens) >= llm.n_ctx:
             raise ContextLengthError(model.name, len(tokens) + 1, llm.n_ctx)
@@ -84,25 +112,39 @@ class LocalProvider(Provider):
         return len(self._prepare(model, request)[1])
 
     async def complete(self, model: ModelEntry, request: Request) -> ProviderReply:
+        asked = request
+        if uses_tools(request):
+            request = protocol_request(request)
         llm, tokens, stop = await self._aprepare(model, request)
-        cancel = threading.Event()
-        try:
-            result = await llm.run(
-                llm.generate, tokens, request.params, request.response_format, stop, cancel
-            )
-        finally:
-            cancel.set()
-        return ProviderReply(
-            text=result.text,
-            prompt_tokens=result.prompt_tokens,
-            completion_tokens=result.completion_tokens,
-            finish_reason=result.finish_reason,
+        params = request.params
+        replies: list[ProviderReply] = []
+        for i in range(params.n):
+            # each further answer its own draw: the next seed when the caller fixed one
+            seed = None if params.seed is None else params.seed + i
+            job = _job(request, stop, params.model_copy(update={"seed": seed}))
+            cancel = threading.Event()
+            try:
+                result = await llm.run(llm.generate, tokens, job, cancel)
+            finally:
+                cancel.set()
+            replies.append(_reply(model, asked, result))
+        first = replies[0]
+        return dataclasses.replace(
+            first,
+            completion_tokens=sum(r.completion_tokens for r in replies),
+            alternatives=tuple(replies[1:]),
         )
 
     async def stream(self, model: ModelEntry, request: Request) -> AsyncIterator[Chunk]:
+        if uses_tools(request) or request.params.logprobs:
+            # a tool turn is read whole (it may become a call), logprobs come at the end:
+            # generate, then hand the answer over as the stream's pieces
+            async for chunk in _as_chunks(await self.complete(model, request)):
+                yield chunk
+            return
         llm, tokens, stop = await self._aprepare(model, request)
         pieces: list[str] = []
-        async for text, finish in llm.stream(tokens, request.params, request.response_format, stop):
+        async for text, finish in llm.stream(tokens, _job(request, stop, request.params)):
             if finish is None:
                 pieces.append(text)
                 yield Chunk(text=text)
@@ -112,6 +154,91 @@ class LocalProvider(Provider):
                     finish_reason=finish,
                     usage=Usage(prompt_tokens=len(tokens), completion_tokens=completion_tokens),
                 )
+
+    async def embed(
+        self, model: ModelEntry, texts: list[str], extra: dict[str, Any]
+    ) -> EmbeddingReply:
+        if extra:
+            raise InvalidRequestError(
+                f"{model.name} cannot honour {', '.join(f'`{k}`' for k in extra)} for "
+                "embeddings; drop the field(s).",
+                param=next(iter(extra)),
+                code="unsupported_parameter",
+            )
+        path = self._resolve(model)
+        llm = await asyncio.to_thread(
+            load_model,
+            path,
+            n_ctx=model.context_window,
+            threads=model.config.threads,
+            style=model.config.style,
+            embedding=True,
+        )
+        vectors, tokens = await llm.run(llm.embed, texts)
+        return EmbeddingReply(vectors, tokens)
+
+
+#: fields beyond the core ones that llama.cpp honours here (`parallel_tool_calls`: the tool
+#: protocol makes at most one call a turn, which satisfies true and false alike)
+_ACCEPTS = frozenset(
+    {
+        "n",
+        "seed",
+        "presence_penalty",
+        "frequency_penalty",
+        "logit_bias",
+        "logprobs",
+        "top_logprobs",
+        "parallel_tool_calls",
+        "prompt",
+        *SAMPLER_FIELDS,
+    }
+)
+
+
+def _job(request: Request, stop: list[str], params: SamplingParams) -> Job:
+    return Job(
+        params=params,
+        response_format=request.response_format,
+        stop=stop,
+        extra=request.extra,
+        logprobs=params.logprobs,
+        top_logprobs=params.top_logprobs or 0,
+    )
+
+
+def _reply(model: ModelEntry, asked: Request, result: GenerationResult) -> ProviderReply:
+    text, finish = result.text, result.finish_reason
+    calls: tuple[ToolCall, ...] = ()
+    if uses_tools(asked):
+        turn = read_turn(model.name, asked, result.text)
+        text, calls = turn.text, turn.calls
+        if calls:
+            finish = "tool_calls"
+    return ProviderReply(
+        text=text,
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        finish_reason=finish,
+        tool_calls=calls,
+        logprobs={"content": result.logprobs} if result.logprobs is not None else None,
+    )
+
+
+async def _as_chunks(reply: ProviderReply) -> AsyncIterator[Chunk]:
+    if reply.text:
+        yield Chunk(text=reply.text)
+    for i, call in enumerate(reply.tool_calls):
+        yield Chunk(
+            tool_calls=(
+                ToolCallDelta(index=i, id=call.id, name=call.name, arguments=call.arguments),
+            )
+        )
+    yield Chunk(
+        finish_reason=reply.finish_reason,
+        usage=Usage(prompt_tokens=reply.prompt_tokens, completion_tokens=reply.completion_tokens),
+        logprobs=tuple(reply.logprobs["content"]) if reply.logprobs else (),
+    )
 
 
 def create_provider(config: Config) -> LocalProvider:

@@ -48,7 +48,7 @@ def builtin_models() -> list[ModelConfig]:
             name=SMOLLM2,
             provider="local",
             context_window=8192,
-            capabilities=["chat", "json"],
+            capabilities=["chat", "json", "tools"],
             parameters_b=0.135,
             family="small",
             path=f"package:{_SMOLLM2_PACKAGE}",

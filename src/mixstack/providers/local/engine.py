@@ -13,24 +13,46 @@ import contextlib
 import json
 import os
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from mixstack.errors import InvalidRequestError, ModelUnavailableError
+from mixstack.providers.local.logprobs import LogprobRecorder
 from mixstack.types import FinishReason, Message, ResponseFormat, SamplingParams
 
-__all__ = ["GenerationResult", "LoadedModel", "close_all", "load_model"]
+__all__ = [
+    "SAMPLER_FIELDS",
+    "GenerationResult",
+    "Job",
+    "LoadedModel",
+    "close_all",
+    "load_model",
+]
 
 T = TypeVar("T")
 
-_LOADED: dict[tuple[str, int, int], LoadedModel] = {}
+_LOADED: dict[tuple[str, int, int, bool], LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
 
 #: max_tokens when the request gives none (llama.cpp's own default of 16 is too short)
 DEFAULT_MAX_TOKENS = 512
+
+
+#: endpoint-style sampler fields (`extra_body`) llama.cpp honours, by its own name
+SAMPLER_FIELDS = {
+    "top_k": "top_k",
+    "min_p": "min_p",
+    "typical_p": "typical_p",
+    "repetition_penalty": "repeat_penalty",
+    "repeat_penalty": "repeat_penalty",
+    "tfs_z": "tfs_z",
+    "mirostat_mode": "mirostat_mode",
+    "mirostat_tau": "mirostat_tau",
+    "mirostat_eta": "mirostat_eta",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,18 +61,37 @@ class GenerationResult:
     prompt_tokens: int
     completion_tokens: int
     finish_reason: FinishReason
+    #: OpenAI-shaped logprob entries when asked for
+    logprobs: list[dict[str, Any]] | None = None
 
 
-def load_model(path: Path, *, n_ctx: int, threads: int | None, style: str) -> LoadedModel:
-    """The process-wide instance for this file and context size (loaded on first use)."""
+@dataclass(frozen=True, slots=True)
+class Job:
+    """What to generate, besides the prompt tokens."""
+
+    params: SamplingParams
+    response_format: ResponseFormat
+    stop: list[str]
+    extra: Mapping[str, Any]
+    logprobs: bool = False
+    top_logprobs: int = 0
+
+
+def load_model(
+    path: Path, *, n_ctx: int, threads: int | None, style: str, embedding: bool = False
+) -> LoadedModel:
+    """The process-wide instance for this file and context size (loaded on first use); an
+    embedding instance is a second context of the same file in llama.cpp's embedding mode."""
     n_threads = threads or os.cpu_count() or 1
-    key = (str(path), n_ctx, n_threads)
+    key = (str(path), n_ctx, n_threads, embedding)
     with _LOAD_LOCK:
         model = _LOADED.get(key)
         if model is None:
             if not _LOADED:
                 atexit.register(close_all)
-            model = LoadedModel(path, n_ctx=n_ctx, n_threads=n_threads, style=style)
+            model = LoadedModel(
+                path, n_ctx=n_ctx, n_threads=n_threads, style=style, embedding=embedding
+            )
             _LOADED[key] = model
         return model
 
@@ -60,11 +101,17 @@ class LoadedModel:
         """Run `fn(*args)` on this model's own thread."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    def __init__(self, path: Path, *, n_ctx: int, n_threads: int, style: str):
+    def __init__(
+        self, path: Path, *, n_ctx: int, n_threads: int, style: str, embedding: bool = False
+    ):
         if not path.is_file():
             raise ModelUnavailableError(f"GGUF file {str(path)!r} not found; check `path:`.")
-        from llama_cpp import Llama
+        from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
 
+        # embedding mode: one mean-pooled vector per input, whatever the GGUF declares
+        pooling: dict[str, Any] = (
+            {"embedding": True, "pooling_type": LLAMA_POOLING_TYPE_MEAN} if embedding else {}
+        )
         try:
             self.llama = Llama(
                 model_path=str(path),
@@ -72,6 +119,7 @@ class LoadedModel:
                 n_threads=n_threads,
                 n_threads_batch=n_threads,
                 verbose=False,
+                **pooling,
             )
         except (ValueError, RuntimeError) as exc:
             raise ModelUnavailableError(
@@ -86,7 +134,7 @@ class LoadedModel:
         # every llama.cpp call of this context runs on one dedicated thread: handing the
         # context from thread to thread (a shared pool) slows generation down severalfold
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixstack-llama")
-        self._formatter = self._chat_formatter() if style == "chat" else None
+        self._formatter = self._chat_formatter() if style == "chat" and not embedding else None
 
     def _chat_formatter(self) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -129,46 +177,56 @@ class LoadedModel:
     def count_tokens(self, text: str) -> int:
         return len(self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
+    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """Unit-length vectors of `texts` (an embedding-mode instance) and the tokens read."""
+        tokens = sum(self.count_tokens(t) for t in texts)
+        with self.lock:
+            vectors: Any = self.llama.embed(texts, normalize=True, truncate=True)
+        return [list(map(float, v)) for v in vectors], tokens
+
     # -- generation ---------------------------------------------------------------------
 
     def _kwargs(
         self,
         tokens: list[int],
-        params: SamplingParams,
-        response_format: ResponseFormat,
-        stop: list[str],
+        job: Job,
         cancel: threading.Event,
+        recorder: LogprobRecorder | None = None,
     ) -> dict[str, Any]:
-        from llama_cpp import LogitsProcessorList, StoppingCriteriaList  # noqa: F401
+        from llama_cpp import LogitsProcessorList, StoppingCriteriaList
 
+        params = job.params
         room = self.n_ctx - len(tokens)
         wanted = params.max_tokens or DEFAULT_MAX_TOKENS
         kwargs: dict[str, Any] = {
             "prompt": tokens,
             "max_tokens": max(1, min(wanted, room)),
-            "stop": [*stop, *params.stop],
+            "stop": [*job.stop, *params.stop],
             "stopping_criteria": StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()]),
         }
-        if params.temperature is not None:
-            kwargs["temperature"] = params.temperature
-        if params.top_p is not None:
-            kwargs["top_p"] = params.top_p
-        if params.seed is not None:
-            kwargs["seed"] = params.seed
-        grammar = _grammar(response_format)
+        for name, value in (
+            ("temperature", params.temperature),
+            ("top_p", params.top_p),
+            ("seed", params.seed),
+            ("presence_penalty", params.presence_penalty),
+            ("frequency_penalty", params.frequency_penalty),
+            ("logit_bias", params.logit_bias),
+        ):
+            if value is not None:
+                kwargs[name] = value
+        for name, value in job.extra.items():
+            if name in SAMPLER_FIELDS:
+                kwargs[SAMPLER_FIELDS[name]] = value
+        if recorder is not None:
+            kwargs["logits_processor"] = LogitsProcessorList([recorder])
+        grammar = _grammar(job.response_format)
         if grammar is not None:
             kwargs["grammar"] = grammar
         return kwargs
 
-    def generate(
-        self,
-        tokens: list[int],
-        params: SamplingParams,
-        response_format: ResponseFormat,
-        stop: list[str],
-        cancel: threading.Event,
-    ) -> GenerationResult:
-        kwargs = self._kwargs(tokens, params, response_format, stop, cancel)
+    def generate(self, tokens: list[int], job: Job, cancel: threading.Event) -> GenerationResult:
+        recorder = LogprobRecorder(self, job.top_logprobs) if job.logprobs else None
+        kwargs = self._kwargs(tokens, job, cancel, recorder)
         with self.lock:
             out: Any = self.llama.create_completion(**kwargs)
         choice = out["choices"][0]
@@ -178,18 +236,15 @@ class LoadedModel:
             prompt_tokens=usage["prompt_tokens"],
             completion_tokens=usage["completion_tokens"],
             finish_reason=_finish(choice.get("finish_reason")),
+            logprobs=recorder.entries(choice["text"]) if recorder is not None else None,
         )
 
     async def stream(
-        self,
-        tokens: list[int],
-        params: SamplingParams,
-        response_format: ResponseFormat,
-        stop: list[str],
+        self, tokens: list[int], job: Job
     ) -> AsyncIterator[tuple[str, FinishReason | None]]:
         """Yields (text, None) per token, then ("", finish_reason)."""
         cancel = threading.Event()
-        kwargs = self._kwargs(tokens, params, response_format, stop, cancel)
+        kwargs = self._kwargs(tokens, job, cancel)
         kwargs["stream"] = True
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[tuple[str, FinishReason | None] | BaseException] = asyncio.Queue()
@@ -279,6 +334,16 @@ def _grammar(response_format: ResponseFormat) -> Any:
     from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
 
     if response_format.type == "json_schema" and response_format.json_schema:
+        from llama_cpp.llama_grammar import json_schema_to_gbnf
+
         schema = response_format.json_schema.get("schema", response_format.json_schema)
-        return LlamaGrammar.from_json_schema(json.dumps(schema), verbose=False)
+        gbnf = json_schema_to_gbnf(json.dumps(schema))
+        # the converter's string characters admit raw control characters, which no JSON
+        # parser accepts inside a string: exclude them as the json_object grammar does
+        gbnf = gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
+        return LlamaGrammar.from_string(gbnf, verbose=False)
     return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+
+
+_LOOSE_CHAR = r'char ::= [^"\\] |'
+_STRICT_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
