@@ -74,6 +74,15 @@ class FakeProvider(Provider):
             await asyncio.sleep(model.config.latency_ms / 1000)
         if reply.error is not None:
             raise ProviderError(reply.error, model=model.name)
+        demands = request.tools and (
+            request.tool_choice == "required" or isinstance(request.tool_choice, dict)
+        )
+        if demands and not reply.tool_calls:
+            raise ProviderError(
+                f"{model.name}'s scripted reply calls no tool although tool_choice demands "
+                "one; script a reply with `tool_calls`.",
+                model=model.name,
+            )
         text = reply.text
         limit = request.params.max_tokens
         finish: FinishReason = "stop"

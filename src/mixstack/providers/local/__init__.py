@@ -34,7 +34,15 @@ from mixstack.providers.local.engine import (
     load_model,
 )
 from mixstack.providers.local.tools import protocol_request, read_turn, uses_tools
-from mixstack.types import Chunk, Request, SamplingParams, ToolCall, ToolCallDelta, Usage
+from mixstack.types import (
+    Chunk,
+    FinishReason,
+    Request,
+    SamplingParams,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 
 __all__ = ["LocalProvider", "create_provider"]
 
@@ -136,10 +144,13 @@ class LocalProvider(Provider):
         )
 
     async def stream(self, model: ModelEntry, request: Request) -> AsyncIterator[Chunk]:
-        if uses_tools(request) or request.params.logprobs:
-            # a tool turn is read whole (it may become a call), logprobs come at the end:
-            # generate, then hand the answer over as the stream's pieces
+        if request.params.logprobs or request.params.n > 1:
+            # logprobs are read once the answer is whole: generate, then hand it over
             async for chunk in _as_chunks(await self.complete(model, request)):
+                yield chunk
+            return
+        if uses_tools(request):
+            async for chunk in self._tool_stream(model, request):
                 yield chunk
             return
         llm, tokens, stop = await self._aprepare(model, request)
@@ -176,6 +187,26 @@ class LocalProvider(Provider):
         )
         vectors, tokens = await llm.run(llm.embed, texts)
         return EmbeddingReply(vectors, tokens)
+
+    async def _tool_stream(self, model: ModelEntry, request: Request) -> AsyncIterator[Chunk]:
+        """A tool turn is read whole (it may become a call or an answer); an empty chunk marks
+        the first generated token, so first-token timeouts measure the model, not the turn."""
+        turn = protocol_request(request)
+        llm, tokens, stop = await self._aprepare(model, turn)
+        pieces: list[str] = []
+        finish: FinishReason = "stop"
+        async for text, done in llm.stream(tokens, _job(turn, stop, turn.params)):
+            if done is not None:
+                finish = done
+                break
+            if not pieces:
+                yield Chunk()
+            pieces.append(text)
+        text = "".join(pieces)
+        completion_tokens = await llm.run(llm.count_tokens, text)
+        result = GenerationResult(text, len(tokens), completion_tokens, finish)
+        async for chunk in _as_chunks(_reply(model, request, result)):
+            yield chunk
 
 
 #: fields beyond the core ones that llama.cpp honours here (`parallel_tool_calls`: the tool
