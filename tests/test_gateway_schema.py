@@ -21,13 +21,21 @@ def test_no_input_from_the_schema_makes_the_gateway_fail(home: Path) -> None:
     with ServerThread(gateway.app()) as server:
         schema = schemathesis.openapi.from_url(f"{server.url}/openapi.json")
         operations = [result.ok() for result in schema.get_all_operations()]
-        assert {op.path for op in operations} >= {"/v1/chat/completions", "/v1/models"}
+        assert {op.path for op in operations} >= {
+            "/v1/chat/completions",
+            "/v1/responses",
+            "/v1/completions",
+            "/v1/embeddings",
+            "/v1/models",
+        }
         for operation in operations:
             _fuzz(operation, server.url)
 
 
 def _fuzz(operation: Any, url: str) -> None:
-    examples = 50 if operation.path == "/v1/chat/completions" else 5
+    examples = {"/v1/chat/completions": 50, "/v1/responses": 30, "/v1/completions": 20}.get(
+        operation.path, 5
+    )
 
     @given(case=operation.as_strategy())
     @settings(

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel
+
+from mixstack.gateway.completions import CompletionsRequest
+from mixstack.gateway.embeddings import EmbeddingsRequest
+from mixstack.gateway.responses import ResponsesRequest
 from mixstack.gateway.wire import ChatCompletionRequest
 
 __all__ = ["openapi_document"]
@@ -34,18 +39,55 @@ def _errors(*statuses: int) -> dict[str, Any]:
     }
 
 
+#: the other OpenAI-shaped endpoints: path → (operation id, request model, what it answers)
+_MORE: dict[str, tuple[str, type[BaseModel], str]] = {
+    "/v1/responses": ("createResponse", ResponsesRequest, "a response, or its SSE events"),
+    "/v1/completions": ("createCompletion", CompletionsRequest, "a text completion or stream"),
+    "/v1/embeddings": ("createEmbedding", EmbeddingsRequest, "the vectors, in input order"),
+}
+
+
+def _post(operation: str, model: str, answers: str, auth: Any) -> dict[str, Any]:
+    ref = {"$ref": f"#/components/schemas/{model}"}
+    return {
+        "post": {
+            "operationId": operation,
+            "security": auth,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": ref}}},
+            "responses": {
+                "200": {
+                    "description": answers,
+                    "content": {
+                        "application/json": {"schema": {"type": "object"}},
+                        "text/event-stream": {"schema": {"type": "string"}},
+                    },
+                },
+                **_errors(400, 401, 403, 404, 413, 429, 502, 503, 504),
+            },
+        }
+    }
+
+
 def openapi_document(version: str) -> dict[str, Any]:
-    schema = ChatCompletionRequest.model_json_schema(ref_template="#/components/schemas/{model}")
+    template = "#/components/schemas/{model}"
+    schema = ChatCompletionRequest.model_json_schema(ref_template=template)
     components = schema.pop("$defs", {})
     components["ChatCompletionRequest"] = schema
     components["Error"] = _ERROR
+    more: dict[str, Any] = {}
     auth: list[dict[str, list[str]]] = [{"bearer": []}]
+    for path, (operation, model, answers) in _MORE.items():
+        extra = model.model_json_schema(ref_template=template)
+        components.update(extra.pop("$defs", {}))
+        components[model.__name__] = extra
+        more[path] = _post(operation, model.__name__, answers, auth)
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "mixstack gateway",
             "version": version,
-            "description": "OpenAI-compatible Chat Completions in front of local and rented "
+            "description": "OpenAI-compatible Chat Completions, Responses, Completions and "
+            "Embeddings (and Anthropic Messages at /v1/messages) in front of local and rented "
             "models, with routing, keys, budgets and limits.",
         },
         "components": {
@@ -91,6 +133,7 @@ def openapi_document(version: str) -> dict[str, Any]:
                     },
                 }
             },
+            **more,
             "/v1/models": {
                 "get": {
                     "operationId": "listModels",
