@@ -422,7 +422,9 @@ def test_route_explanations_state_the_decisions_facts(home: Path) -> None:
             workloads = {"open": {"recommended": None, "models": models}}
             calibration = {"version": 1, "target": 0.9, "workloads": workloads}
             (home / "calibration.json").write_text(json.dumps(calibration))
-            _, router = make({"open": {"privacy": "any", "needs": ["tools"]}})
+            # tools and a 16k context: the embedded models (tool-capable, 8k) stay out
+            needs = ["tools", {"min_context": 16000}]
+            _, router = make({"open": {"privacy": "any", "needs": needs}})
             d = router.decide(Request.from_prompt("a question", workload="open"))
             _explanation_facts(d, calibration, 0.9)
             seen.add(d.reason.split(" (")[0].split(",")[0])
