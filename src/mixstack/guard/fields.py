@@ -56,6 +56,10 @@ FIELD_USES: dict[tuple[str, str], FieldUse] = {
     ("Request", "rephrase"): "local",
     ("Request", "caller"): "local",
     ("Request", "metadata"): "redact",  # values: `user` is often the end user's email
+    # fields an OpenAI-compatible endpoint receives as the client sent them (`top_k`,
+    # `chat_template_kwargs`, …): any text in them leaves as it is
+    ("Request", "extra"): "scan",
+    ("Request", "raw_prompt"): "inert",
     ("Message", "role"): "inert",
     ("Message", "content"): "nested",
     ("Message", "tool_calls"): "nested",
@@ -68,20 +72,29 @@ FIELD_USES: dict[tuple[str, str], FieldUse] = {
     ("ImagePart", "url"): "scan",
     ("ImagePart", "media_type"): "inert",
     ("ImagePart", "source"): "local",
+    ("ImagePart", "detail"): "inert",
     ("ToolCall", "id"): "scan",
     ("ToolCall", "name"): "scan",
     ("ToolCall", "arguments"): "redact",
     ("Tool", "name"): "scan",
     ("Tool", "description"): "scan",
     ("Tool", "parameters"): "scan",
+    ("Tool", "strict"): "inert",
     ("SamplingParams", "temperature"): "inert",
     ("SamplingParams", "top_p"): "inert",
     ("SamplingParams", "max_tokens"): "inert",
     ("SamplingParams", "stop"): "scan",  # a placeholder would change where the answer stops
     ("SamplingParams", "seed"): "inert",
+    ("SamplingParams", "n"): "inert",
+    ("SamplingParams", "presence_penalty"): "inert",
+    ("SamplingParams", "frequency_penalty"): "inert",
+    ("SamplingParams", "logit_bias"): "inert",  # token ids and numbers
+    ("SamplingParams", "logprobs"): "inert",
+    ("SamplingParams", "top_logprobs"): "inert",
     ("ResponseFormat", "type"): "inert",
     ("ResponseFormat", "json_schema"): "scan",
     ("ResponseFormat", "name"): "scan",
+    ("ResponseFormat", "strict"): "inert",
 }
 
 #: the models whose fields `FIELD_USES` covers (what the completeness test walks)
@@ -140,6 +153,8 @@ def fixed_texts(request: Request) -> Iterator[str]:
         yield fmt.name
     if fmt.json_schema is not None:
         yield _json(fmt.json_schema)
+    if request.extra:
+        yield _json(request.extra)
 
 
 def message_seams(request: Request) -> Iterator[tuple[str, int]]:
