@@ -162,7 +162,7 @@ def _fill(model: type[BaseModel], path: str, canaries: dict[str, str]) -> Any:
             canaries[token] = where
             if name in ("parameters", "json_schema"):
                 values[name] = {"description": token}
-            elif name == "metadata":
+            elif name in ("metadata", "extra"):
                 values[name] = {"user": token}
             elif name == "stop":
                 values[name] = (token,)
