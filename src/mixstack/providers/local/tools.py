@@ -90,7 +90,9 @@ def _args(call: ToolCall) -> Any:
 def protocol_request(request: Request) -> Request:
     """The request as the model sees it: protocol prompt, rewritten turns, turn grammar."""
     instructions = "\n\n".join(m.text for m in request.messages if m.role == "system")
-    system = Message.system(protocol_system_prompt(list(request.tools), instructions))
+    task = next((m.text for m in reversed(request.messages) if m.role == "user"), "")
+    prompt = protocol_system_prompt(list(request.tools), instructions, task=task)
+    system = Message.system(prompt)
     return request.with_changes(
         messages=(system, *_transcript(request.messages)),
         tools=(),
