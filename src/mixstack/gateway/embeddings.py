@@ -11,7 +11,6 @@ import base64
 from collections.abc import Mapping
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
@@ -49,6 +48,8 @@ def _texts(value: str | list[str]) -> list[str]:
 def _encode(vector: list[float], encoding: str) -> list[float] | str:
     if encoding == "float":
         return vector
+    import numpy as np  # here: the gateway process need not load numpy to start
+
     return base64.b64encode(np.asarray(vector, dtype="<f4").tobytes()).decode()
 
 
