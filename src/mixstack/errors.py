@@ -7,7 +7,8 @@
     │   ├── InvalidRequestError   empty prompt, bad image, bad parameter
     │   └── ContextLengthError    the prompt does not fit the model's context
     ├── PolicyError               refused by policy, never sent (exit 3)
-    │   └── BudgetExceeded        a key or run is out of budget
+    │   ├── BudgetExceeded        a key or run is out of budget
+    │   └── InjectionBlocked      an injection, jailbreak or prompt leak under `injection: block`
     ├── RateLimited               too many requests or tokens per minute (exit 4)
     ├── ModelUnavailableError     the model's file, package, SDK or key is missing (exit 5)
     └── ProviderError             the model or its endpoint failed (exit 1)
@@ -25,6 +26,7 @@ __all__ = [
     "BudgetExceeded",
     "ConfigError",
     "ContextLengthError",
+    "InjectionBlocked",
     "InvalidRequestError",
     "MixstackError",
     "ModelUnavailableError",
@@ -109,6 +111,17 @@ class PolicyError(MixstackError):
 class BudgetExceeded(PolicyError):
     error_type = "insufficient_quota"
     http_status = 429
+
+
+class InjectionBlocked(PolicyError):
+    """The gateway's detector found an injection or jailbreak attempt (or the answer leaked
+    the system prompt's canary) and the workload's policy is `block`."""
+
+    error_type = "invalid_request_error"
+    http_status = 400
+
+    def __init__(self, message: str):
+        super().__init__(message, code="injection_detected")
 
 
 class RateLimited(MixstackError):

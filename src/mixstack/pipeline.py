@@ -29,12 +29,24 @@ from mixstack.router import RouteDecision, Router, RouteRefused
 from mixstack.router.decision import shape_json
 from mixstack.store import CallRecord, Store, record_call
 from mixstack.streaming import StreamAccumulator
-from mixstack.types import Chunk, Completion, Embeddings, Message, Request, Usage
+from mixstack.types import (
+    Chunk,
+    Completion,
+    Embeddings,
+    ImagePart,
+    Message,
+    Request,
+    TextPart,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from mixstack.rephrase import RephraseResult
 
-__all__ = ["CallContext", "CallStream", "Pipeline", "new_request_id"]
+__all__ = ["ABUSE_KEY", "CallContext", "CallStream", "Pipeline", "new_request_id"]
+
+#: request metadata holding the gateway detector's findings (JSON), recorded with the call
+ABUSE_KEY = "mixstack.abuse"
 
 #: which models may answer a call (None: any the route allows)
 Allow = Callable[[ModelEntry], bool]
@@ -89,6 +101,9 @@ class Pipeline:
         self._owns_store = store is None
         self._record = record
         self.resilience = Resilience()
+        #: called with the request and the OCR text of its images when they are read for a
+        #: text-only model (the gateway scans that text for injections)
+        self.on_ocr_text: Callable[[Request, tuple[str, ...]], None] | None = None
 
     @property
     def store(self) -> Store:
@@ -168,7 +183,10 @@ class Pipeline:
         if has_images and not entry.supports("vision"):
             from mixstack.vision import inline_images
 
-            return inline_images(request)
+            adapted = inline_images(request)
+            if self.on_ocr_text is not None:
+                self.on_ocr_text(request, _ocr_texts(request, adapted))
+            return adapted
         return request
 
     async def complete(
@@ -359,6 +377,7 @@ class Pipeline:
             policy=ctx.route.policy,
             pii=dumps_text([c.to_json() for c in ctx.route.pii]) if ctx.route.pii else "[]",
             redacted=ctx.route.redacted,
+            abuse=ctx.original.metadata.get(ABUSE_KEY),
         )
 
     def _record_success(self, ctx: CallContext, completion: Completion) -> None:
@@ -408,6 +427,7 @@ class Pipeline:
             route=dumps_text(route),
             policy=refused.policy if refused is not None else "",
             pii=dumps_text([c.to_json() for c in pii]),
+            abuse=request.metadata.get(ABUSE_KEY),
         )
         record_call(self.store, row)
 
@@ -542,6 +562,16 @@ def _check_fields(provider: Provider, entry: ModelEntry, request: Request) -> No
         param=dropped[0],
         code="unsupported_parameter",
     )
+
+
+def _ocr_texts(original: Request, adapted: Request) -> tuple[str, ...]:
+    """The texts that replaced the images (same message and part positions)."""
+    out = []
+    for before, after in zip(original.messages, adapted.messages, strict=True):
+        for part, text in zip(before.content, after.content, strict=True):
+            if isinstance(part, ImagePart) and isinstance(text, TextPart):
+                out.append(text.text)
+    return tuple(out)
 
 
 def _validate(request: Request) -> None:

@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from mixstack.cli.agent import agent_command
+from mixstack.cli.alerts import alerts_command
 from mixstack.cli.audit import audit_command
 from mixstack.cli.chat import chat_command
 from mixstack.cli.common import err_console
@@ -83,6 +84,7 @@ app.command("audit")(audit_command)
 app.command("sweep")(sweep_command)
 app.command("agent")(agent_command)
 app.command("trace")(trace_command)
+app.command("alerts")(alerts_command)
 
 
 def main() -> None:

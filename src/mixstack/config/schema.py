@@ -14,6 +14,7 @@ from mixstack.config.agents import (
 )
 from mixstack.config.gateway import GatewayConfig
 from mixstack.config.models import ModelConfig
+from mixstack.config.monitor import MonitorConfig
 from mixstack.config.workloads import DEFAULT_WORKLOAD, RoutingConfig, WorkloadConfig
 
 __all__ = ["DEFAULT_MODEL", "Config"]
@@ -40,6 +41,7 @@ class Config(BaseModel):
         default_factory=dict, description="per workload name (or `default`)"
     )
     agents: AgentsConfig = AgentsConfig()
+    monitor: MonitorConfig = MonitorConfig()
     source: Path | None = Field(default=None, exclude=True, description="file it was read from")
 
     @model_validator(mode="after")

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 __all__ = [
     "DEFAULT_WORKLOAD",
+    "InjectionPolicy",
     "PiiSettings",
     "Privacy",
     "RoutingConfig",
@@ -37,6 +38,8 @@ __all__ = [
 DEFAULT_WORKLOAD = "default"
 
 Privacy = Literal["local-only", "auto", "redact", "any"]
+#: what the gateway does with a request it finds an injection or jailbreak attempt in
+InjectionPolicy = Literal["off", "log", "flag", "block", "local-only"]
 _NEED_FLAGS = ("vision", "tools", "json")
 
 
@@ -105,6 +108,17 @@ class WorkloadConfig(BaseModel):
     )
     rephrase: str | None = Field(
         default=None, description="rephrase prompts: a use case name or `auto`; None = off"
+    )
+    injection: InjectionPolicy = Field(
+        default="flag",
+        description="injection/jailbreak found at the gateway: log; flag (log + response "
+        "header); block (HTTP 400 with the reason); local-only (served by local or on-prem "
+        "models only); off (not scanned)",
+    )
+    canary: bool = Field(
+        default=False,
+        description="add a secret marker to the system prompt; an answer repeating it is "
+        "flagged as a prompt leak (and withheld under `injection: block`)",
     )
 
 

@@ -47,11 +47,13 @@ from mixstack.gateway.formats import Parsed, StreamWriter, WireFormat
 from mixstack.gateway.metrics import CONTENT_TYPE, GatewayMetrics
 from mixstack.gateway.openapi import openapi_document
 from mixstack.gateway.responses import ResponsesWire
+from mixstack.gateway.ui import ui_routes
 from mixstack.gateway.wire import ChatWire
 from mixstack.guard.budget import Budget, Reservation
 from mixstack.guard.keys import KeyStore, ModelNotAllowed, VirtualKey
 from mixstack.guard.ratelimit import RateLimiter, Ticket
 from mixstack.jsonbytes import dumps
+from mixstack.monitor import GatewayMonitor
 from mixstack.pipeline import CallStream, Pipeline
 from mixstack.router import RouteDecision
 from mixstack.types import Chunk, Completion, Embeddings, Request
@@ -241,15 +243,22 @@ class Gateway:
             EmbeddingsWire(),
             MessagesWire(),
         ]
+        self.monitor = GatewayMonitor(
+            config, lambda: self.pipeline.store, self.pipeline.router.chooser, self.metrics.registry
+        )
+        self.pipeline.on_ocr_text = self.monitor.scan_ocr_text
 
     # -- app ------------------------------------------------------------------------------
 
     def app(self) -> Starlette:
         @asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            sealer = asyncio.get_running_loop().create_task(self.monitor.run())
             try:
                 yield
             finally:
+                sealer.cancel()
+                await self.monitor.aclose()
                 if self._given is None:
                     await self.pipeline.aclose()
 
@@ -268,6 +277,7 @@ class Gateway:
                     methods=["GET"],
                 ),
                 Route("/openapi.json", self.openapi, methods=["GET"]),
+                *ui_routes(self),
             ],
             lifespan=lifespan,
             exception_handlers={
@@ -405,7 +415,8 @@ class Gateway:
                 key.id if key is not None else None,
             )
             model = parsed.request.model or "-"
-            admission = await self._admit(key, parsed.request)
+            screened = await self.monitor.screen(parsed.request, key.id if key else _ANONYMOUS)
+            admission = await self._admit(key, screened.request)
             parsed = dataclasses.replace(parsed, request=admission.request)
         except ValidationError as exc:
             message, param = validation_message(exc)
@@ -425,6 +436,7 @@ class Gateway:
     ) -> Response:
         label = self._model_label(model)
         self.metrics.failure(label, key.id if key else _ANONYMOUS, exc.http_status, exc.error_type)
+        self.monitor.observe_error(key.id if key else _ANONYMOUS, exc)
         return (wire or self._chat_wire).error_response(exc)
 
     def _model_label(self, model: str) -> str:
@@ -514,6 +526,8 @@ class Gateway:
         }
         if cost is not None:
             headers["x-mixstack-cost"] = f"{cost:.8f}"
+        for name, value in self.monitor.headers().items():
+            headers[name] = _header_safe(value)
         return headers
 
     async def _complete(
@@ -551,6 +565,11 @@ class Gateway:
             completion_tokens=usage.completion_tokens,
             cost_usd=usage.cost_usd,
         )
+        if isinstance(done, Completion):
+            try:
+                self.monitor.answered(admission.key_label, done)
+            except MixstackError as exc:  # a leaked canary under `block`: withheld
+                return wire.error_response(exc)
         return Response(
             dumps(wire.render(done, parsed)),
             media_type="application/json",
@@ -639,6 +658,7 @@ class Gateway:
             status = failure.http_status if failure else 499
             kind = failure.error_type if failure else "client_closed"
             self.metrics.failure(call.model, admission.key_label, status, kind)
+            self.monitor.observe_error(admission.key_label, failure)
             return
         usage = done.usage
         entry = self.pipeline.catalog.get(done.model)
@@ -652,6 +672,9 @@ class Gateway:
             completion_tokens=usage.completion_tokens,
             cost_usd=usage.cost_usd,
         )
+        # streamed: the answer has left already; a leak is flagged and alerted, not withheld
+        with contextlib.suppress(MixstackError):
+            self.monitor.answered(admission.key_label, done)
 
 
 def create_app(config: Config | None = None, *, pipeline: Pipeline | None = None) -> Starlette:

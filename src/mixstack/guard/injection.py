@@ -1,10 +1,14 @@
-"""Injection patterns in untrusted text (tool output): instructions hiding in data.
+"""Injection and jailbreak detection: is this text trying to steer the model?
 
-`scan_injection` finds text that tries to steer a model (override its rules, call tools,
-reveal secrets, send data out, raise limits, impersonate a role) and hidden text (zero-width,
-bidirectional or tag characters, HTML comments, invisible styling). It returns the findings
-and a cleaned copy with invisible characters removed. Findings are signals for the runtime
-(label the output, require approval for side effects); they never grant anything.
+`scan_injection(text, channel=...)` reads a normalised copy of the text (look-alike letters,
+invisible characters and encodings undone, see `injection_normalize.py`), runs the rules of
+`injection_rules.py` and the trained classifier of `injection_model.py` on each sentence-like
+piece, and combines them into one score (noisy-or). A text is flagged from `FLAG_AT`.
+
+Channels: `untrusted` (tool results, documents, web pages, OCR text: any instruction in them
+is an injection) and `user` (what the caller typed: jailbreak attempts). The findings and a
+cleaned copy (invisible characters removed) are returned; findings are signals for the
+caller (label, flag, block), they never grant anything. Agents and the gateway share it.
 """
 
 from __future__ import annotations
@@ -12,88 +16,29 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["InjectionFinding", "InjectionScan", "scan_injection"]
+from mixstack.guard.injection_model import load_model
+from mixstack.guard.injection_normalize import INVISIBLE, normalize_for_scan
+from mixstack.guard.injection_rules import JAILBREAK_KINDS, RULES, Channel, Rule
 
-_I = re.IGNORECASE | re.DOTALL
+__all__ = [
+    "FLAG_AT",
+    "Channel",
+    "InjectionFinding",
+    "InjectionScan",
+    "scan_injection",
+]
 
-_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (
-        "override",
-        re.compile(
-            r"\b(ignore|disregard|forget|override|bypass)\b.{0,40}?\b(previous|prior|above|"
-            r"earlier|all|any|your|the|system)\b.{0,20}?\b(instructions?|rules?|prompts?|"
-            r"directives?|guidelines?|polic(y|ies)|constraints?)\b|\bnew instructions?\s*:|"
-            r"\byou are now\b|\bfrom now on,? you\b|\bact as (an? )?(unrestricted|admin)",
-            _I,
-        ),
-    ),
-    (
-        "tool_call",
-        re.compile(
-            r"\b(call|use|invoke|run|execute|trigger)\b.{0,20}?\b(the\s+)?[a-z_.]+\s+"
-            r"(tool|function|command)\b|\{\s*\"(tool|tool_calls|name|function)\"\s*:|"
-            r"\b(write_file|http_get|delete_file|shell|exec)\s*\(",
-            _I,
-        ),
-    ),
-    (
-        "secrets",
-        re.compile(
-            r"\b(reveal|print|show|output|leak|send|give|disclose|dump)\b.{0,30}?\b(system "
-            r"prompt|api[ _-]?keys?|passwords?|secrets?|tokens?|credentials?|private keys?|"
-            r"\.env\b|id_rsa|/etc/passwd|ssh keys?)",
-            _I,
-        ),
-    ),
-    (
-        "exfiltration",
-        re.compile(
-            r"\b(send|post|upload|forward|exfiltrate|transmit|copy|email)\b.{0,60}?"
-            r"\b(to|at|into)\b.{0,20}?(https?://|\b[\w.-]+@[\w-]+\.\w+|\bwebhook)|"
-            r"\b(curl|wget)\s+\S+|https?://\S+[?&](data|secret|key|token|content)=",
-            _I,
-        ),
-    ),
-    (
-        "limits",
-        re.compile(
-            r"\b(increase|raise|extend|remove|disable|lift|bypass|double|set)\b.{0,20}?"
-            r"\b(the\s+)?(budget|spending limit|limits?|max[_ ]?steps|step (cap|limit)|"
-            r"token limit|quota)\b|\bunlimited (budget|steps|tokens)\b",
-            _I,
-        ),
-    ),
-    (
-        "permissions",
-        re.compile(
-            r"\byou (are|have been) (now )?(allowed|authori[sz]ed|permitted|granted)\b|"
-            r"\bpermissions? (granted|override|elevated)\b|\b(admin|developer|god|jailbreak)"
-            r" mode\b|\b(grant|give) (yourself|the agent) (access|permission)",
-            _I,
-        ),
-    ),
-    (
-        "role_marker",
-        re.compile(
-            r"<\|(im_start|im_end|system|user|assistant|endoftext)\|>|\[/?INST\]|"
-            r"</?(system|instructions?|tool_output)\b[^>]*>|^\s*(system|assistant)\s*:",
-            re.IGNORECASE | re.MULTILINE,
-        ),
-    ),
-    (
-        "hidden",
-        re.compile(
-            r"<!--.*?-->|(display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*0|"
-            r"opacity\s*:\s*0(?![.\d]))",
-            _I,
-        ),
-    ),
-)
-
-# zero-width and joiner characters, bidi controls, word joiners, BOM, Unicode tag characters
-_INVISIBLE = re.compile(
-    "[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
-)
+#: a text whose combined score reaches this is flagged
+FLAG_AT = 0.5
+#: classifier pieces: sentences, lines, markup and JSON string boundaries
+_PIECES = re.compile(r"(?<=[.!?:;])\s+|\n+|<[^>]{0,120}>|\"\s*[,}\]:]\s*\"?")
+#: a piece shorter than this many words is a fragment (a heading, an address, a sign-off):
+#: too short to carry an instruction, and its few n-grams make the classifier's score noise
+_MIN_WORDS = 4
+_WORDS = re.compile(r"[a-z]+")
+#: evasion signals: their weight when seen (the decoded text is scanned for itself too)
+_EVASION_WEIGHT = {"invisible": 0.6, "homoglyph": 0.5, "encoded": 0.3}
+_EVASION_KIND = {"invisible": "hidden", "homoglyph": "homoglyph", "encoded": "encoded"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,12 +46,17 @@ class InjectionFinding:
     kind: str
     excerpt: str
     start: int
+    #: how sure this one signal is on its own, 0..1
+    score: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
 class InjectionScan:
     findings: tuple[InjectionFinding, ...]
     cleaned: str
+    #: combined score of every signal, 0..1 (flagged from `FLAG_AT`)
+    score: float = 0.0
+    channel: Channel = "untrusted"
 
     @property
     def kinds(self) -> tuple[str, ...]:
@@ -116,24 +66,88 @@ class InjectionScan:
     def flagged(self) -> bool:
         return bool(self.findings)
 
+    @property
+    def jailbreak(self) -> bool:
+        """A user turn that tries to talk the model out of its rules."""
+        return self.flagged and any(f.kind in JAILBREAK_KINDS for f in self.findings)
 
-def scan_injection(text: str, *, max_findings: int = 20) -> InjectionScan:
-    """Find instruction-like and hidden content; the cleaned text has invisible chars removed."""
-    findings: list[InjectionFinding] = []
-    invisible = list(_INVISIBLE.finditer(text))
-    if invisible:
-        first = invisible[0]
-        findings.append(
-            InjectionFinding("hidden", f"{len(invisible)} invisible characters", first.start())
-        )
-    cleaned = _INVISIBLE.sub("", text) if invisible else text
-    for kind, pattern in _PATTERNS:
-        for match in pattern.finditer(cleaned):
+
+def scan_injection(
+    text: str, *, channel: Channel = "untrusted", max_findings: int = 20
+) -> InjectionScan:
+    """Score `text` for instructions aimed at a model; findings only when it is flagged."""
+    cleaned = INVISIBLE.sub("", text) if INVISIBLE.search(text) else text
+    norm = normalize_for_scan(text)
+    hits = _rule_hits(norm.text, channel, max_findings)
+    for evasion in norm.evasions:
+        hits.append(InjectionFinding(_EVASION_KIND[evasion], evasion, 0, _EVASION_WEIGHT[evasion]))
+    for decoded in norm.decoded:
+        inner = _rule_hits(decoded, channel, max_findings)
+        if inner:
+            best = max(h.score for h in inner)
+            hits.append(InjectionFinding("encoded", decoded[:80], 0, min(0.95, best + 0.1)))
+    probability, piece, at = _classify([norm.text, *norm.decoded])
+    # below its threshold the classifier says "no evidence", not "a little": its
+    # probabilities there are not calibrated enough to add up with weak rule hits
+    counted = probability if probability >= load_model().threshold else 0.0
+    if channel == "user" and not hits:
+        # callers type imperatives all day; on their own turn the classifier only backs a rule
+        counted = 0.0
+    score = _combine([h.score for h in _strongest_per_kind(hits)], counted)
+    if score < FLAG_AT:
+        return InjectionScan((), cleaned, score, channel)
+    if probability >= load_model().threshold or not hits:
+        hits.append(InjectionFinding("classifier", piece[:80], at, round(probability, 3)))
+    hits.sort(key=lambda f: f.start)
+    return InjectionScan(tuple(hits[:max_findings]), cleaned, round(score, 4), channel)
+
+
+def _rule_hits(text: str, channel: Channel, limit: int) -> list[InjectionFinding]:
+    hits: list[InjectionFinding] = []
+    for rule in RULES:
+        if not _applies(rule, channel) or (rule.needs and not any(n in text for n in rule.needs)):
+            continue
+        for match in rule.pattern.finditer(text):
             excerpt = " ".join(match.group(0).split())[:80]
-            findings.append(InjectionFinding(kind, excerpt, match.start()))
-            if len(findings) >= max_findings:
-                break
-        if len(findings) >= max_findings:
-            break
-    findings.sort(key=lambda f: f.start)
-    return InjectionScan(tuple(findings), cleaned)
+            hits.append(InjectionFinding(rule.kind, excerpt, match.start(), rule.weight))
+            if len(hits) >= limit:
+                return hits
+            break  # one match per rule is enough evidence
+    return hits
+
+
+def _applies(rule: Rule, channel: Channel) -> bool:
+    return rule.channel in ("both", channel)
+
+
+def _strongest_per_kind(hits: list[InjectionFinding]) -> list[InjectionFinding]:
+    best: dict[str, InjectionFinding] = {}
+    for hit in hits:
+        if hit.kind not in best or hit.score > best[hit.kind].score:
+            best[hit.kind] = hit
+    return list(best.values())
+
+
+def _combine(weights: list[float], probability: float) -> float:
+    """Noisy-or: independent signals each leave a chance that the text is benign."""
+    benign = 1.0 - probability
+    for w in weights:
+        benign *= 1.0 - w
+    return 1.0 - benign
+
+
+def _classify(texts: list[str]) -> tuple[float, str, int]:
+    """The classifier's probability on the most suspicious piece, that piece and its offset."""
+    model = load_model()
+    best, best_piece, best_at = 0.0, "", 0
+    for text in texts:
+        at = 0
+        for match in [*_PIECES.finditer(text), None]:
+            end = match.start() if match is not None else len(text)
+            piece = text[at:end]
+            if len(_WORDS.findall(piece, 0, 200)) >= _MIN_WORDS:
+                p = model.probability(piece)
+                if p > best:
+                    best, best_piece, best_at = p, piece, at
+            at = match.end() if match is not None else end
+    return best, best_piece, best_at

@@ -47,7 +47,7 @@ from mixstack.router.validate import validate_workloads
 from mixstack.router.workloads import WORKLOAD_PREFIX, WorkloadChooser
 from mixstack.types import Request
 
-__all__ = ["OFFLINE_ENV", "Router", "ScanMode", "offline_mode"]
+__all__ = ["LOCAL_ONLY_KEY", "OFFLINE_ENV", "Router", "ScanMode", "offline_mode"]
 
 OFFLINE_ENV = "MIXSTACK_OFFLINE"
 ScanMode = Literal["auto", "always", "never"]
@@ -220,6 +220,9 @@ class Router:
                 else:
                     excluded[entry.name] = Exclusion(entry.name, reason)
             ranked = kept
+        kept_local = request.metadata.get(LOCAL_ONLY_KEY) if request.metadata else None
+        if kept_local:
+            ranked = _on_premises(ranked, excluded, kept_local)
         return self._choose(
             workload, explicit, ranked, excluded, shape, found, offline, calibration
         )
@@ -458,3 +461,20 @@ def _policy(workload: Workload, found: RequestScan | None, redacted: bool) -> st
     if privacy == "auto":
         return "auto: PII found, kept on premises"
     return "redact: PII replaced by placeholders" if redacted else "redact: PII found, stays local"
+
+
+#: request metadata that keeps a request on local or on-prem models, with the reason (set by
+#: the gateway when its injection policy is `local-only`)
+LOCAL_ONLY_KEY = "mixstack.local_only"
+
+
+def _on_premises(
+    ranked: list[ModelEntry], excluded: dict[str, Exclusion], why: str
+) -> list[ModelEntry]:
+    kept = []
+    for entry in ranked:
+        if entry.stays_on_premises:
+            kept.append(entry)
+        else:
+            excluded[entry.name] = Exclusion(entry.name, f"kept on the premises: {why}")
+    return kept

@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, fields
 from typing import Any
 
+from mixstack.store.aggregates import aggregates_of
 from mixstack.store.db import Store
 
 __all__ = ["CallRecord", "recent_calls", "record_call"]
@@ -41,6 +42,8 @@ class CallRecord:
     rephrase_use_case: str | None = None
     original_prompt: str | None = None
     rephrased_prompt: str | None = None
+    #: what the gateway's injection/jailbreak detector found, as JSON; None when nothing
+    abuse: str | None = None
     created_at: float = 0.0
 
 
@@ -59,6 +62,7 @@ def record_call(store: Store, record: CallRecord) -> None:
         record.created_at = time.time()
     # a positional tuple: `dataclasses.asdict` deep-copies and is slow on the gateway's path
     store.submit_journaled(_INSERT, _ROW(record))
+    aggregates_of(store).add(record)
 
 
 def recent_calls(store: Store, limit: int = 20) -> list[dict[str, Any]]:

@@ -18,7 +18,7 @@ import queue
 import re
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from importlib import resources
 from pathlib import Path
@@ -125,6 +125,8 @@ class Store:
         self._waited = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="mixstack-store", daemon=True)
         self._closed = False
+        #: run before each `flush()` (and so before `close()`): buffers that feed the queue
+        self._flush_hooks: list[Callable[[], None]] = []
         self._writer.start()
 
     @classmethod
@@ -173,9 +175,15 @@ class Store:
             raise RuntimeError("the store is closed")
         self._queue.put(item)
 
+    def on_flush(self, hook: Callable[[], None]) -> None:
+        """Call `hook` at each `flush()` and at `close()`, before waiting for the queue."""
+        self._flush_hooks.append(hook)
+
     def flush(self) -> None:
         """Wait until everything queued so far is committed."""
         if not self._closed:
+            for hook in self._flush_hooks:
+                hook()
             self.write("SELECT 1").result()
 
     def _write_loop(self) -> None:
