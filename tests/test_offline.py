@@ -78,3 +78,18 @@ def test_the_guard_itself_catches_a_connection(tmp_path: Path) -> None:
     attempts = json.loads(record.read_text())
     assert attempts
     assert attempts[0][0] in ("socket.getaddrinfo", "socket.connect")
+
+
+def test_the_privacy_guard_loads_and_runs_its_model_offline(tmp_path: Path) -> None:
+    """The entity model, the name lists and every recognizer load from installed packages:
+    scanning a prompt full of personal data opens no socket and looks up no name."""
+    prompt = (
+        "Patient John Smith, born 03/02/1980, lives at 12 Baker Street, London; "
+        "email john.smith at gmail dot com, card 4111 1111 1111 1111. Diagnosis: epilepsy."
+    )
+    proc, attempts = _run_blocked(tmp_path, "route", "--json", prompt)
+    assert attempts == []
+    assert proc.returncode == 0, proc.stderr
+    types = {c["type"] for c in json.loads(proc.stdout)["pii"]}
+    assert {"PERSON", "DATE_OF_BIRTH", "STREET_ADDRESS", "EMAIL_ADDRESS"} <= types
+    assert {"CREDIT_CARD", "HEALTH_CONDITION"} <= types

@@ -253,6 +253,9 @@ class Gateway:
     def app(self) -> Starlette:
         @asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
+            if any(w.privacy in ("auto", "redact") for w in self.config.workloads.values()):
+                # the guard's entity model loads before the first request, not during it
+                await asyncio.to_thread(self.pipeline.router.scanner.warm_up)
             sealer = asyncio.get_running_loop().create_task(self.monitor.run())
             try:
                 yield

@@ -21,7 +21,12 @@ from typing import TYPE_CHECKING, Any
 from mixstack.types import ImagePart, Request
 
 if TYPE_CHECKING:
+    from mixstack.config.workloads import PiiSettings
+
+if TYPE_CHECKING:
     from presidio_analyzer import AnalyzerEngine, EntityRecognizer
+
+    from mixstack.guard.people import PeopleDetector
 
 __all__ = [
     "PiiCount",
@@ -30,6 +35,7 @@ __all__ = [
     "RequestScan",
     "count_types",
     "format_counts",
+    "scanner_for",
 ]
 
 
@@ -130,6 +136,8 @@ class PiiSpan:
     start: int
     end: int
     score: float
+    #: which recognizer made the finding (shown by `mixstack route --explain`)
+    recognizer: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,16 +191,42 @@ def _resolve(spans: list[PiiSpan]) -> list[PiiSpan]:
 
 
 class PiiScanner:
-    """Finds PII and secrets in text. Thread-safe; Presidio loads on the first candidate."""
+    """Finds PII and secrets in text. Thread-safe; Presidio loads on the first candidate,
+    the entity model (names, places, dates) on the first text with a letter in it.
 
-    def __init__(self, *, min_score: float = 0.4, ignore: Sequence[str] = ()):
+    `ignore` lists entity types that do not count, `allow` terms that are never findings
+    (a company's own name, its staff list; compared case-insensitively with the whole
+    finding), `people=False` turns the entity model and the people recognizers off (patterns
+    only: for callers that must not load the model).
+    """
+
+    def __init__(
+        self,
+        *,
+        min_score: float = 0.4,
+        ignore: Sequence[str] = (),
+        allow: Sequence[str] = (),
+        people: bool = True,
+    ):
         from mixstack.guard.regions import PHONE_REGIONS
 
         self.phone_regions = PHONE_REGIONS
         self.min_score = min_score
         self.ignore = frozenset(ignore)
+        self.allow = frozenset(" ".join(t.split()).casefold() for t in allow)
+        self.people = people
         self._groups: dict[str, list[EntityRecognizer]] | None = None
+        self._detector: PeopleDetector | None = None
         self._lock = threading.Lock()
+
+    def _people(self) -> PeopleDetector:
+        if self._detector is None:
+            with self._lock:
+                if self._detector is None:
+                    from mixstack.guard.people import PeopleDetector
+
+                    self._detector = PeopleDetector()
+        return self._detector
 
     def _recognizers(self) -> dict[str, list[EntityRecognizer]]:
         if self._groups is None:
@@ -205,11 +239,31 @@ class PiiScanner:
         return self._groups
 
     def warm_up(self) -> None:
-        """Load the recognizers now rather than on the first text that needs them."""
+        """Load the recognizers (and the entity model) now, not on the first text."""
         self._recognizers()
+        if self.people:
+            detector = self._people()
+            if detector.model is not None:
+                detector.model.load()
 
     def scan(self, text: str) -> list[PiiSpan]:
         """Non-overlapping findings in `text`, in order, scored at least `min_score`."""
+        found = self._pattern_spans(text)
+        if self.people:
+            found.extend(self._people().find(text))
+        kept = [s for s in found if self._counts(s, text)]
+        return _resolve(kept) if kept else []
+
+    def _counts(self, span: PiiSpan, text: str) -> bool:
+        if span.score < self.min_score or span.type in self.ignore:
+            return False
+        return (
+            not self.allow
+            or " ".join(text[span.start : span.end].split()).casefold() not in self.allow
+        )
+
+    def _pattern_spans(self, text: str) -> list[PiiSpan]:
+        """The Presidio pattern recognizers' findings, through the trigger fast path."""
         windows: dict[str, list[tuple[int, int]]] = {}
         numbers: list[tuple[int, int]] = []
         n = len(text)
@@ -251,10 +305,10 @@ class PiiScanner:
                             continue
                         key = (r.entity_type, start + r.start, start + r.end)
                         if key not in found or found[key].score < r.score:
-                            found[key] = PiiSpan(*key, score=float(r.score))
+                            found[key] = PiiSpan(*key, float(r.score), type(recognizer).__name__)
         if numbers and self.min_score <= _PHONE_SCORE and "PHONE_NUMBER" not in self.ignore:
             self._phones(text, numbers, list(found.values()), found)
-        return _resolve(list(found.values()))
+        return list(found.values())
 
     def _phones(
         self,
@@ -279,7 +333,7 @@ class PiiScanner:
                 hits = list(phonenumbers.PhoneNumberMatcher(piece, region, leniency=1))
                 for hit in hits:
                     key = ("PHONE_NUMBER", start + hit.start, start + hit.end)
-                    found.setdefault(key, PiiSpan(*key, score=_PHONE_SCORE))
+                    found.setdefault(key, PiiSpan(*key, _PHONE_SCORE, "PhoneRecognizer"))
                 if any(start + h.start <= run_start and run_end <= start + h.end for h in hits):
                     break
 
@@ -372,3 +426,18 @@ def scan_request(scanner: PiiScanner, request: Request, *, read_images: bool) ->
         unredactable=count_types(fixed),
         scanned_chars=chars,
     )
+
+
+def scanner_for(settings: PiiSettings, *, label: str = "routing.pii") -> PiiScanner:
+    """A scanner for config settings: categories left out become ignored types."""
+    from mixstack.errors import ConfigError
+    from mixstack.guard.categories import CATEGORIES, types_in
+
+    ignore = set(settings.ignore)
+    if settings.categories is not None:
+        try:
+            counted = types_in(settings.categories)
+        except ConfigError as exc:
+            raise ConfigError(f"{label}: pii.categories: {exc}") from None
+        ignore |= {t for types in CATEGORIES.values() for t in types} - counted
+    return PiiScanner(min_score=settings.min_score, ignore=sorted(ignore), allow=settings.allow)
