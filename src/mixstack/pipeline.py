@@ -174,7 +174,8 @@ class Pipeline:
         """Replace PII by placeholders when the decision says the request leaves redacted."""
         if not route.redacted:
             return request, None
-        redacted, redaction = redact_request(self.router.scanner, request)
+        scanner = self.router.scanner_for(route.workload)
+        redacted, redaction = redact_request(scanner, request)
         return redacted, redaction
 
     def _adapt(self, request: Request, entry: ModelEntry) -> Request:

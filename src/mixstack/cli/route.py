@@ -8,6 +8,7 @@ estimated cost would change.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,7 +31,7 @@ from mixstack.cli.common import (
 )
 from mixstack.config import load_config
 from mixstack.errors import InvalidRequestError, PolicyError
-from mixstack.guard.pii import format_counts
+from mixstack.guard.pii import PiiScanner, format_counts, request_texts
 from mixstack.providers.base import ProviderRegistry
 from mixstack.router import RouteDecision, Router, RouteRefused
 from mixstack.router.replay import ReplayReport, replay_calls
@@ -55,6 +56,12 @@ def route_command(
     ] = None,
     config: ConfigOption = None,
     as_json: JsonOption = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="also show which privacy recognizer fired on which (masked) span"
+        ),
+    ] = False,
 ) -> None:
     """Show which model would answer a prompt and why, without calling any model."""
     if prompt == "replay":
@@ -73,21 +80,76 @@ def route_command(
         params=SamplingParams(max_tokens=max_tokens),
     )
     router = Router(cfg, Catalog(cfg, ProviderRegistry(cfg)))
+    findings: list[dict[str, Any]] = []
+    if explain:
+        workload_name = router.chooser.choose(request).name
+        findings = explain_findings(router.scanner_for(workload_name), request)
     try:
         decision = router.decide(request, scan="always")
     except PolicyError as exc:
-        _refused(exc, as_json)
+        _refused(exc, as_json, findings if explain else None)
         raise
     if as_json:
-        print_json(decision.to_json())
+        out = decision.to_json()
+        if explain:
+            out["findings"] = findings
+        print_json(out)
         return
     show_route(decision)
+    if explain:
+        show_findings(findings)
 
 
-def _refused(exc: PolicyError, as_json: bool) -> None:
+def explain_findings(scanner: PiiScanner, request: Request) -> list[dict[str, Any]]:
+    """Every finding in the request's texts: type, recognizer, score and the masked span."""
+    out: list[dict[str, Any]] = []
+    for index, text in enumerate(request_texts(request)):
+        for span in scanner.scan(text):
+            out.append(
+                {
+                    "text": index,
+                    "start": span.start,
+                    "end": span.end,
+                    "type": span.type,
+                    "recognizer": span.recognizer,
+                    "score": round(span.score, 2),
+                    "masked": mask(text[span.start : span.end]),
+                }
+            )
+    return out
+
+
+def mask(value: str) -> str:
+    """The first character of each word kept, the rest hidden: enough to see what fired."""
+    return re.sub(r"(?<=\w)\w", "•", value)
+
+
+def show_findings(findings: list[dict[str, Any]]) -> None:
+    if not findings:
+        stdout_console().print("[bold]findings[/bold]   none")
+        return
+    table = Table(title="privacy findings (masked)")
+    for column in ("span", "type", "recognizer", "score", "value"):
+        table.add_column(column, no_wrap=column != "value")
+    for f in findings:
+        table.add_row(
+            f"{f['text']}:{f['start']}-{f['end']}",
+            f["type"],
+            f["recognizer"],
+            f"{f['score']:.2f}",
+            escape(f["masked"]),
+        )
+    stdout_console().print(table)
+
+
+def _refused(exc: PolicyError, as_json: bool, findings: list[dict[str, Any]] | None = None) -> None:
     if not as_json:
+        if findings is not None:
+            show_findings(findings)
         return
     out: dict[str, Any] = {"refused": True, "error": exc.message, "type": exc.error_type}
+    if findings is not None:
+        out["findings"] = findings
     if isinstance(exc, RouteRefused):
         out["workload"] = exc.workload
         out["policy"] = exc.policy

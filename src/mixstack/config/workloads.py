@@ -82,6 +82,30 @@ class WorkloadNeeds(BaseModel):
         return out
 
 
+class PiiSettings(BaseModel):
+    """What the privacy guard counts as personal data (globally, or for one workload)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_score: float = Field(
+        default=0.4, ge=0.0, le=1.0, description="findings scored below this are ignored"
+    )
+    ignore: list[str] = Field(
+        default_factory=list, description="entity types not treated as private, e.g. IP_ADDRESS"
+    )
+    categories: list[str] | None = Field(
+        default=None,
+        description="the categories that count (name, address, date_of_birth, email, phone, "
+        "national_id, financial, network, health, sexual_orientation, religion, secret); "
+        "None: all",
+    )
+    allow: list[str] = Field(
+        default_factory=list,
+        description="terms never treated as personal data (your company, your staff list); "
+        "matched case-insensitively against a whole finding",
+    )
+
+
 class WorkloadConfig(BaseModel):
     """A named policy: where its requests may go and what the models must be able to do."""
 
@@ -119,6 +143,9 @@ class WorkloadConfig(BaseModel):
         default=False,
         description="add a secret marker to the system prompt; an answer repeating it is "
         "flagged as a prompt leak (and withheld under `injection: block`)",
+    )
+    pii: PiiSettings | None = Field(
+        default=None, description="this workload's privacy guard settings (default: routing.pii)"
     )
 
 
@@ -170,17 +197,6 @@ class RoutingRule(BaseModel):
             return None
         words = "|".join(re.escape(k.strip().lower()) for k in self.keywords)
         return re.compile(rf"(?<!\w)(?:{words})(?!\w)")
-
-
-class PiiSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    min_score: float = Field(
-        default=0.4, ge=0.0, le=1.0, description="findings scored below this are ignored"
-    )
-    ignore: list[str] = Field(
-        default_factory=list, description="entity types not treated as private, e.g. IP_ADDRESS"
-    )
 
 
 class RoutingConfig(BaseModel):

@@ -429,7 +429,7 @@ def scan_request(scanner: PiiScanner, request: Request, *, read_images: bool) ->
 
 
 def scanner_for(settings: PiiSettings, *, label: str = "routing.pii") -> PiiScanner:
-    """A scanner for config settings: categories left out become ignored types."""
+    """The guard's scanner for config settings: categories left out become ignored types."""
     from mixstack.errors import ConfigError
     from mixstack.guard.categories import CATEGORIES, types_in
 
@@ -440,4 +440,7 @@ def scanner_for(settings: PiiSettings, *, label: str = "routing.pii") -> PiiScan
         except ConfigError as exc:
             raise ConfigError(f"{label}: pii.categories: {exc}") from None
         ignore |= {t for types in CATEGORIES.values() for t in types} - counted
-    return PiiScanner(min_score=settings.min_score, ignore=sorted(ignore), allow=settings.allow)
+    # the scanner that also reads decoded views (URL, HTML, base64, …) and finds secrets
+    from mixstack.guard.normalize import GuardScanner
+
+    return GuardScanner(min_score=settings.min_score, ignore=sorted(ignore), allow=settings.allow)

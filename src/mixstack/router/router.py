@@ -18,8 +18,7 @@ from typing import Literal
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config
 from mixstack.errors import ContextLengthError
-from mixstack.guard.normalize import GuardScanner
-from mixstack.guard.pii import PiiScanner, RequestScan, format_counts, scan_request
+from mixstack.guard.pii import PiiScanner, RequestScan, format_counts, scan_request, scanner_for
 from mixstack.router.calibration import (
     EMPTY,
     Calibration,
@@ -74,8 +73,13 @@ class Router:
         self._catalog = catalog
         self._entries = list(catalog)
         self.chooser = WorkloadChooser(config)
-        pii = config.routing.pii
-        self.scanner = scanner or GuardScanner(min_score=pii.min_score, ignore=pii.ignore)
+        self.scanner = scanner or scanner_for(config.routing.pii)
+        #: workloads with their own `pii` settings get their own scanner (sharing the model)
+        self._scanners = {
+            name: scanner_for(w.pii, label=f"workload {name!r}")
+            for name, w in config.workloads.items()
+            if w.pii is not None
+        }
         self._plans: dict[tuple[str, bool, int], _Plan] = {}
         self._unavailable: dict[str, str | None] = {}
         self._check_availability = check_availability
@@ -292,7 +296,12 @@ class Router:
         guarded = workload.config.privacy in ("auto", "redact")
         if mode == "auto" and not (guarded and leaving):
             return None
-        return scan_request(self.scanner, request, read_images=bool(leaving) or mode == "always")
+        scanner = self.scanner_for(workload.name)
+        return scan_request(scanner, request, read_images=bool(leaving) or mode == "always")
+
+    def scanner_for(self, workload: str) -> PiiScanner:
+        """The guard's scanner under `workload`'s settings (its own `pii`, else routing's)."""
+        return self._scanners.get(workload, self.scanner)
 
     def _choose(
         self,
