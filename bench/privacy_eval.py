@@ -82,6 +82,17 @@ def ours(scanner: PiiScanner) -> Scan:
     return scan
 
 
+def decision(scanner: PiiScanner) -> Scan:
+    """The scan a routing decision under `auto` makes: patterns and name lists first, the
+    entity model only when they find nothing (the categories then are not all listed)."""
+
+    def scan(text: str) -> set[str]:
+        found = scanner.scan(text, model=False) or scanner.scan(text)
+        return {category_of(s.type) or s.type for s in found}
+
+    return scan
+
+
 def model_path() -> str:
     import importlib
 

@@ -28,7 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import phonenumbers
-from privacy_eval import Result, evaluate, load_rows, report, stock_presidio_with_model
+from privacy_eval import Result, decision, evaluate, load_rows, report, stock_presidio_with_model
 from privacy_eval import ours as people_scan
 
 from mixstack.catalog import Catalog
@@ -122,8 +122,8 @@ def bench_routing(decisions: int, scan: ScanMode, clock: Clock) -> tuple[float, 
 
 
 def bench_routed_kb(clock: Clock, prompts: list[str], runs: int) -> tuple[float, float]:
-    """The routed decision, the guard's full scan included (entity model and all), for 1 KB
-    prompts under an `auto` workload; each prompt differs so no cached result is reused."""
+    """The routed decision, the guard's scan included, for 1 KB prompts under an `auto`
+    workload; each prompt differs so no cached result is reused."""
     config = parse_config(routing_config())
     router = Router(config, Catalog(config, ProviderRegistry(config)))
     router.scanner.warm_up()
@@ -312,7 +312,7 @@ def machine_check(clock: Clock, runs: int = 20000) -> tuple[float, float]:
     return statistics.median(times), times[int(len(times) * 0.99)]
 
 
-def bench_people(ours: PiiScanner, clock: Clock) -> tuple[Result, Result, float]:
+def bench_people(ours: PiiScanner, clock: Clock) -> tuple[Result, Result, Result, float]:
     """The labelled evaluation set, both guards with the same entity model; the routed
     decision on 1 KB prompts."""
     rows = load_rows()
@@ -323,14 +323,24 @@ def bench_people(ours: PiiScanner, clock: Clock) -> tuple[Result, Result, float]
     labelled = sum(1 for r in rows if r.categories)
     print(f"people: {labelled} labelled prompts, {len(rows) - labelled} clean prompts")
     people = evaluate(mine, rows, clock)
-    report("mixstack guard", people)
+    report("mixstack guard, full scan (redact, logs)", people)
+    routed = evaluate(decision(ours), rows, clock)
+    print(
+        f"mixstack guard, routing decision under auto: recall {routed.recall:.3f}, "
+        f"false flags {routed.false_flags:.3f}, "
+        f"p50 {routed.p50_ms:.2f} ms p99 {routed.p99_ms:.2f} ms"
+    )
     stock_result = evaluate(stock_people, rows, clock)
     report("stock Presidio + same spaCy model", stock_result)
-    print(f"time per prompt vs stock: p50 {stock_result.p50_ms / people.p50_ms:.1f}x, "
-          f"p99 {stock_result.p99_ms / people.p99_ms:.1f}x faster")  # fmt: skip
+    print(
+        f"time per prompt vs stock, full scan: p50 {stock_result.p50_ms / people.p50_ms:.1f}x, "
+        f"p99 {stock_result.p99_ms / people.p99_ms:.1f}x faster; routing decision: "
+        f"p50 {stock_result.p50_ms / routed.p50_ms:.1f}x, "
+        f"p99 {stock_result.p99_ms / routed.p99_ms:.1f}x faster"
+    )
     k50, k99 = bench_routed_kb(clock, kb_prompts(random.Random(5)), 200)
-    print(f"routed decision incl. the full scan, 1 KB prompts: p50 {k50:.2f} ms, p99 {k99:.2f} ms")
-    return people, stock_result, k99
+    print(f"routed decision incl. the scan, 1 KB prompts: p50 {k50:.2f} ms, p99 {k99:.2f} ms")
+    return people, routed, stock_result, k99
 
 
 def main() -> None:
@@ -387,10 +397,11 @@ def main() -> None:
           f"recall {stock_recall:.3f}")  # fmt: skip
     print(f"speed-up on dense text: {stock_dense / ours_dense:.1f}x; "
           f"on clean text: {stock_clean / ours_clean:.1f}x")  # fmt: skip
-    people, stock_result, k99 = bench_people(ours, clock)
+    people, routed, stock_result, k99 = bench_people(ours, clock)
     print(
         f"people_recall={people.recall:.3f} people_false_flags={people.false_flags:.3f} "
         f"people_p50_ms={people.p50_ms:.2f} people_p99_ms={people.p99_ms:.2f} "
+        f"routed_people_p50_ms={routed.p50_ms:.2f} routed_people_p99_ms={routed.p99_ms:.2f} "
         f"presidio_people_recall={stock_result.recall:.3f} "
         f"presidio_false_flags={stock_result.false_flags:.3f} "
         f"presidio_p50_ms={stock_result.p50_ms:.2f} presidio_p99_ms={stock_result.p99_ms:.2f} "

@@ -264,3 +264,16 @@ def test_route_explain_shows_recognizers_on_masked_spans() -> None:
     assert all(f["recognizer"] for f in findings)
     assert "Maria" not in result.out
     assert "4111" not in result.out
+
+
+def test_routing_skips_the_model_only_once_the_decision_is_made() -> None:
+    router = _router({"support": {"privacy": "auto", "prefer": ["fake/remote"]}})
+    for text in (
+        "Ask Maria Garcia, maria@example.org, about it.",  # patterns decide: model skipped
+        "Ask Maria Garcia about it.",  # the name lists decide
+        "Our patient Zanele said she has epilepsy.",  # name and special category
+    ):
+        request = Request.from_prompt(text, workload="support")
+        quick, full = router.decide(request), router.decide(request, scan="always")
+        assert quick.model == full.model == "fake/rack", text
+        assert {c.type for c in quick.pii} <= {c.type for c in full.pii}

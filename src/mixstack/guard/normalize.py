@@ -41,6 +41,8 @@ CHUNK = 32_768
 OVERLAP = 8_192
 #: decoded blocks must look like text (share of printable characters) to be scanned
 _PRINTABLE_SHARE = 0.85
+#: the recognizer name `route --explain` shows for secrets
+_SECRETS = "SecretRecognizer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,38 +151,42 @@ def base64_blocks(text: str) -> Iterator[tuple[int, int, str]]:
 class GuardScanner(PiiScanner):
     """The PII scanner over the text, its decoded view and its base64 blocks, plus secrets."""
 
-    def scan(self, text: str) -> list[PiiSpan]:
+    def scan(self, text: str, *, model: bool = True) -> list[PiiSpan]:
         if len(text) <= CHUNK + OVERLAP:
-            return self._scan_whole(text)
+            return self._scan_whole(text, model)
         # a regex search holds the GIL for as long as it runs: over a megabyte that stalls
         # the event loop even from a worker thread, so large texts go in overlapping pieces
         found: dict[tuple[str, int, int], PiiSpan] = {}
         for start in range(0, len(text), CHUNK):
-            for span in self._scan_whole(text[start : start + CHUNK + OVERLAP]):
-                moved = PiiSpan(span.type, span.start + start, span.end + start, span.score)
+            for span in self._scan_whole(text[start : start + CHUNK + OVERLAP], model):
+                moved = PiiSpan(
+                    span.type, span.start + start, span.end + start, span.score, span.recognizer
+                )
                 found[(moved.type, moved.start, moved.end)] = moved
         return _resolve(list(found.values()))
 
-    def _scan_whole(self, text: str) -> list[PiiSpan]:
-        spans = super().scan(text)
-        spans.extend(PiiSpan(SECRET, s, e, SECRET_SCORE) for s, e in secret_spans(text))
+    def _scan_whole(self, text: str, model: bool = True) -> list[PiiSpan]:
+        spans = super().scan(text, model=model)
+        spans.extend(PiiSpan(SECRET, s, e, SECRET_SCORE, _SECRETS) for s, e in secret_spans(text))
         if maybe_encoded(text):
             view = decode(text)
             if view.text != text:
-                for found in self._plain(view.text):
+                for found in self._plain(view.text, model):
                     start, end = view.original(found.start, found.end)
-                    spans.append(PiiSpan(found.type, start, end, found.score))
+                    rec = f"{found.recognizer} (decoded)"
+                    spans.append(PiiSpan(found.type, start, end, found.score, rec))
         if len(text) >= 16:
             for start, end, decoded in base64_blocks(text):
-                inner = self._plain(decoded)
+                inner = self._plain(decoded, model)
                 if not inner and maybe_encoded(decoded):
-                    inner = self._plain(decode(decoded).text)
+                    inner = self._plain(decode(decoded).text, model)
                 if inner:
                     best = max(inner, key=lambda s: s.score)
-                    spans.append(PiiSpan(best.type, start, end, best.score))
+                    rec = f"{best.recognizer} (base64)"
+                    spans.append(PiiSpan(best.type, start, end, best.score, rec))
         return _resolve(spans) if len(spans) > 1 else spans
 
-    def _plain(self, text: str) -> Sequence[PiiSpan]:
-        found = super().scan(text)
-        found.extend(PiiSpan(SECRET, s, e, SECRET_SCORE) for s, e in secret_spans(text))
+    def _plain(self, text: str, model: bool = True) -> Sequence[PiiSpan]:
+        found = super().scan(text, model=model)
+        found.extend(PiiSpan(SECRET, s, e, SECRET_SCORE, _SECRETS) for s, e in secret_spans(text))
         return found

@@ -214,23 +214,26 @@ class PeopleDetector:
 
     def __init__(self, *, model: NerModel | None = None, use_model: bool = True) -> None:
         self.model = (model or NerModel.shared()) if use_model else None
-        self._cache: OrderedDict[str, tuple[PiiSpan, ...]] = OrderedDict()
+        self._cache: OrderedDict[tuple[str, bool], tuple[PiiSpan, ...]] = OrderedDict()
         self._lock = Lock()
 
-    def find(self, text: str) -> tuple[PiiSpan, ...]:
+    def find(self, text: str, *, model: bool = True) -> tuple[PiiSpan, ...]:
+        """Findings in `text`; `model=False` leaves the entity model out (patterns and name
+        lists only: what a routing decision needs when they already find something)."""
+        key = (text, model)
         with self._lock:
-            hit = self._cache.get(text)
+            hit = self._cache.get(key)
             if hit is not None:
-                self._cache.move_to_end(text)
+                self._cache.move_to_end(key)
                 return hit
-        spans = tuple(self._find(text))
+        spans = tuple(self._find(text, model))
         with self._lock:
-            self._cache[text] = spans
+            self._cache[key] = spans
             if len(self._cache) > _CACHE:
                 self._cache.popitem(last=False)
         return spans
 
-    def _find(self, text: str) -> list[PiiSpan]:
+    def _find(self, text: str, model: bool) -> list[PiiSpan]:
         spans = pattern_findings(text)
         if self.model is not None:
             starts = {
@@ -240,7 +243,7 @@ class PeopleDetector:
             spans.extend(lexicon_names(text, NameLexicon.shared(), starts))
         # the pre-filter: a text with no letter holds no name, place or date in words, so
         # the model cannot find anything in it (digits-only dates are the patterns' job)
-        if self.model is not None and _LETTER.search(text) is not None:
+        if model and self.model is not None and _LETTER.search(text) is not None:
             windows = model_windows(text)
             if windows:
                 # one call for all windows: the model's cost per call dwarfs its cost per token

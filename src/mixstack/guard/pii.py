@@ -246,11 +246,15 @@ class PiiScanner:
             if detector.model is not None:
                 detector.model.load()
 
-    def scan(self, text: str) -> list[PiiSpan]:
-        """Non-overlapping findings in `text`, in order, scored at least `min_score`."""
+    def scan(self, text: str, *, model: bool = True) -> list[PiiSpan]:
+        """Non-overlapping findings in `text`, in order, scored at least `min_score`.
+
+        `model=False` skips the entity model: its findings only add to the others, so when
+        the rest already finds something, a found/not-found decision cannot change.
+        """
         found = self._pattern_spans(text)
         if self.people:
-            found.extend(self._people().find(text))
+            found.extend(self._people().find(text, model=model))
         kept = [s for s in found if self._counts(s, text)]
         return _resolve(kept) if kept else []
 
@@ -381,13 +385,13 @@ def _fixed_texts(request: Request) -> Iterator[str]:
     return fixed_texts(request)
 
 
-def _split_types(scanner: PiiScanner, request: Request) -> list[str]:
+def _split_types(scanner: PiiScanner, request: Request, model: bool = True) -> list[str]:
     """Findings that only exist across two messages (`john.doe` + `@example.com`)."""
     from mixstack.guard.fields import message_seams
 
     types: list[str] = []
     for joined, seam in message_seams(request):
-        for span in scanner.scan(joined):
+        for span in scanner.scan(joined, model=model):
             if span.start < seam < span.end:
                 types.append(span.type)
     return types
@@ -397,19 +401,22 @@ def request_images(request: Request) -> list[ImagePart]:
     return [image for message in request.messages for image in message.images]
 
 
-def scan_request(scanner: PiiScanner, request: Request, *, read_images: bool) -> RequestScan:
-    """Scan all text that could leave the machine; with `read_images`, the OCR text too."""
+def scan_request(
+    scanner: PiiScanner, request: Request, *, read_images: bool, model: bool = True
+) -> RequestScan:
+    """Scan all text that could leave the machine; with `read_images`, the OCR text too;
+    without `model`, the entity model is left out (see `PiiScanner.scan`)."""
     types: list[str] = []
     fixed: list[str] = []
     chars = 0
     for text in request_texts(request):
         chars += len(text)
-        types.extend(s.type for s in scanner.scan(text))
+        types.extend(s.type for s in scanner.scan(text, model=model))
     for text in _fixed_texts(request):
         chars += len(text)
-        fixed.extend(s.type for s in scanner.scan(text))
+        fixed.extend(s.type for s in scanner.scan(text, model=model))
     # redaction works text by text, so a value split across messages cannot be redacted
-    fixed.extend(_split_types(scanner, request))
+    fixed.extend(_split_types(scanner, request, model))
     if read_images:
         images = request_images(request)
         if images:
@@ -420,7 +427,7 @@ def scan_request(scanner: PiiScanner, request: Request, *, read_images: bool) ->
                     continue  # a URL reference: the model fetches it, mixstack never does
                 text = image_to_text(image)
                 chars += len(text)
-                fixed.extend(s.type for s in scanner.scan(text))
+                fixed.extend(s.type for s in scanner.scan(text, model=model))
     return RequestScan(
         counts=count_types([*types, *fixed]),
         unredactable=count_types(fixed),

@@ -297,6 +297,13 @@ class Router:
         if mode == "auto" and not (guarded and leaving):
             return None
         scanner = self.scanner_for(workload.name)
+        if mode == "auto" and workload.config.privacy == "auto":
+            # the decision is found / not found, and the entity model's findings only add to
+            # what patterns and name lists find: when those find something, the model cannot
+            # change the decision (its types are then missing from the counts)
+            quick = scan_request(scanner, request, read_images=False, model=False)
+            if quick.found:
+                return quick
         return scan_request(scanner, request, read_images=bool(leaving) or mode == "always")
 
     def scanner_for(self, workload: str) -> PiiScanner:
