@@ -7,6 +7,7 @@ the real name lists; nothing is stubbed.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -166,11 +167,12 @@ def test_redaction_hides_names_and_addresses_and_restores_them(scanner: PiiScann
     sent = redacted.messages[0].text
     assert "Maria" not in sent
     assert "Baker" not in sent
-    assert "<PERSON_1>" in sent
-    assert "<STREET_ADDRESS_1>" in sent
-    assert mapping.restore("Dear <PERSON_1>, of <STREET_ADDRESS_1>") == (
-        "Dear Maria Garcia, of 12 Baker Street, London"
-    )
+    person = re.search(r"<PERSON_1[^>]*>", sent)
+    street = re.search(r"<STREET_ADDRESS_1[^>]*>", sent)
+    assert person is not None, sent
+    assert street is not None, sent
+    answer = f"Dear {person.group(0)}, of {street.group(0)}"
+    assert mapping.restore(answer) == "Dear Maria Garcia, of 12 Baker Street, London"
 
 
 def test_evaluation_set_meets_the_targets(scanner: PiiScanner) -> None:
