@@ -37,7 +37,7 @@ CMAKE_ARGS="$cmake_args" CMAKE_BUILD_PARALLEL_LEVEL="$jobs" \
     --progress-bar off -v -w "$tmp/wheel" "llama-cpp-python==$version" > "$log" 2>&1 &
 build=$!
 while kill -0 "$build" 2> /dev/null; do
-    sleep 15
+    sleep 30
     if kill -0 "$build" 2> /dev/null; then
         # ninja prints [done/total], make prints [ NN%]
         step=$(grep -oE '^ *\[[0-9]+/[0-9]+\]|\[ *[0-9]+%\]' "$log" | tail -n1 | tr -d ' ' || true)
