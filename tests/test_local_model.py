@@ -11,7 +11,7 @@ from mixstack.catalog import ModelEntry
 from mixstack.config import Config, parse_config
 from mixstack.errors import ContextLengthError
 from mixstack.pipeline import Pipeline
-from mixstack.providers.local import engine
+from mixstack.providers.local import embedded, engine
 from mixstack.types import Message, Request, ResponseFormat, SamplingParams
 
 pytestmark = pytest.mark.model
@@ -37,14 +37,23 @@ async def test_smollm2_answers_and_streams_the_same_text() -> None:
 
 
 async def test_concurrent_calls_share_one_loaded_model() -> None:
+    before = set(engine._LOADED)
     async with Pipeline(Config()) as pipeline:
         prompts = [f"Say the number {n}." for n in range(4)]
         outs = await asyncio.gather(
             *(pipeline.complete(Request.from_prompt(p, params=GREEDY)) for p in prompts)
         )
         again = await pipeline.complete(Request.from_prompt(prompts[0], params=GREEDY))
-    smol = [m for m in engine._LOADED.values() if "SmolLM2" in m.path.name]
+    # one chat-mode instance at the model's context window (other tests in the same process
+    # may have loaded it in embedding mode or with another context size)
+    window = next(m for m in embedded.builtin_models() if m.name == embedded.SMOLLM2).context_window
+    smol = [
+        m
+        for (path, n_ctx, _threads, embedding), m in engine._LOADED.items()
+        if "SmolLM2" in path and n_ctx == window and not embedding
+    ]
     assert len(smol) == 1
+    assert len([key for key in set(engine._LOADED) - before if "SmolLM2" in key[0]]) <= 1
     assert all(o.text for o in outs)
     # the shared context is serialised: a request answers the same alone or among others
     assert again.text == outs[0].text
