@@ -387,12 +387,23 @@ class OpenAICompatProvider(Provider):
         return headers
 
     async def complete(self, model: ModelEntry, request: Request) -> ProviderReply:
-        session = self._session(model)
         # compact UTF-8 JSON serialized in Rust: about 4x the stdlib encoder on a body
         body = dumps(request_body(model, request, stream=False))
+        raw = await self._post(model, self._url(model, request), body)
         try:
-            async with session.post(
-                self._url(model, request),
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise ProviderError(
+                f"{model.name}: the endpoint answered with invalid JSON; check `base_url`.",
+                model=model.name,
+            ) from exc
+        return _reply(model, data)
+
+    async def _post(self, model: ModelEntry, url: str | yarl.URL, body: bytes) -> bytes:
+        """POST a JSON body and read the whole answer; transport and HTTP errors raised."""
+        try:
+            async with self._session(model).post(
+                url,
                 data=body,
                 headers=self._headers(model),
                 timeout=self._timeout(model, stream=False),
@@ -403,14 +414,7 @@ class OpenAICompatProvider(Provider):
             raise _transport_error(model, exc) from exc
         if status >= 400:
             raise _status_error(model, status, headers, raw)
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise ProviderError(
-                f"{model.name}: the endpoint answered with invalid JSON; check `base_url`.",
-                model=model.name,
-            ) from exc
-        return _reply(model, data)
+        return raw
 
     async def stream(self, model: ModelEntry, request: Request) -> AsyncIterator[Chunk]:
         session = self._session(model)
@@ -434,19 +438,7 @@ class OpenAICompatProvider(Provider):
         self, model: ModelEntry, texts: list[str], extra: dict[str, Any]
     ) -> EmbeddingReply:
         body = {**extra, "model": model.model_id, "input": texts, "encoding_format": "float"}
-        try:
-            async with self._session(model).post(
-                _base_url(model) + "/embeddings",
-                data=dumps(body),
-                headers=self._headers(model),
-                timeout=self._timeout(model, stream=False),
-            ) as response:
-                raw = await response.read()
-                status, headers = response.status, response.headers
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise _transport_error(model, exc) from exc
-        if status >= 400:
-            raise _status_error(model, status, headers, raw)
+        raw = await self._post(model, _base_url(model) + "/embeddings", dumps(body))
         try:
             data = json.loads(raw)
             rows = sorted(data["data"], key=lambda d: int(d.get("index") or 0))
