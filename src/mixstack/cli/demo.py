@@ -6,6 +6,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from rich.panel import Panel
@@ -15,6 +16,9 @@ from mixstack.cli.models import models_command
 from mixstack.pipeline import Pipeline
 from mixstack.store import recent_calls
 from mixstack.types import Request, SamplingParams
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["demo_command"]
 
@@ -175,10 +179,27 @@ async def _step_gateway(pipeline: Pipeline) -> None:
     finally:
         server.should_exit = True
         await serving
+    if reply.status_code != 200:
+        _print_refusal(reply)
+        return
     answer = reply.json()["choices"][0]["message"]["content"]
     stdout_console().print(f"  {escape(answer.strip())}")
     for name in ("x-mixstack-request-id", "x-mixstack-model", "x-mixstack-cost"):
         stdout_console().print(f"  [dim]{name}: {reply.headers.get(name)}[/dim]")
+
+
+def _print_refusal(reply: httpx.Response) -> None:
+    """The gateway said no: show its OpenAI-style error instead of an answer."""
+    try:
+        message = str(reply.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        message = reply.text[:300]
+    stdout_console().print(f"  [yellow]HTTP {reply.status_code}:[/yellow] {escape(message)}")
+    if reply.status_code == 401:
+        stdout_console().print(
+            "  [dim]This home has API keys, so the gateway fails closed and the demo sends none. "
+            "Call `mixstack serve` with a key from `mixstack keys create`.[/dim]"
+        )
 
 
 #: the tour, in order; each capability adds its own step
