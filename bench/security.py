@@ -311,7 +311,7 @@ def kills(count: int, work: Path) -> tuple[int, int, str]:
     env = {**os.environ, "MIXSTACK_HOME": str(home)}
     # opening the store replays the journals of the killed processes
     subprocess.run(
-        [sys.executable, "-c", "from mixstack.store import Store; Store.open_default().close()"],
+        [sys.executable, "-c", "from mixstack.store import open_store; open_store().close()"],
         env=env,
         check=True,
     )

@@ -26,7 +26,7 @@ import uvicorn
 
 from mixstack.config import parse_config
 from mixstack.gateway import Gateway
-from mixstack.store import CallRecord, Store, record_call
+from mixstack.store import CallRecord, Store, open_store, record_call
 from mixstack.store.monitor import seal_chain
 
 MODELS = ["local/a", "local/b", "onprem/c", "openai/d", "openai/e", "anthropic/f", "g/h", "i/j"]
@@ -113,7 +113,7 @@ def main() -> None:
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="mixstack-ui-bench-"))
     os.environ["MIXSTACK_HOME"] = str(home)
-    store = Store.open_default(home)
+    store = open_store(home=home)
     fill_s = fill(store, args.rows)
     start = time.perf_counter()
     while seal_chain(store, batch=20_000):

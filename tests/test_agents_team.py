@@ -12,7 +12,7 @@ from mixstack.agents import AgentRuntime, load_trace
 from mixstack.config import parse_config
 from mixstack.errors import ConfigError
 from mixstack.pipeline import Pipeline
-from mixstack.store import Store
+from mixstack.store import open_store
 
 PLAN = {
     "steps": [
@@ -183,7 +183,7 @@ def test_worker_naming_an_unknown_tool_fails_before_running() -> None:
         asyncio.run(_run(agents))
     # the run still leaves a finished trace that says why it ended
     cfg = parse_config({"models": MODELS, "agents": agents})
-    with Store.open_default(cfg.home) as store:
+    with open_store(home=cfg.home) as store:
         trace = load_trace(store, "last")
     assert trace is not None
     assert trace["stopped"] == "error"

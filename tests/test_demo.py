@@ -10,13 +10,13 @@ from mixstack.cli.demo import _step_gateway
 from mixstack.config import Config
 from mixstack.guard.keys import KeyStore
 from mixstack.pipeline import Pipeline
-from mixstack.store.db import Store
+from mixstack.store import open_store
 
 
 def test_gateway_step_shows_the_refusal_when_the_home_has_keys(
     fake_config: Config, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    KeyStore(Store.open_default()).create(name="someone")
+    KeyStore(open_store()).create(name="someone")
 
     async def step() -> None:
         async with Pipeline(fake_config) as pipeline:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import pytest
 
 from mixstack.evals.cache import PreparedKeys, RequestKeys, ResponseCache, request_key
-from mixstack.store import Store
+from mixstack.store import SQLiteStore
 from mixstack.types import (
     Completion,
     ImagePart,
@@ -123,7 +124,7 @@ def test_prepared_keys_match_the_runner_s() -> None:
 
 
 def test_get_many_finds_hits_across_chunks_in_a_real_store(tmp_path: Path) -> None:
-    with Store(tmp_path / "cache.db") as store:
+    with SQLiteStore(tmp_path / "cache.db") as store:
         cache = ResponseCache(store)
         stored = {}
         for i in range(0, 1200, 2):  # every other key answered: more than one lookup chunk
@@ -139,12 +140,12 @@ def test_get_many_finds_hits_across_chunks_in_a_real_store(tmp_path: Path) -> No
             cache.put(f"k{i}", completion)
         store.flush()
         wanted = [f"k{i}" for i in range(1200)] + ["k0"]  # a duplicate asks once
-        found = cache.get_many(wanted)
+        found = asyncio.run(cache.get_many(wanted))
         assert set(found) == set(stored)
         for key, text in found.items():
             back = ResponseCache.load(text)
             # as first recorded, latency and usage included; the routing is not replayed
             assert back == stored[key].model_copy(update={"route": None})
-        assert cache.get("k4") == ResponseCache.load(found["k4"])
-        assert cache.get("k5") is None
-        assert cache.get_many([]) == {}
+        assert asyncio.run(cache.get("k4")) == ResponseCache.load(found["k4"])
+        assert asyncio.run(cache.get("k5")) is None
+        assert asyncio.run(cache.get_many([])) == {}

@@ -58,9 +58,7 @@ def suite_path(tmp_path: Path) -> Path:
 
 def _eval_calls(pipeline: Pipeline) -> int:
     pipeline.flush()
-    row = pipeline.store.query_one("SELECT count(*) FROM calls WHERE front_door = 'eval'")
-    assert row is not None
-    return int(row[0])
+    return pipeline.store.calls.count(front_door="eval")
 
 
 async def _run(path: Path, tmp_path: Path, models: list[dict[str, Any]] = MODELS, **kw: Any) -> Any:

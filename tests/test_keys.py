@@ -16,7 +16,7 @@ from mixstack.errors import RateLimited
 from mixstack.gateway import Gateway
 from mixstack.guard.keys import KeyStore
 from mixstack.guard.ratelimit import RateLimiter
-from mixstack.store import Store
+from mixstack.store import open_store
 from tests.conftest import FAKE_MODELS
 from tests.upstream_servers import ServerThread
 
@@ -174,9 +174,9 @@ async def test_budget_holds_exactly_under_concurrency(gateway: tuple[Gateway, st
 
 
 def test_key_store_survives_reopen(home: Path) -> None:
-    with Store.open_default() as store:
+    with open_store() as store:
         secret, key = KeyStore(store).create(name="x", tpm=5)
-    with Store.open_default() as store:
-        found = KeyStore(store).lookup(secret)
+    with open_store() as store:
+        found = asyncio.run(KeyStore(store).alookup(secret))
     assert found is not None
     assert (found.id, found.tpm) == (key.id, 5)

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from mixstack.config import parse_config
 from mixstack.gateway import Gateway
 from mixstack.store import recent_calls
+from mixstack.store.db import sqlite_of
 from mixstack.store.monitor import recent_alerts, seal_chain, verify_chain
 from tests.conftest import FAKE_MODELS, run_cli
 from tests.upstream_servers import RecordingUpstream, Scripted, ServerThread, chat_json
@@ -257,7 +258,7 @@ def test_streamed_answers_carry_the_flag_header(running: Running) -> None:
 
 def _flushed(running: Running) -> Any:
     running.gateway.pipeline.flush()
-    return running.gateway.pipeline.store
+    return sqlite_of(running.gateway.pipeline.store)
 
 
 def test_the_privacy_chain_shows_a_changed_or_deleted_row(running: Running) -> None:

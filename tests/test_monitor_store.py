@@ -8,11 +8,11 @@ from pathlib import Path
 
 from mixstack.config.monitor import MonitorConfig
 from mixstack.monitor.baseline import Baselines, Observation
-from mixstack.store import CallRecord, Store, apply_migrations, record_call
+from mixstack.store import CallRecord, SQLiteStore, apply_migrations, record_call
 from mixstack.store.dashboard import CallFilter, call_page, latency_percentiles, overview_totals
 
 
-def _record(store: Store, i: int, now: float, **extra: object) -> None:
+def _record(store: SQLiteStore, i: int, now: float, **extra: object) -> None:
     fields: dict[str, object] = {
         "request_id": f"req_{i}",
         "model": f"m{i % 3}",
@@ -32,7 +32,7 @@ def _record(store: Store, i: int, now: float, **extra: object) -> None:
 
 def test_aggregates_add_up_across_stores_sharing_a_database(tmp_path: Path) -> None:
     now = time.time()
-    with Store(tmp_path / "x.db") as first, Store(tmp_path / "x.db") as second:
+    with SQLiteStore(tmp_path / "x.db") as first, SQLiteStore(tmp_path / "x.db") as second:
         for i in range(30):
             _record(first if i % 2 else second, i, now, error="boom" if i == 3 else None,
                     abuse='{"label": "injection"}' if i in (4, 5) else None)  # fmt: skip
@@ -54,7 +54,7 @@ def test_aggregates_add_up_across_stores_sharing_a_database(tmp_path: Path) -> N
 
 def test_keyset_pages_return_every_call_once_newest_first(tmp_path: Path) -> None:
     now = time.time()
-    with Store(tmp_path / "x.db") as store:
+    with SQLiteStore(tmp_path / "x.db") as store:
         for i in range(23):
             _record(store, i, now - (i // 5))  # ties in created_at across page boundaries
         store.flush()
@@ -85,7 +85,7 @@ def test_migration_counts_calls_stored_before_it(tmp_path: Path) -> None:
             (f"r{i}", now - i),
         )
     conn.close()
-    with Store(path) as store:
+    with SQLiteStore(path) as store:
         totals = overview_totals(store, 60, int(now // 60) - 1)
         assert totals["requests"] == 7
         [hist] = latency_percentiles(store, 3600, 0, step=1_000_000)

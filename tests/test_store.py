@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mixstack.store import CallRecord, Store, apply_migrations, recent_calls, record_call
+from mixstack.store import CallRecord, SQLiteStore, apply_migrations, recent_calls, record_call
 from mixstack.store.db import migration_scripts
 
 
@@ -24,21 +24,21 @@ def _schema(path: Path) -> list[tuple[str, str]]:
 def test_fresh_and_migrated_databases_have_the_same_schema(tmp_path: Path) -> None:
     latest = len(migration_scripts())
     fresh = tmp_path / "fresh.db"
-    Store(fresh).close()
+    SQLiteStore(fresh).close()
     # a database left at every older version, then opened by the current code
     for start in range(latest):
         old = tmp_path / f"old{start}.db"
         conn = sqlite3.connect(old)
         assert apply_migrations(conn, upto=start) == start
         conn.close()
-        with Store(old) as store:
+        with SQLiteStore(old) as store:
             assert store.version == latest
         assert _schema(old) == _schema(fresh)
 
 
 def test_wal_mode_and_round_trip(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    with Store(path) as store:
+    with SQLiteStore(path) as store:
         mode = store.query_one("PRAGMA journal_mode")
         assert mode is not None
         assert mode[0] == "wal"
@@ -62,12 +62,12 @@ def test_wal_mode_and_round_trip(tmp_path: Path) -> None:
 
 def test_rows_survive_reopen_and_bad_writes_do_not_poison_the_batch(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    store = Store(path)
+    store = SQLiteStore(path)
     bad = store.write("INSERT INTO no_such_table VALUES (1)")
     record_call(store, CallRecord(request_id="ok", model="m/x", provider="p", locality="local"))
     store.close()
     assert isinstance(bad.exception(), sqlite3.OperationalError)
-    with Store(path) as again:
+    with SQLiteStore(path) as again:
         assert [r["request_id"] for r in recent_calls(again)] == ["ok"]
 
 
@@ -77,10 +77,10 @@ def test_concurrent_openers_migrate_once(tmp_path: Path) -> None:
     import sys
 
     path = tmp_path / "race.db"
-    code = "import sys; from mixstack.store import Store; Store(sys.argv[1]).close()"
+    code = "import sys; from mixstack.store import SQLiteStore; SQLiteStore(sys.argv[1]).close()"
     procs = [subprocess.Popen([sys.executable, "-c", code, str(path)]) for _ in range(4)]
     assert [p.wait(timeout=60) for p in procs] == [0, 0, 0, 0]
-    with Store(path) as store:
+    with SQLiteStore(path) as store:
         assert store.version == len(migration_scripts())
 
 
@@ -89,7 +89,7 @@ def test_a_run_of_queued_inserts_lands_whole_and_a_bad_row_loses_only_itself(
 ) -> None:
     """Queued inserts are written as one multi-row statement; a row that breaks a
     constraint falls back to row-by-row, so only that row is lost (and logged)."""
-    store = Store(tmp_path / "s.db")
+    store = SQLiteStore(tmp_path / "s.db")
     store.write("CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER NOT NULL)").result()
     with caplog.at_level(logging.WARNING, logger="mixstack.store"):
         for batch in range(3):
@@ -106,7 +106,7 @@ def test_a_run_of_queued_inserts_lands_whole_and_a_bad_row_loses_only_itself(
 
 
 def test_queued_updates_and_named_parameters_still_apply_in_order(tmp_path: Path) -> None:
-    store = Store(tmp_path / "s.db")
+    store = SQLiteStore(tmp_path / "s.db")
     store.write("CREATE TABLE c (k TEXT PRIMARY KEY, n INTEGER)").result()
     store.submit("INSERT INTO c VALUES (:k, :n)", {"k": "a", "n": 0})
     for _ in range(50):
@@ -121,7 +121,7 @@ def test_queued_updates_and_named_parameters_still_apply_in_order(tmp_path: Path
 def test_text_sqlite_cannot_encode_is_stored_escaped_and_the_writer_lives_on(
     tmp_path: Path,
 ) -> None:
-    store = Store(tmp_path / "s.db")
+    store = SQLiteStore(tmp_path / "s.db")
     store.write("CREATE TABLE t (k TEXT)").result()
     for i in range(3):  # a run of queued rows with one bad value, then a waited-on write
         store.submit("INSERT INTO t VALUES (?)", ("bad \ud800" if i == 1 else f"ok {i}",))
@@ -130,3 +130,21 @@ def test_text_sqlite_cannot_encode_is_stored_escaped_and_the_writer_lives_on(
     rows = sorted(r["k"] for r in store.query("SELECT k FROM t"))
     store.close()
     assert rows == ["bad \\ud800", "lone \\udfff", "ok 0", "ok 2"]
+
+
+def test_the_backend_is_chosen_by_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mixstack.errors import ConfigError
+    from mixstack.store import STORE_ENV, open_store
+
+    path = tmp_path / "by-url.db"
+    with open_store(f"sqlite:///{path}") as store:
+        assert isinstance(store, SQLiteStore)
+        assert store.url == f"sqlite:///{path}"
+    assert path.is_file()
+    monkeypatch.setenv(STORE_ENV, f"sqlite:///{tmp_path / 'env.db'}")
+    open_store().close()
+    assert (tmp_path / "env.db").is_file()
+    with pytest.raises(ConfigError, match="names no backend"):
+        open_store("mysql://localhost/x")
+    with pytest.raises(ConfigError, match="no file path"):
+        open_store("sqlite://")

@@ -182,19 +182,15 @@ def _check_config(config_path: Path | None) -> tuple[Check, Any]:
 
 
 def _check_store(config: Any) -> Check:
-    from mixstack.store.db import default_home, migration_scripts
+    from mixstack.store import default_home
+    from mixstack.store.db import inspect_file, migration_scripts
 
     path = default_home(config.home if config is not None else None) / "mixstack.db"
     latest = len(migration_scripts())
     if not path.exists():
         return Check("store", "ok", f"{path} not created yet (made on first call); schema {latest}")
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-        try:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            integrity = conn.execute("PRAGMA quick_check").fetchone()[0]
-        finally:
-            conn.close()
+        version, integrity = inspect_file(path)
     except sqlite3.Error as exc:
         return Check("store", "fail", f"{path}: {exc}", "move the file aside; a new one is made")
     if integrity != "ok":

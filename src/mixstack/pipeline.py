@@ -27,7 +27,7 @@ from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry,
 from mixstack.resilience import Attempt, Resilience, Target
 from mixstack.router import RouteDecision, Router, RouteRefused
 from mixstack.router.decision import shape_json
-from mixstack.store import CallRecord, Store, record_call
+from mixstack.store import CallRecord, Store, open_store, record_call
 from mixstack.streaming import StreamAccumulator
 from mixstack.types import (
     Chunk,
@@ -108,7 +108,7 @@ class Pipeline:
     @property
     def store(self) -> Store:
         if self._store is None:
-            self._store = Store.open_default(self.config.home)
+            self._store = open_store(self.config.store, home=self.config.home)
         return self._store
 
     # -- stages -------------------------------------------------------------------------

@@ -114,9 +114,9 @@ async def test_traces_without_store_content_keep_no_argument_values(tmp_path: Pa
         result = await runtime.run("read it")
         pipeline.flush()
         trace = load_trace(pipeline.store, result.trace_id)
-        rows = pipeline.store.query("SELECT arguments FROM trace_steps")
+        rows = pipeline.store.traces.steps(result.trace_id)
     assert trace is not None
-    stored = json.dumps(trace) + json.dumps([dict(r) for r in rows])
+    stored = json.dumps(trace) + json.dumps(rows)
     assert secret_arg not in stored
     tool_steps = [s for s in trace["steps"] if s["kind"] == "tool"]
     assert tool_steps[0]["arguments"]["path"].startswith("sha256:")

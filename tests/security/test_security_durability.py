@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from mixstack.store import Store
+from mixstack.store import SQLiteStore
 from tests.conftest import FAKE_MODELS
 from tests.security.test_security_auth import BODY
 from tests.upstream_servers import free_port
@@ -96,7 +96,7 @@ def test_three_kills_under_load_lose_no_acknowledged_call(tmp_path: Path, home: 
                 proc.wait(timeout=30)
     assert len(acknowledged) >= 3 * PER_LIFE
     db = home / "mixstack.db"
-    Store(db).close()  # opening the store replays the journals of the killed processes
+    SQLiteStore(db).close()  # opening the store replays the journals of the killed processes
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         stored = {r[0] for r in conn.execute("SELECT request_id FROM calls")}
@@ -111,7 +111,7 @@ def test_a_journal_left_by_a_dead_process_is_replayed_once(tmp_path: Path) -> No
     from mixstack.store.journal import Journal
 
     db = tmp_path / "m.db"
-    Store(db).close()
+    SQLiteStore(db).close()
     journal = Journal(db)  # as a process that died before its rows committed
     rows = [
         CallRecord(request_id="a", model="m", provider="p", locality="local", created_at=1.0),
@@ -119,11 +119,11 @@ def test_a_journal_left_by_a_dead_process_is_replayed_once(tmp_path: Path) -> No
     ]
     for row in rows:
         journal.append(_INSERT, _ROW(row))
-    with Store(db) as live:  # the writer of the journal is alive: its journal is left alone
+    with SQLiteStore(db) as live:  # the writer of the journal is alive: its journal is left alone
         assert live.query("SELECT request_id FROM calls") == []
     journal._fd, fd = -1, journal._fd  # the process dies: its lock goes with it
     os.close(fd)
-    with Store(db) as reopened:
+    with SQLiteStore(db) as reopened:
         found = {r[0] for r in reopened.query("SELECT request_id FROM calls")}
     assert found == {"a", "b"}
     assert not journal.path.exists()

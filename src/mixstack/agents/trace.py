@@ -16,39 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mixstack.store import Store
+from mixstack.store.traces import STEP_COLUMNS
 
 __all__ = ["TraceRecorder", "TraceStep", "digest", "load_trace", "recent_traces"]
 
 _PREVIEW = 600
 
-_STEP_COLUMNS = (
-    "trace_id",
-    "seq",
-    "created_at",
-    "agent",
-    "kind",
-    "model",
-    "request_id",
-    "route",
-    "messages_digest",
-    "tool",
-    "arguments",
-    "decision",
-    "ok",
-    "output_digest",
-    "preview",
-    "findings",
-    "error",
-    "prompt_tokens",
-    "completion_tokens",
-    "cost_usd",
-    "latency_ms",
-    "detail",
-)
-_INSERT_STEP = (
-    f"INSERT INTO trace_steps ({', '.join(_STEP_COLUMNS)}) "
-    f"VALUES ({', '.join(':' + c for c in _STEP_COLUMNS)})"
-)
 _JSON_COLUMNS = ("route", "arguments", "decision", "findings", "detail")
 
 
@@ -97,9 +70,8 @@ class TraceRecorder:
         self._content = store_content
         self._created = time.time()
         if store is not None:
-            store.submit(
-                "INSERT INTO traces (id, created_at, task, kind, workload) VALUES (?, ?, ?, ?, ?)",
-                (self.id, self._created, task if store_content else digest(task), kind, workload),
+            store.traces.start(
+                self.id, self._created, task if store_content else digest(task), kind, workload
             )
 
     def add(self, step: TraceStep) -> TraceStep:
@@ -117,13 +89,13 @@ class TraceRecorder:
             step.preview = step.preview[:_PREVIEW] + "…"
         self.steps.append(step)
         if self._store is not None:
-            row = {c: getattr(step, c, None) for c in _STEP_COLUMNS if c != "trace_id"}
+            row = {c: getattr(step, c, None) for c in STEP_COLUMNS if c != "trace_id"}
             row["trace_id"] = self.id
             row["ok"] = None if step.ok is None else int(step.ok)
             for column in _JSON_COLUMNS:
                 value = row[column]
                 row[column] = None if value in (None, {}, []) else json.dumps(value, default=str)
-            self._store.submit(_INSERT_STEP, row)
+            self._store.traces.add_step(row)
         return step
 
     def finish(
@@ -139,47 +111,32 @@ class TraceRecorder:
         if self._store is None:
             return
         now = time.time()
-        self._store.submit(
-            "UPDATE traces SET finished_at = ?, stopped = ?, result = ?, prompt_tokens = ?, "
-            "completion_tokens = ?, cost_usd = ?, steps = ?, wall_ms = ?, budget = ? "
-            "WHERE id = ?",
-            (
-                now,
-                stopped,
-                result if self._content else digest(result),
-                prompt_tokens,
-                completion_tokens,
-                cost_usd,
-                len(self.steps),
-                (now - self._created) * 1000,
-                json.dumps(budget),
-                self.id,
-            ),
+        self._store.traces.finish(
+            self.id,
+            {
+                "finished_at": now,
+                "stopped": stopped,
+                "result": result if self._content else digest(result),
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "cost_usd": cost_usd,
+                "steps": len(self.steps),
+                "wall_ms": (now - self._created) * 1000,
+                "budget": json.dumps(budget),
+            },
         )
         self._store.flush()
 
 
 def load_trace(store: Store, trace_id: str) -> dict[str, Any] | None:
     """The trace and its steps as JSON-ready dicts; `last` names the newest trace."""
-    if trace_id == "last":
-        row = store.query_one("SELECT * FROM traces ORDER BY created_at DESC LIMIT 1")
-    else:
-        row = store.query_one("SELECT * FROM traces WHERE id = ?", (trace_id,))
-        if row is None and len(trace_id) >= 6:
-            matches = store.query(
-                "SELECT * FROM traces WHERE id LIKE ? LIMIT 2", (trace_id.replace("%", "") + "%",)
-            )
-            row = matches[0] if len(matches) == 1 else None
-    if row is None:
+    trace = store.traces.get(trace_id)
+    if trace is None:
         return None
-    trace = dict(row)
     if trace.get("budget"):
         trace["budget"] = json.loads(trace["budget"])
     steps = []
-    for step_row in store.query(
-        "SELECT * FROM trace_steps WHERE trace_id = ? ORDER BY seq", (trace["id"],)
-    ):
-        step = dict(step_row)
+    for step in store.traces.steps(trace["id"]):
         step.pop("id", None)
         step.pop("trace_id", None)
         for column in _JSON_COLUMNS:
@@ -193,9 +150,4 @@ def load_trace(store: Store, trace_id: str) -> dict[str, Any] | None:
 
 
 def recent_traces(store: Store, limit: int = 20) -> list[dict[str, Any]]:
-    rows = store.query(
-        "SELECT id, created_at, kind, workload, stopped, steps, cost_usd, task FROM traces "
-        "ORDER BY created_at DESC LIMIT ?",
-        (limit,),
-    )
-    return [dict(r) for r in rows]
+    return store.traces.recent(limit)

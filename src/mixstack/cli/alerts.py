@@ -12,7 +12,7 @@ from rich.table import Table
 
 from mixstack.cli.common import ConfigOption, JsonOption, load, print_json
 from mixstack.errors import InvalidRequestError
-from mixstack.store import Store
+from mixstack.store import open_store
 from mixstack.store.monitor import recent_alerts
 
 __all__ = ["alerts_command"]
@@ -45,7 +45,7 @@ def alerts_command(
     """List the alerts raised by the gateway's monitor (baselines, thresholds, prompt leaks)."""
     cfg = load(config)
     cutoff = _since(since)
-    with Store.open_default(cfg.home) as store:
+    with open_store(cfg.store, home=cfg.home) as store:
         rows = recent_alerts(store, n, subject=key, since=cutoff)
     if as_json:
         print_json(rows)

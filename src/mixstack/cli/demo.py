@@ -64,7 +64,7 @@ async def _step_log(pipeline: Pipeline) -> None:
     keys = ("request_id", "model", "locality", "endpoint", "prompt_tokens", "completion_tokens")
     for key in keys:
         stdout_console().print(f"  {key:18} {row[key]}")
-    stdout_console().print(f"  {'store':18} {pipeline.store.path}")
+    stdout_console().print(f"  {'store':18} {pipeline.store.url}")
 
 
 async def _step_agent(pipeline: Pipeline) -> None:

@@ -244,9 +244,9 @@ def eval_compare(
     """What changed between two runs: flipped cases and metric deltas."""
     from mixstack.evals.compare import compare_runs
     from mixstack.evals.runs import find_run
-    from mixstack.store import Store
+    from mixstack.store import open_store
 
-    with Store.open_default() as store:
+    with open_store() as store:
         a, b = find_run(run_a, store), find_run(run_b, store)
     diff = compare_runs(a, b)
     if as_json:
@@ -290,9 +290,9 @@ def eval_calibrate(
     """Write the routing calibration: per workload, the cheapest model meeting the target."""
     from mixstack.evals.calibrate import calibrate, write_calibration
     from mixstack.evals.runs import find_run
-    from mixstack.store import Store
+    from mixstack.store import open_store
 
-    with Store.open_default() as store:
+    with open_store() as store:
         found = find_run(run, store)
     summary = found.summary()
     if summary is None:

@@ -11,7 +11,7 @@ from rich.table import Table
 from mixstack.cli.common import ConfigOption, JsonOption, load, print_json, stdout_console
 from mixstack.errors import InvalidRequestError
 from mixstack.guard.keys import KeyStore, VirtualKey, parse_expiry
-from mixstack.store import Store
+from mixstack.store import open_store
 
 __all__ = ["keys_app"]
 
@@ -56,7 +56,7 @@ def create_command(
     """Create a key; its secret is printed once and never stored."""
     cfg = load(config)
     expires_at = parse_expiry(expires) if expires is not None else None
-    with Store.open_default(cfg.home) as store:
+    with open_store(cfg.store, home=cfg.home) as store:
         secret, key = KeyStore(store).create(
             name=name,
             budget_usd=budget,
@@ -83,7 +83,7 @@ def list_command(
 ) -> None:
     """List keys with their limits and what they have used (never the secrets)."""
     cfg = load(config)
-    with Store.open_default(cfg.home) as store:
+    with open_store(cfg.store, home=cfg.home) as store:
         keys = KeyStore(store).list(include_revoked=all_keys)
     if as_json:
         print_json([k.to_json() for k in keys])
@@ -131,7 +131,7 @@ def revoke_command(
 ) -> None:
     """Revoke a key; requests with it get 401 within seconds."""
     cfg = load(config)
-    with Store.open_default(cfg.home) as store:
+    with open_store(cfg.store, home=cfg.home) as store:
         if not KeyStore(store).revoke(key_id):
             raise InvalidRequestError(
                 f"no active key {key_id!r}; run `mixstack keys list` to see the key ids."

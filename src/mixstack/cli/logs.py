@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from mixstack.cli.common import ConfigOption, JsonOption, load, print_json, stdout_console
-from mixstack.store import Store, recent_calls
+from mixstack.store import open_store, recent_calls
 
 __all__ = ["logs_command"]
 
@@ -30,14 +30,14 @@ def logs_command(
     if privacy:
         from mixstack.cli.privacy_log import privacy_rows, show_privacy
 
-        with Store.open_default(cfg.home) as store:
+        with open_store(cfg.store, home=cfg.home) as store:
             found = privacy_rows(store, n)
         if as_json:
             print_json(found)
         else:
             show_privacy(found)
         return
-    with Store.open_default(cfg.home) as store:
+    with open_store(cfg.store, home=cfg.home) as store:
         rows = recent_calls(store, n)
     if as_json:
         print_json(rows)

@@ -30,12 +30,7 @@ def _host(endpoint: str) -> str:
 
 
 def privacy_rows(store: Store, limit: int) -> list[dict[str, Any]]:
-    rows = store.query(
-        "SELECT request_id, created_at, front_door, workload, policy, model, locality, "
-        "endpoint, pii, redacted, route, error_type FROM calls "
-        "ORDER BY created_at DESC, id DESC LIMIT ?",
-        (limit,),
-    )
+    rows = store.calls.recent(limit)
     out = []
     for row in rows:
         route = json.loads(row["route"]) if row["route"] else None

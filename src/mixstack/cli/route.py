@@ -35,7 +35,7 @@ from mixstack.guard.pii import PiiScanner, format_counts, request_texts
 from mixstack.providers.base import ProviderRegistry
 from mixstack.router import RouteDecision, Router, RouteRefused
 from mixstack.router.replay import ReplayReport, replay_calls
-from mixstack.store import Store
+from mixstack.store import open_store
 from mixstack.types import ImagePart, Request, SamplingParams
 
 __all__ = ["route_command", "show_route"]
@@ -200,13 +200,8 @@ def _replay(new_config: Path | None, since: str | None, as_json: bool) -> None:
         )
     new = load_config(new_config)
     start = _since(since)
-    with Store.open_default(new.home) as store:
-        rows = [
-            dict(r)
-            for r in store.query(
-                "SELECT * FROM calls WHERE created_at >= ? ORDER BY created_at", (start,)
-            )
-        ]
+    with open_store(new.store, home=new.home) as store:
+        rows = store.calls.since(start)
     catalog = Catalog(new, ProviderRegistry(new))
     router = Router(new, catalog, check_availability=False)
     report = replay_calls(rows, router, catalog)

@@ -33,15 +33,16 @@ def serve_command(
     from mixstack.gateway import create_app
     from mixstack.gateway.connections import server_options
     from mixstack.guard.budget import Budget
-    from mixstack.store import Store
+    from mixstack.store import open_store
 
     cfg = load(config)
     settings = cfg.gateway
     host = host or settings.host
     port = port or settings.port
     workers = workers or settings.workers
-    with Store.open_default(cfg.home) as store:
-        Budget.reset_holds(store)  # holds of a server that died mid-request
+    with open_store(cfg.store, home=cfg.home) as store:
+        # holds of a server that died mid-request; other live servers' holds are kept
+        Budget.reclaim_holds(store)
     err_console.print(
         f"mixstack gateway on http://{host}:{port}/v1 ({workers} worker"
         f"{'s' if workers > 1 else ''}; auth: {settings.auth}); Ctrl-C stops it."

@@ -20,7 +20,7 @@ from mixstack.cli.common import (
     stdout_console,
 )
 from mixstack.errors import InvalidRequestError
-from mixstack.store import Store
+from mixstack.store import open_store
 
 __all__ = ["trace_command"]
 
@@ -38,7 +38,7 @@ def trace_command(
 ) -> None:
     """Show an agent run's timeline, or list the latest runs."""
     cfg = load(config)
-    with Store.open_default(cfg.home) as store:
+    with open_store(cfg.store, home=cfg.home) as store:
         if trace_id is None:
             rows = recent_traces(store, n)
             if as_json:

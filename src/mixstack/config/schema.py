@@ -29,6 +29,11 @@ class Config(BaseModel):
     home: Path | None = Field(
         default=None, description="where the store lives (default: $MIXSTACK_HOME or user data)"
     )
+    store: str | None = Field(
+        default=None,
+        description="store URL: sqlite:///path/mixstack.db (default: the home's) or "
+        "postgresql://user@host/db (several gateway replicas); $MIXSTACK_STORE overrides it",
+    )
     store_content: bool = Field(
         default=True, description="store prompt and response text with each call"
     )

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -26,8 +25,6 @@ _string: Callable[[str], str] = json.encoder.encode_basestring
 
 #: what a hit does not need back
 _UNSTORED = {"route"}
-#: SQLite's smallest limit on `?` parameters in one statement is 999
-_LOOKUP_CHUNK = 500
 
 _Dump = Callable[[Any, Callable[[Any], Any]], str]
 
@@ -172,35 +169,22 @@ class PreparedKeys:
 
 
 class ResponseCache:
+    """Completions by request key, in the store's response cache (reads off the event loop)."""
+
     def __init__(self, store: Store):
-        self._store = store
+        self._repo = store.responses
 
-    def get(self, key: str) -> Completion | None:
-        row = self._store.query_one("SELECT completion FROM response_cache WHERE key = ?", (key,))
-        if row is None:
-            return None
-        return Completion.model_validate_json(row[0])
+    async def get(self, key: str) -> Completion | None:
+        stored = await self._repo.get(key)
+        return None if stored is None else Completion.model_validate_json(stored)
 
-    def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+    async def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         """The stored completions (as JSON, see `load`) of those keys that have one."""
-        found: dict[str, str] = {}
-        unique = list(dict.fromkeys(keys))
-        for start in range(0, len(unique), _LOOKUP_CHUNK):
-            chunk = unique[start : start + _LOOKUP_CHUNK]
-            marks = ",".join("?" * len(chunk))
-            rows = self._store.query(
-                f"SELECT key, completion FROM response_cache WHERE key IN ({marks})", chunk
-            )
-            found.update((row[0], row[1]) for row in rows)
-        return found
+        return await self._repo.get_many(keys)
 
     @staticmethod
     def load(stored: str) -> Completion:
         return Completion.model_validate_json(stored)
 
     def put(self, key: str, completion: Completion) -> None:
-        self._store.submit(
-            "INSERT OR REPLACE INTO response_cache (key, model, created_at, completion) "
-            "VALUES (?, ?, ?, ?)",
-            (key, completion.model, time.time(), completion.model_dump_json(exclude=_UNSTORED)),
-        )
+        self._repo.put(key, completion.model, completion.model_dump_json(exclude=_UNSTORED))

@@ -159,7 +159,7 @@ class EvalRunner:
         if self.cache is None:
             return [_Job(item, "", None) for item in items]
         keys = [self._key(item, model) for item in items]
-        stored = self.cache.get_many(keys) if keys else {}
+        stored = await self.cache.get_many(keys) if keys else {}
         lines: list[ResultLine] = []
         later: list[_Job] = []
         for item, key in zip(items, keys, strict=True):
@@ -236,7 +236,7 @@ class EvalRunner:
         """One item sent to one model (the cache first), scored."""
         request = item.request.with_changes(model=model)
         key = self._keys(request) if self.cache is not None else ""
-        hit = self.cache.get(key) if self.cache is not None else None
+        hit = await self.cache.get(key) if self.cache is not None else None
         if hit is not None:
             return await self._finish(item, model, hit, cached=True, attempts=0)
         return await self._ask(item, model, request, key)
@@ -328,7 +328,7 @@ class EvalRunner:
         if model not in self.limiters:
             self.limiters[model] = AdaptiveLimiter(self.options.concurrency)
         key = self._keys(request) if self.cache is not None else ""
-        hit = self.cache.get(key) if self.cache is not None else None
+        hit = await self.cache.get(key) if self.cache is not None else None
         if hit is not None:
             return hit
         try:

@@ -11,7 +11,7 @@ from typing import Any
 
 from mixstack.errors import UserError
 from mixstack.evals.results import RESULTS
-from mixstack.store import Store, default_home
+from mixstack.store import EvalRunRow, Store, default_home
 
 __all__ = ["RunDir", "find_run", "latest_unfinished", "new_run_id", "record_run"]
 
@@ -70,36 +70,27 @@ def record_run(
     store: Store, meta: dict[str, Any], status: str, summary: Any = None, *, wait: bool = True
 ) -> None:
     """Insert or update the run's row; `wait=False` leaves the commit to the store's writer."""
-    done = store.write(
-        "INSERT INTO eval_runs (id, suite, suite_path, fingerprint, workload, models, out_dir, "
-        "status, started_at, finished_at, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT(id) DO UPDATE SET status = excluded.status, "
-        "finished_at = excluded.finished_at, summary = excluded.summary",
-        (
-            meta["run_id"],
-            meta["suite"],
-            meta["suite_path"],
-            meta["fingerprint"],
-            meta["workload"],
-            json.dumps(meta["models"]),
-            meta["out_dir"],
-            status,
-            meta["started_at"],
-            time.time() if status != "running" else None,
-            json.dumps(summary, default=str) if summary is not None else None,
+    store.runs.save(
+        EvalRunRow(
+            id=meta["run_id"],
+            suite=meta["suite"],
+            suite_path=meta["suite_path"],
+            fingerprint=meta["fingerprint"],
+            workload=meta["workload"],
+            models_json=json.dumps(meta["models"]),
+            out_dir=meta["out_dir"],
+            status=status,
+            started_at=meta["started_at"],
+            finished_at=time.time() if status != "running" else None,
+            summary_json=json.dumps(summary, default=str) if summary is not None else None,
         ),
+        wait=wait,
     )
-    if wait:
-        done.result()
 
 
 def latest_unfinished(store: Store, suite_path: str, fingerprint: str) -> RunDir | None:
-    row = store.query_one(
-        "SELECT out_dir FROM eval_runs WHERE suite_path = ? AND fingerprint = ? "
-        "AND status != 'finished' ORDER BY started_at DESC LIMIT 1",
-        (suite_path, fingerprint),
-    )
-    return RunDir(Path(row[0])) if row is not None else None
+    out_dir = store.runs.latest_unfinished(suite_path, fingerprint)
+    return RunDir(Path(out_dir)) if out_dir is not None else None
 
 
 def find_run(ref: str, store: Store | None = None) -> RunDir:
@@ -112,9 +103,9 @@ def find_run(ref: str, store: Store | None = None) -> RunDir:
     if (default_runs_dir() / ref / RESULTS).is_file():
         return RunDir(default_runs_dir() / ref)
     if store is not None:
-        row = store.query_one("SELECT out_dir FROM eval_runs WHERE id = ?", (ref,))
-        if row is not None and (Path(row[0]) / RESULTS).is_file():
-            return RunDir(Path(row[0]))
+        out_dir = store.runs.out_dir(ref)
+        if out_dir is not None and (Path(out_dir) / RESULTS).is_file():
+            return RunDir(Path(out_dir))
     raise UserError(
         f"no eval run {ref!r}; pass a run directory (the one with results.jsonl) or a run id "
         "printed by `mixstack eval`."

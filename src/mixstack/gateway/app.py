@@ -331,7 +331,7 @@ class Gateway:
 
     async def health(self, request: HttpRequest) -> Response:
         """Liveness for anyone; models and circuit states only for an admin key."""
-        if not self.auth.is_admin(request.headers):
+        if not await self.auth.is_admin(request.headers):
             return JSONResponse({"status": "ok"})
         return JSONResponse(
             {
@@ -351,7 +351,7 @@ class Gateway:
 
     async def models(self, request: HttpRequest) -> Response:
         try:
-            key = self._authenticate(request.headers)
+            key = await self._authenticate(request.headers)
         except MixstackError as exc:
             return error_response(exc)
         data = [info for info in self._model_infos() if key is None or key.allows(str(info["id"]))]
@@ -360,7 +360,7 @@ class Gateway:
     async def model(self, request: HttpRequest) -> Response:
         """`GET /v1/models/{id}` (ids hold a `/`, so the rest of the path is the id)."""
         try:
-            key = self._authenticate(request.headers)
+            key = await self._authenticate(request.headers)
         except MixstackError as exc:
             return error_response(exc)
         wanted = request.path_params["model"]
@@ -411,7 +411,7 @@ class Gateway:
         model = "-"
         key: VirtualKey | None = None
         try:
-            key = self._authenticate(request.headers)
+            key = await self._authenticate(request.headers)
             parsed = wire.parse(
                 await self._read_body(request),
                 request.headers,
@@ -451,8 +451,8 @@ class Gateway:
             return model
         return "other"
 
-    def _authenticate(self, headers: Mapping[str, str]) -> VirtualKey | None:
-        return self.auth.authenticate(headers)
+    async def _authenticate(self, headers: Mapping[str, str]) -> VirtualKey | None:
+        return await self.auth.authenticate(headers)
 
     async def _read_body(self, request: HttpRequest) -> bytes:
         limit = self.settings.max_body_bytes
@@ -480,7 +480,7 @@ class Gateway:
         if not key.allows(request.model):
             raise ModelNotAllowed(key, request.model or "<default>")
         if key.period_over():
-            key = self.keys.restart_period(key)
+            key = await self.keys.restart_period(key)
         plan = plan_hold(
             key,
             request,

@@ -57,15 +57,15 @@ class Authenticator:
         self.keys = keys
         self.mode = mode
 
-    def enforced(self) -> bool:
+    async def enforced(self) -> bool:
         """Whether requests need a key right now."""
         if self.mode == "off":
             return False
-        return self.mode == "required" or self.keys.any_ever()
+        return self.mode == "required" or await self.keys.aany_ever()
 
-    def authenticate(self, headers: Mapping[str, str]) -> VirtualKey | None:
+    async def authenticate(self, headers: Mapping[str, str]) -> VirtualKey | None:
         """The caller's key; None only when keys are not enforced. Raises `KeyRejected`."""
-        if not self.enforced():
+        if not await self.enforced():
             return None
         token = bearer_token(headers)
         if not token:
@@ -73,7 +73,7 @@ class Authenticator:
                 "this gateway needs an API key; send `Authorization: Bearer <key>` "
                 "(an admin creates one with `mixstack keys create`)."
             )
-        key = self.keys.lookup(token)
+        key = await self.keys.alookup(token)
         if key is None:
             raise KeyRejected(
                 "invalid API key; check the key or ask an admin for one (`mixstack keys create`)."
@@ -90,16 +90,16 @@ class Authenticator:
             )
         return key
 
-    def require_admin(self, headers: Mapping[str, str], what: str = "this endpoint") -> None:
+    async def require_admin(self, headers: Mapping[str, str], what: str = "this endpoint") -> None:
         """Raise unless the caller holds an admin key (or keys are not enforced at all)."""
-        key = self.authenticate(headers)
+        key = await self.authenticate(headers)
         if key is not None and not key.admin:
             raise AdminRequired(key, what)
 
-    def is_admin(self, headers: Mapping[str, str]) -> bool:
+    async def is_admin(self, headers: Mapping[str, str]) -> bool:
         """Whether the caller may see admin details (False instead of an error)."""
         try:
-            self.require_admin(headers)
+            await self.require_admin(headers)
         except MixstackError:
             return False
         return True
@@ -109,7 +109,7 @@ class Authenticator:
 
         async def guarded(request: HttpRequest) -> Response:
             try:
-                self.require_admin(request.headers, what)
+                await self.require_admin(request.headers, what)
             except MixstackError as exc:
                 return error_response(exc)
             return await endpoint(request)

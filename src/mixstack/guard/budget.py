@@ -1,67 +1,44 @@
 """Key budgets (USD and tokens): reserve an estimate before the call, settle the real cost after.
 
-The reservation is one conditional write through the store's writer thread; the database
-trigger of migration 0003 refuses it when spent + reserved would pass the budget, so budgets
-hold under any concurrency, across gateway processes too. A request can overspend only by
-what its real cost exceeds its estimate, never by more than that one request's cost.
+The hold goes through the store's budget repository, which refuses it when spent + held
+would pass the budget, atomically, so budgets hold under any concurrency and across gateway
+processes. A request can overspend only by what its real cost exceeds its estimate, never
+by more than that one request's cost. Holds belong to the process that took them: a
+process starting frees only the holds of processes that are gone.
 """
 
 from __future__ import annotations
 
-import asyncio
-import sqlite3
-from dataclasses import dataclass
-
 from mixstack.errors import BudgetExceeded
-from mixstack.guard.keys import VirtualKey
-from mixstack.store import Store
+from mixstack.store import Hold, Store, VirtualKey
 
 __all__ = ["Budget", "Reservation"]
 
-
-@dataclass(frozen=True, slots=True)
-class Reservation:
-    key_id: str
-    cost_usd: float
-    tokens: int
-    held: bool
+#: what `reserve` returns (a hold with no id when the key has no budget)
+Reservation = Hold
 
 
 class Budget:
     def __init__(self, store: Store):
         self.store = store
+        self.repo = store.budgets
 
     async def reserve(self, key: VirtualKey, cost_usd: float, tokens: int) -> Reservation:
         if not key.limited:
-            return Reservation(key.id, 0.0, 0, held=False)
-        future = self.store.write(
-            "UPDATE api_keys SET reserved_usd = reserved_usd + ?, "
-            "tokens_reserved = tokens_reserved + ? WHERE id = ?",
-            (cost_usd, tokens, key.id),
-        )
-        try:
-            await asyncio.wrap_future(future)
-        except sqlite3.IntegrityError as exc:
-            raise BudgetExceeded(self._message(key, cost_usd, tokens)) from exc
-        return Reservation(key.id, cost_usd, tokens, held=True)
+            return Hold(None, key.id, 0.0, 0)
+        hold = await self.repo.reserve(key.id, cost_usd, tokens)
+        if hold is None:
+            raise BudgetExceeded(await self._message(key, cost_usd, tokens))
+        return hold
 
     def settle(self, reservation: Reservation, cost_usd: float, tokens: int) -> None:
         """Release the hold and add the real spend; queued, never waited on."""
-        self.store.submit(
-            "UPDATE api_keys SET reserved_usd = MAX(0, reserved_usd - ?), "
-            "tokens_reserved = MAX(0, tokens_reserved - ?), spent_usd = spent_usd + ?, "
-            "tokens_used = tokens_used + ?, requests = requests + 1 WHERE id = ?",
-            (reservation.cost_usd, reservation.tokens, cost_usd, tokens, reservation.key_id),
-        )
+        self.repo.settle(reservation, cost_usd, tokens)
 
-    def _message(self, key: VirtualKey, cost_usd: float, tokens: int) -> str:
-        row = self.store.query_one(
-            "SELECT spent_usd, reserved_usd, tokens_used, tokens_reserved FROM api_keys "
-            "WHERE id = ?",
-            (key.id,),
-        )
-        spent = row["spent_usd"] if row else 0.0
-        used = row["tokens_used"] if row else 0
+    async def _message(self, key: VirtualKey, cost_usd: float, tokens: int) -> str:
+        usage = await self.repo.usage(key.id)
+        spent = usage.spent_usd if usage else 0.0
+        used = usage.tokens_used if usage else 0
         if key.budget_usd is not None and spent + cost_usd > key.budget_usd - 1e-12:
             return (
                 f"key {key.id} is over its budget: ${spent:.6f} of ${key.budget_usd:.6f} spent "
@@ -80,6 +57,7 @@ class Budget:
         )
 
     @staticmethod
-    def reset_holds(store: Store) -> None:
-        """Clear holds left by a process that died mid-request (call before serving)."""
-        store.write("UPDATE api_keys SET reserved_usd = 0, tokens_reserved = 0").result()
+    def reclaim_holds(store: Store) -> int:
+        """Free the holds of processes that are gone (call before serving); the holds of
+        other live processes sharing the store are kept. Returns how many were freed."""
+        return store.budgets.reclaim()

@@ -9,17 +9,14 @@ a budget period after which its spend starts again from zero.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import secrets
 import time
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from fnmatch import fnmatchcase
-from typing import Any, Literal, get_args
+from datetime import UTC, datetime
+from typing import Literal, get_args
 
 from mixstack.errors import InvalidRequestError, PolicyError
-from mixstack.store import Store
+from mixstack.store import Store, VirtualKey, next_reset
 
 __all__ = [
     "BudgetPeriod",
@@ -93,128 +90,15 @@ def parse_expiry(text: str, now: float | None = None) -> float:
     return at
 
 
-def next_reset(start: float, period: str) -> float:
-    """When a budget period that began at `start` ends (monthly: same day next month, UTC)."""
-    if period == "daily":
-        return start + 86400.0
-    if period == "weekly":
-        return start + 7 * 86400.0
-    began = datetime.fromtimestamp(start, UTC)
-    year, month = (began.year + 1, 1) if began.month == 12 else (began.year, began.month + 1)
-    day = began.day
-    while True:  # the 31st of a 30-day month ends on the last day of that month
-        try:
-            return began.replace(year=year, month=month, day=day).timestamp()
-        except ValueError:
-            day -= 1
-            if day < 28:
-                return (began + timedelta(days=30)).timestamp()
-
-
-@dataclass(frozen=True, slots=True)
-class VirtualKey:
-    id: str
-    name: str
-    prefix: str
-    created_at: float
-    revoked_at: float | None = None
-    budget_usd: float | None = None
-    spent_usd: float = 0.0
-    reserved_usd: float = 0.0
-    max_tokens: int | None = None
-    tokens_used: int = 0
-    rpm: int | None = None
-    tpm: int | None = None
-    models: tuple[str, ...] = ()
-    requests: int = 0
-    admin: bool = False
-    expires_at: float | None = None
-    budget_period: str | None = None
-    period_start: float | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
-
-    def expired(self, now: float | None = None) -> bool:
-        return self.expires_at is not None and (time.time() if now is None else now) >= (
-            self.expires_at
-        )
-
-    def period_over(self, now: float | None = None) -> bool:
-        """Whether the key's budget period has ended (its spend is due to start from zero)."""
-        if self.budget_period is None or self.period_start is None:
-            return False
-        now = time.time() if now is None else now
-        return now >= next_reset(self.period_start, self.budget_period)
-
-    @property
-    def limited(self) -> bool:
-        """Whether calls must reserve budget (a USD or token budget is set)."""
-        return self.budget_usd is not None or self.max_tokens is not None
-
-    def allows(self, model: str | None) -> bool:
-        """Model patterns are shell-style (`local/*`, `workload/private`); none = all models."""
-        if not self.models:
-            return True
-        return model is not None and any(fnmatchcase(model, p) for p in self.models)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "prefix": self.prefix,
-            "created_at": self.created_at,
-            "revoked": self.revoked_at is not None,
-            "budget_usd": self.budget_usd,
-            "spent_usd": round(self.spent_usd, 8),
-            "max_tokens": self.max_tokens,
-            "tokens_used": self.tokens_used,
-            "rpm": self.rpm,
-            "tpm": self.tpm,
-            "models": list(self.models),
-            "requests": self.requests,
-            "admin": self.admin,
-            "expires_at": self.expires_at,
-            "expired": self.expired(),
-            "budget_period": self.budget_period,
-            "period_start": self.period_start,
-            "resets_at": (
-                next_reset(self.period_start, self.budget_period)
-                if self.budget_period and self.period_start is not None
-                else None
-            ),
-        }
-
-
-def _row_key(row: Any) -> VirtualKey:
-    return VirtualKey(
-        id=row["id"],
-        name=row["name"],
-        prefix=row["prefix"],
-        created_at=row["created_at"],
-        revoked_at=row["revoked_at"],
-        budget_usd=row["budget_usd"],
-        spent_usd=row["spent_usd"],
-        reserved_usd=row["reserved_usd"],
-        max_tokens=row["max_tokens"],
-        tokens_used=row["tokens_used"],
-        rpm=row["rpm"],
-        tpm=row["tpm"],
-        models=tuple(json.loads(row["models"] or "[]")),
-        requests=row["requests"],
-        admin=bool(row["admin"]),
-        expires_at=row["expires_at"],
-        budget_period=row["budget_period"],
-        period_start=row["period_start"],
-    )
-
-
 class KeyStore:
-    """The `api_keys` table (migration 0003), with a short-lived lookup cache."""
+    """Keys through the store's key repository, with a short-lived lookup cache.
+
+    The `a…` methods are for the event loop (the repository reads off it); the others for
+    the CLI and admin pages."""
 
     def __init__(self, store: Store, *, cache_s: float = 2.0):
         self.store = store
+        self.repo = store.keys
         self.cache_s = cache_s
         self._cache: dict[str, tuple[float, VirtualKey | None]] = {}
         self._any: tuple[float, bool] | None = None
@@ -266,65 +150,49 @@ class KeyStore:
             budget_period=budget_period,
             period_start=now if budget_period else None,
         )
-        self.store.write(
-            "INSERT INTO api_keys (id, name, key_hash, prefix, created_at, budget_usd, "
-            "max_tokens, rpm, tpm, models, admin, expires_at, budget_period, period_start) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                key.id,
-                key.name,
-                hash_secret(secret),
-                key.prefix,
-                key.created_at,
-                budget_usd,
-                max_tokens,
-                rpm,
-                tpm,
-                json.dumps(list(models)),
-                int(admin),
-                expires_at,
-                budget_period,
-                key.period_start,
-            ),
-        ).result()
+        self.repo.insert(key, hash_secret(secret))
         self._any = (float("inf"), True)
         return secret, key
 
     def list(self, *, include_revoked: bool = False) -> list[VirtualKey]:
-        where = "" if include_revoked else "WHERE revoked_at IS NULL"
-        rows = self.store.query(f"SELECT * FROM api_keys {where} ORDER BY created_at")
-        return [_row_key(r) for r in rows]
+        return self.repo.list(include_revoked=include_revoked)
 
     def get(self, key_id: str) -> VirtualKey | None:
-        row = self.store.query_one("SELECT * FROM api_keys WHERE id = ?", (key_id,))
-        return _row_key(row) if row is not None else None
+        return self.repo.get(key_id)
 
     def revoke(self, key_id: str) -> bool:
         """Revoke an active key; False when no active key has this id."""
         if (key := self.get(key_id)) is None or not key.active:
             return False
-        self.store.write(
-            "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-            (time.time(), key_id),
-        ).result()
+        revoked = self.repo.revoke(key_id, time.time())
         self._cache.clear()
         self._any = None
-        return True
+        return revoked
 
-    def any_ever(self) -> bool:
-        """Whether a key has ever been created (revoked and expired keys count: fail closed).
-
-        Keys are never deleted, so a True answer is kept for good; False is re-checked
-        every `cache_s` so a key created by another process is seen within seconds."""
-        now = time.monotonic()
-        if self._any is not None and self._any[0] > now:
+    def _any_cached(self) -> bool | None:
+        if self._any is not None and self._any[0] > time.monotonic():
             return self._any[1]
-        row = self.store.query_one("SELECT 1 FROM api_keys LIMIT 1")
-        found = row is not None
-        self._any = (float("inf") if found else now + self.cache_s, found)
+        return None
+
+    def _note_any(self, found: bool) -> bool:
+        # keys are never deleted, so a True answer is kept for good; False is re-checked
+        # every `cache_s` so a key created by another process is seen within seconds
+        self._any = (float("inf") if found else time.monotonic() + self.cache_s, found)
         return found
 
-    def restart_period(self, key: VirtualKey, now: float | None = None) -> VirtualKey:
+    def any_ever(self) -> bool:
+        """Whether a key has ever been created (revoked and expired keys count: fail closed)."""
+        cached = self._any_cached()
+        return cached if cached is not None else self._note_any(self.repo.any_exists())
+
+    async def aany_ever(self) -> bool:
+        """`any_ever` for the event loop."""
+        cached = self._any_cached()
+        if cached is not None:
+            return cached
+        return self._note_any(await self.repo.any_exists_async())
+
+    async def restart_period(self, key: VirtualKey, now: float | None = None) -> VirtualKey:
         """Start a new budget period when the key's has ended: spend and tokens back to zero.
 
         Conditional on the period the caller saw, so concurrent requests (or processes)
@@ -335,26 +203,28 @@ class KeyStore:
         start = key.period_start
         while (end := next_reset(start, key.budget_period)) <= now:
             start = end
-        self.store.write(
-            "UPDATE api_keys SET spent_usd = 0, tokens_used = 0, period_start = ? "
-            "WHERE id = ? AND period_start = ?",
-            (start, key.id, key.period_start),
-        ).result()
+        await self.repo.restart_period(key.id, key.period_start, start)
         self._cache.clear()
-        fresh = self.get(key.id)
+        fresh = await self.repo.find_by_id(key.id)
         return fresh if fresh is not None else key
 
-    def lookup(self, secret: str) -> VirtualKey | None:
-        """The key with this secret (revoked and expired ones too: the caller says why), or None."""
-        now = time.monotonic()
+    def _cached(self, secret: str) -> tuple[bool, VirtualKey | None]:
         hit = self._cache.get(secret)
-        if hit is not None and hit[0] > now:
-            return hit[1]
-        row = self.store.query_one(
-            "SELECT * FROM api_keys WHERE key_hash = ?", (hash_secret(secret),)
-        )
-        key = _row_key(row) if row is not None else None
+        if hit is not None and hit[0] > time.monotonic():
+            return True, hit[1]
+        return False, None
+
+    def _remember(self, secret: str, key: VirtualKey | None) -> VirtualKey | None:
         if len(self._cache) > 10_000:
             self._cache.clear()
-        self._cache[secret] = (now + self.cache_s, key)
+        self._cache[secret] = (time.monotonic() + self.cache_s, key)
         return key
+
+    async def alookup(self, secret: str) -> VirtualKey | None:
+        """The key with this secret (revoked and expired ones too: the caller says why), or None.
+
+        A revocation through any process is seen within `cache_s`."""
+        hit, key = self._cached(secret)
+        if hit:
+            return key
+        return self._remember(secret, await self.repo.find(hash_secret(secret)))

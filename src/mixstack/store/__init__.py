@@ -1,14 +1,49 @@
-"""Persistent state: SQLite (WAL) with numbered migrations, written off the request path."""
+"""Persistent state behind typed repositories: SQLite (WAL, the default) or PostgreSQL.
 
-from mixstack.store.calls import CallRecord, recent_calls, record_call
-from mixstack.store.db import HOME_ENV, Store, apply_migrations, default_home
+`open_store(url)` picks the backend; every front door reaches keys, budgets, calls, traces,
+the eval response cache and eval runs through `Store`'s repositories, never through SQL.
+"""
+
+from typing import Any
+
+from mixstack.store.base import HOME_ENV, STORE_ENV, Store, default_home, open_store
+from mixstack.store.budgets import BudgetRepository, Hold, KeyUsage
+from mixstack.store.calls import CallRecord, CallRepository
+from mixstack.store.db import SQLiteStore, apply_migrations
+from mixstack.store.keys import KeyRepository, VirtualKey, next_reset
+from mixstack.store.responses import ResponseCacheRepository
+from mixstack.store.runs import EvalRunRepository, EvalRunRow
+from mixstack.store.traces import TraceRepository
 
 __all__ = [
     "HOME_ENV",
+    "STORE_ENV",
+    "BudgetRepository",
     "CallRecord",
+    "CallRepository",
+    "EvalRunRepository",
+    "EvalRunRow",
+    "Hold",
+    "KeyRepository",
+    "KeyUsage",
+    "ResponseCacheRepository",
+    "SQLiteStore",
     "Store",
+    "TraceRepository",
+    "VirtualKey",
     "apply_migrations",
     "default_home",
+    "next_reset",
+    "open_store",
     "recent_calls",
     "record_call",
 ]
+
+
+def record_call(store: Store, record: CallRecord) -> None:
+    """`store.calls.record(record)` (kept for callers of the function form)."""
+    store.calls.record(record)
+
+
+def recent_calls(store: Store, limit: int = 20) -> list[dict[str, Any]]:
+    return store.calls.recent(limit)

@@ -2,7 +2,7 @@
 
 Every recorded call adds to six cells (minute and hour × model, key, workload) and to four
 latency-histogram cells (its model's and all models', per minute and hour); the touched
-cells are upserted (`+=`) at most once a second and at every `Store.flush()`/`close()`.
+cells are upserted (`+=`) at most once a second and at every `SQLiteStore.flush()`/`close()`.
 Each process adds its own calls, so several gateway workers and the CLI sharing one
 database still sum correctly. (An insert trigger did the same in SQL and made inserts ten
 times slower.)
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from mixstack.store.calls import CallRecord
-    from mixstack.store.db import Store
+    from mixstack.store.db import SQLiteStore
 
 __all__ = ["ALL_MODELS", "LATENCY_BOUNDS_MS", "SPANS", "CallAggregates", "aggregates_of"]
 
@@ -49,7 +49,7 @@ _Cell = tuple[int, int, str, str]  # span, period, dim, value
 
 
 class CallAggregates:
-    def __init__(self, store: Store):
+    def __init__(self, store: SQLiteStore):
         self._store = store
         self._lock = threading.Lock()
         self._stats: dict[_Cell, list[float]] = {}
@@ -102,11 +102,11 @@ class CallAggregates:
             )
 
 
-_BY_STORE: weakref.WeakKeyDictionary[Store, CallAggregates] = weakref.WeakKeyDictionary()
+_BY_STORE: weakref.WeakKeyDictionary[SQLiteStore, CallAggregates] = weakref.WeakKeyDictionary()
 _CREATE = threading.Lock()
 
 
-def aggregates_of(store: Store) -> CallAggregates:
+def aggregates_of(store: SQLiteStore) -> CallAggregates:
     """The store's aggregates (one per store object, flushed with it)."""
     found = _BY_STORE.get(store)
     if found is None:

@@ -1,16 +1,11 @@
-"""The `calls` table: one row per model call, whatever the front door."""
+"""The call log as stored: one `CallRecord` per model call, whatever the front door."""
 
 from __future__ import annotations
 
-import operator
-import time
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Protocol
 
-from mixstack.store.aggregates import aggregates_of
-from mixstack.store.db import Store
-
-__all__ = ["CallRecord", "recent_calls", "record_call"]
+__all__ = ["CALL_COLUMNS", "CallRecord", "CallRepository"]
 
 
 @dataclass(slots=True)
@@ -47,24 +42,20 @@ class CallRecord:
     created_at: float = 0.0
 
 
-_COLUMNS = [f.name for f in fields(CallRecord)]
-_ROW = operator.attrgetter(*_COLUMNS)  # the row as a tuple, in column order
-_INSERT = (
-    f"INSERT OR REPLACE INTO calls ({', '.join(_COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in _COLUMNS)})"
-)
+CALL_COLUMNS = tuple(f.name for f in fields(CallRecord))
 
 
-def record_call(store: Store, record: CallRecord) -> None:
-    """Journal and queue the row: once this returns it survives a crash of the process
-    (the caller may tell its client), and the store's writer thread commits it."""
-    if not record.created_at:
-        record.created_at = time.time()
-    # a positional tuple: `dataclasses.asdict` deep-copies and is slow on the gateway's path
-    store.submit_journaled(_INSERT, _ROW(record))
-    aggregates_of(store).add(record)
+class CallRepository(Protocol):
+    def record(self, record: CallRecord) -> None:
+        """Journal and queue the row: once this returns it survives a crash of the process
+        (the caller may tell its client), and it is committed off the request path."""
 
+    def recent(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest rows, newest first, as column → value."""
 
-def recent_calls(store: Store, limit: int = 20) -> list[dict[str, Any]]:
-    rows = store.query("SELECT * FROM calls ORDER BY created_at DESC, id DESC LIMIT ?", (limit,))
-    return [dict(row) for row in rows]
+    def since(self, created_at: float) -> list[dict[str, Any]]:
+        """Rows logged at or after a time, oldest first (route replay)."""
+
+    def by_request_id(self, request_id: str) -> dict[str, Any] | None: ...
+
+    def count(self, *, front_door: str | None = None) -> int: ...

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from mixstack.store.aggregates import ALL_MODELS, LATENCY_BOUNDS_MS, aggregates_of
-from mixstack.store.db import Store
+from mixstack.store.base import Store
+from mixstack.store.db import sqlite_of
 
 __all__ = [
     "CallFilter",
@@ -24,6 +25,8 @@ __all__ = [
     "trace_steps",
     "traces_page",
 ]
+
+_WHAT = "the dashboard"
 
 GroupBy = Literal["model", "caller", "workload"]
 MAX_PAGE = 200
@@ -40,9 +43,10 @@ class CallFilter:
 
 def overview_totals(store: Store, span: int, since_period: int) -> dict[str, Any]:
     """Sums over the window (one dimension's cells add up to the whole)."""
-    aggregates_of(store).flush()
-    store.flush()
-    row = store.query_one(
+    db = sqlite_of(store, _WHAT)
+    aggregates_of(db).flush()
+    db.flush()
+    row = db.query_one(
         "SELECT COALESCE(SUM(requests), 0) AS requests, COALESCE(SUM(errors), 0) AS errors, "
         "COALESCE(SUM(prompt_tokens), 0) AS prompt_tokens, "
         "COALESCE(SUM(completion_tokens), 0) AS completion_tokens, "
@@ -57,7 +61,8 @@ def overview_series(
     store: Store, span: int, since_period: int, step: int, group_by: GroupBy
 ) -> list[dict[str, Any]]:
     """Per step (of `step` periods) and group: requests, errors, tokens, cost, latency, flags."""
-    rows = store.query(
+    db = sqlite_of(store, _WHAT)
+    rows = db.query(
         "SELECT (period / ?) * ? AS step, value AS grp, SUM(requests) AS requests, "
         "SUM(errors) AS errors, SUM(prompt_tokens + completion_tokens) AS tokens, "
         "SUM(cost_usd) AS cost_usd, SUM(latency_ms) AS latency_ms, SUM(flagged) AS flagged "
@@ -72,15 +77,16 @@ def latency_percentiles(
     store: Store, span: int, since_period: int, step: int | None = None
 ) -> list[dict[str, Any]]:
     """p50 and p99 (upper bound of the histogram bucket) per step, or per model if no step."""
+    db = sqlite_of(store, _WHAT)
     if step:
-        rows = store.query(
+        rows = db.query(
             "SELECT (period / ?) * ? AS grp, bucket, SUM(n) AS n FROM call_latency "
             "WHERE span = ? AND model = ? AND period >= ? GROUP BY grp, bucket "
             "ORDER BY grp, bucket",
             (step, step, span, ALL_MODELS, since_period),
         )
     else:
-        rows = store.query(
+        rows = db.query(
             "SELECT model AS grp, bucket, SUM(n) AS n FROM call_latency WHERE span = ? AND "
             "period >= ? AND model != ? GROUP BY grp, bucket ORDER BY grp, bucket",
             (span, since_period, ALL_MODELS),
@@ -120,6 +126,7 @@ def call_page(
 ) -> list[dict[str, Any]]:
     """Calls newest first, `limit` at a time; `before` is the (created_at, id) of the last row
     of the previous page (keyset paging: the same cost on page 1 and page 10,000)."""
+    db = sqlite_of(store, _WHAT)
     clauses, params = [], []
     for column in ("caller", "workload", "model"):
         value = getattr(where, column)
@@ -141,12 +148,13 @@ def call_page(
     if clauses:
         sql += " WHERE " + " AND ".join(clauses)
     sql += " ORDER BY created_at DESC, id DESC LIMIT ?"
-    rows = store.query(sql, (*params, max(1, min(limit, MAX_PAGE))))
+    rows = db.query(sql, (*params, max(1, min(limit, MAX_PAGE))))
     return [dict(r) for r in rows]
 
 
 def eval_runs(store: Store, limit: int = 50) -> list[dict[str, Any]]:
-    rows = store.query(
+    db = sqlite_of(store, _WHAT)
+    rows = db.query(
         "SELECT id, suite, suite_path, workload, models, out_dir, status, started_at, "
         "finished_at, summary FROM eval_runs ORDER BY started_at DESC LIMIT ?",
         (min(limit, MAX_PAGE),),
@@ -155,7 +163,8 @@ def eval_runs(store: Store, limit: int = 50) -> list[dict[str, Any]]:
 
 
 def traces_page(store: Store, limit: int = 50) -> list[dict[str, Any]]:
-    rows = store.query(
+    db = sqlite_of(store, _WHAT)
+    rows = db.query(
         "SELECT id, created_at, finished_at, task, kind, workload, stopped, prompt_tokens, "
         "completion_tokens, cost_usd, steps, wall_ms FROM traces "
         "ORDER BY created_at DESC LIMIT ?",
@@ -165,10 +174,11 @@ def traces_page(store: Store, limit: int = 50) -> list[dict[str, Any]]:
 
 
 def trace_steps(store: Store, trace_id: str) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
-    head = store.query_one("SELECT * FROM traces WHERE id = ?", (trace_id,))
+    db = sqlite_of(store, _WHAT)
+    head = db.query_one("SELECT * FROM traces WHERE id = ?", (trace_id,))
     if head is None:
         return None, []
-    steps = store.query(
+    steps = db.query(
         "SELECT seq, created_at, agent, kind, model, tool, decision, ok, preview, findings, "
         "error, prompt_tokens, completion_tokens, cost_usd, latency_ms FROM trace_steps "
         "WHERE trace_id = ? ORDER BY seq LIMIT 2000",

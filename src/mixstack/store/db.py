@@ -11,9 +11,10 @@ so a row a client was told about survives a `kill -9` before its batch commits.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import functools
 import logging
-import os
 import queue
 import re
 import sqlite3
@@ -22,31 +23,28 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from importlib import resources
 from pathlib import Path
-from typing import Any, cast
-
-from platformdirs import user_data_dir
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, cast
 
 from mixstack.store.journal import Journal, replay_journals
 
-__all__ = ["HOME_ENV", "Store", "apply_migrations", "default_home", "migration_scripts"]
+if TYPE_CHECKING:
+    from mixstack.store.sqlite.budgets import SQLiteBudgets
+    from mixstack.store.sqlite.calls import SQLiteCalls
+    from mixstack.store.sqlite.keys import SQLiteKeys
+    from mixstack.store.sqlite.responses import SQLiteResponses
+    from mixstack.store.sqlite.runs import SQLiteRuns
+    from mixstack.store.sqlite.traces import SQLiteTraces
+
+__all__ = ["SQLiteStore", "apply_migrations", "inspect_file", "migration_scripts", "sqlite_of"]
 
 log = logging.getLogger("mixstack.store")
 
-HOME_ENV = "MIXSTACK_HOME"
 _BATCH = 256
 #: how long a fire-and-forget row waits for others to share its commit
 _GROUP_S = 0.05
 
 Params = Sequence[Any] | dict[str, Any]
-
-
-def default_home(configured: Path | None = None) -> Path:
-    env = os.environ.get(HOME_ENV)
-    if env:
-        return Path(env)
-    if configured is not None:
-        return configured.expanduser()
-    return Path(user_data_dir("mixstack"))
 
 
 def migration_scripts() -> list[tuple[int, str, str]]:
@@ -82,6 +80,17 @@ def apply_migrations(conn: sqlite3.Connection, upto: int | None = None) -> int:
     return current
 
 
+def inspect_file(path: Path) -> tuple[int, str]:
+    """(schema version, `quick_check` verdict) of a database file, opened read-only."""
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        version: int = conn.execute("PRAGMA user_version").fetchone()[0]
+        integrity: str = conn.execute("PRAGMA quick_check").fetchone()[0]
+    finally:
+        conn.close()
+    return version, integrity
+
+
 def _connect(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=30, check_same_thread=False, isolation_level=None)
     conn.row_factory = sqlite3.Row
@@ -104,7 +113,7 @@ class _Write:
         self.future = future
 
 
-class Store:
+class SQLiteStore:
     """A SQLite file under the mixstack home, shared by every front door of a process."""
 
     def __init__(self, path: Path | str):
@@ -127,11 +136,51 @@ class Store:
         self._closed = False
         #: run before each `flush()` (and so before `close()`): buffers that feed the queue
         self._flush_hooks: list[Callable[[], None]] = []
+        #: run once at `close()`, before the last flush (a lease's heartbeat stops there)
+        self._close_hooks: list[Callable[[], None]] = []
         self._writer.start()
 
-    @classmethod
-    def open_default(cls, home: Path | None = None) -> Store:
-        return cls(default_home(home) / "mixstack.db")
+    @property
+    def url(self) -> str:
+        return f"sqlite:///{self.path}"
+
+    # -- repositories (built on first use) ------------------------------------------------
+
+    @functools.cached_property
+    def keys(self) -> SQLiteKeys:
+        from mixstack.store.sqlite.keys import SQLiteKeys
+
+        return SQLiteKeys(self)
+
+    @functools.cached_property
+    def budgets(self) -> SQLiteBudgets:
+        from mixstack.store.sqlite.budgets import SQLiteBudgets
+
+        return SQLiteBudgets(self)
+
+    @functools.cached_property
+    def calls(self) -> SQLiteCalls:
+        from mixstack.store.sqlite.calls import SQLiteCalls
+
+        return SQLiteCalls(self)
+
+    @functools.cached_property
+    def traces(self) -> SQLiteTraces:
+        from mixstack.store.sqlite.traces import SQLiteTraces
+
+        return SQLiteTraces(self)
+
+    @functools.cached_property
+    def responses(self) -> SQLiteResponses:
+        from mixstack.store.sqlite.responses import SQLiteResponses
+
+        return SQLiteResponses(self)
+
+    @functools.cached_property
+    def runs(self) -> SQLiteRuns:
+        from mixstack.store.sqlite.runs import SQLiteRuns
+
+        return SQLiteRuns(self)
 
     # -- writes -------------------------------------------------------------------------
 
@@ -178,6 +227,9 @@ class Store:
     def on_flush(self, hook: Callable[[], None]) -> None:
         """Call `hook` at each `flush()` and at `close()`, before waiting for the queue."""
         self._flush_hooks.append(hook)
+
+    def on_close(self, hook: Callable[[], None]) -> None:
+        self._close_hooks.append(hook)
 
     def flush(self) -> None:
         """Wait until everything queued so far is committed."""
@@ -284,9 +336,18 @@ class Store:
             row: sqlite3.Row | None = self._read.execute(sql, params).fetchone()
             return row
 
+    async def aquery(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+        """`query` in a worker thread: the event loop never waits on the disk."""
+        return await asyncio.to_thread(self.query, sql, params)
+
+    async def aquery_one(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
+        return await asyncio.to_thread(self.query_one, sql, params)
+
     def close(self) -> None:
         if self._closed:
             return
+        for hook in self._close_hooks:
+            hook()
         self.flush()
         self._closed = True
         self._queue.put(None)
@@ -297,10 +358,15 @@ class Store:
         with self._read_lock:
             self._read.close()
 
-    def __enter__(self) -> Store:
+    def __enter__(self) -> SQLiteStore:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.close()
 
 
@@ -382,3 +448,14 @@ def _escaped(params: Any) -> Any:
     if isinstance(params, list | tuple):
         return type(params)(_escaped(v) for v in params)
     return params
+
+
+def sqlite_of(store: object, what: str = "this view") -> SQLiteStore:
+    """The SQLite store behind `store`, or a clear error naming what needs it."""
+    if isinstance(store, SQLiteStore):
+        return store
+    url = getattr(store, "url", type(store).__name__)
+    raise NotImplementedError(
+        f"{what} reads the SQLite store's aggregate tables; the store at {url} does not "
+        "offer it yet. Use the SQLite store (the default) for it."
+    )

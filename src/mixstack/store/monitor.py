@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mixstack.jsonbytes import dumps_text
-from mixstack.store.db import Store
+from mixstack.store.base import Store
+from mixstack.store.db import sqlite_of
 
 __all__ = [
     "ChainCheck",
@@ -26,6 +27,8 @@ __all__ = [
     "verify_chain",
 ]
 
+_WHAT = "the privacy chain and alerts"
+
 _PROOF = (
     "request_id, created_at, model, provider, locality, endpoint, workload, caller, policy, "
     "pii, redacted, route, error_type, abuse"
@@ -35,7 +38,8 @@ _GENESIS = "0" * 64
 
 
 def insert_alert(store: Store, alert: dict[str, Any], sent_to: str) -> None:
-    store.submit(
+    db = sqlite_of(store, _WHAT)
+    db.submit(
         "INSERT INTO alerts (created_at, kind, metric, scope, subject, value, threshold, "
         "message, sent_to) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -60,6 +64,7 @@ def recent_alerts(
     subject: str | None = None,
     since: float | None = None,
 ) -> list[dict[str, Any]]:
+    db = sqlite_of(store, _WHAT)
     where: list[str] = ["1 = 1"]
     params: list[Any] = []
     if before_id is not None:
@@ -71,7 +76,7 @@ def recent_alerts(
     if since is not None:
         where.append("created_at >= ?")
         params.append(since)
-    rows = store.query(
+    rows = db.query(
         f"SELECT * FROM alerts WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
         (*params, limit),
     )
@@ -79,7 +84,8 @@ def recent_alerts(
 
 
 def alert_counts(store: Store, since: float) -> dict[str, int]:
-    rows = store.query(
+    db = sqlite_of(store, _WHAT)
+    rows = db.query(
         "SELECT kind, COUNT(*) AS n FROM alerts WHERE created_at >= ? GROUP BY kind", (since,)
     )
     return {r["kind"]: r["n"] for r in rows}
@@ -91,14 +97,16 @@ def _digest(values: tuple[Any, ...]) -> str:
 
 def chain_head(store: Store) -> tuple[int, str]:
     """(last sealed call id, its hash); (0, genesis) for an empty chain."""
-    row = store.query_one("SELECT call_id, hash FROM privacy_chain ORDER BY call_id DESC LIMIT 1")
+    db = sqlite_of(store, _WHAT)
+    row = db.query_one("SELECT call_id, hash FROM privacy_chain ORDER BY call_id DESC LIMIT 1")
     return (row["call_id"], row["hash"]) if row else (0, _GENESIS)
 
 
 def seal_chain(store: Store, batch: int = 5000) -> int:
     """Extend the chain over calls not sealed yet (up to `batch` rows); returns how many."""
+    db = sqlite_of(store, _WHAT)
     last_id, last_hash = chain_head(store)
-    rows = store.query(
+    rows = db.query(
         f"SELECT id, {_PROOF} FROM calls WHERE id > ? ORDER BY id LIMIT ?", (last_id, batch)
     )
     sealed = []
@@ -107,7 +115,7 @@ def seal_chain(store: Store, batch: int = 5000) -> int:
         last_hash = hashlib.sha256((last_hash + digest).encode()).hexdigest()
         sealed.append((row["id"], row["request_id"], digest, last_hash))
     if sealed:
-        store.write_many(
+        db.write_many(
             "INSERT OR IGNORE INTO privacy_chain (call_id, request_id, digest, hash) "
             "VALUES (?, ?, ?, ?)",
             list(sealed),
@@ -130,17 +138,18 @@ class ChainCheck:
 
 def verify_chain(store: Store, *, last: int | None = None) -> ChainCheck:
     """Recompute the chain (its last `last` links, or all) against the calls table."""
+    db = sqlite_of(store, _WHAT)
     if last is not None:
-        start = store.query_one(
+        start = db.query_one(
             "SELECT call_id FROM privacy_chain ORDER BY call_id DESC LIMIT 1 OFFSET ?",
             (last,),
         )
         after = start["call_id"] if start else 0
     else:
         after = 0
-    prev = store.query_one("SELECT hash FROM privacy_chain WHERE call_id = ?", (after,))
+    prev = db.query_one("SELECT hash FROM privacy_chain WHERE call_id = ?", (after,))
     prev_hash = prev["hash"] if prev else _GENESIS
-    links = store.query(
+    links = db.query(
         "SELECT p.call_id, p.request_id AS sealed_id, p.digest, p.hash, c.id, "
         f"{_PROOF_OF_C} "
         "FROM privacy_chain p LEFT JOIN calls c ON c.id = p.call_id "

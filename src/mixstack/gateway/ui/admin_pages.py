@@ -41,7 +41,7 @@ class AdminPages:
     async def login(self, request: Request) -> Response:
         form = await request.form()
         secret = str(form.get("key") or "").strip()
-        key = await anyio.to_thread.run_sync(self.gateway.keys.lookup, secret) if secret else None
+        key = await self.gateway.keys.alookup(secret) if secret else None
         if key is None or not is_admin(key):
             return render(
                 "login.html.j2",

@@ -22,7 +22,7 @@ def is_admin(key: VirtualKey) -> bool:
     return key.admin and key.active and not key.expired()
 
 
-def admin_key(request: Request, keys: KeyStore) -> VirtualKey | None:
+async def admin_key(request: Request, keys: KeyStore) -> VirtualKey | None:
     """The admin key this request carries (header or cookie), or None."""
     token = request.cookies.get(COOKIE)
     auth = request.headers.get("authorization", "")
@@ -31,7 +31,7 @@ def admin_key(request: Request, keys: KeyStore) -> VirtualKey | None:
         token = bearer.strip()
     if not token:
         return None
-    key = keys.lookup(token)
+    key = await keys.alookup(token)
     if key is None or not is_admin(key):
         return None
     return key

@@ -221,9 +221,7 @@ class CallPages:
 
     async def call(self, request: Request, admin: VirtualKey) -> Response:
         request_id = request.path_params["request_id"]
-        row = await anyio.to_thread.run_sync(
-            lambda: self.store.query_one("SELECT * FROM calls WHERE request_id = ?", (request_id,))
-        )
+        row = await anyio.to_thread.run_sync(self.store.calls.by_request_id, request_id)
         if row is None:
             return render(
                 "login.html.j2",

@@ -10,7 +10,6 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-import anyio
 from jinja2 import Environment, FunctionLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -93,7 +92,7 @@ def admin_page(gateway: Gateway, handler: Handler) -> Callable[[Request], Awaita
     (A function, not a callable object: Starlette serves objects as raw ASGI apps.)"""
 
     async def page(request: Request) -> Response:
-        key = await anyio.to_thread.run_sync(admin_key, request, gateway.keys)
+        key = await admin_key(request, gateway.keys)
         if key is None:
             if request.method == "GET":
                 return RedirectResponse("/ui/login", status_code=303)

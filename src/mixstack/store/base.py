@@ -1,0 +1,121 @@
+"""The store every front door shares, as repositories, and the backend chosen by URL.
+
+    sqlite:///path/to/mixstack.db   (default: mixstack.db in the mixstack home)
+    postgresql://user@host/db       (several gateway replicas; `mixstack[postgres]`)
+
+A backend is one module per repository (`store/sqlite/…`, `store/postgres/…`); nothing
+outside `store/` writes SQL.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+from platformdirs import user_data_dir
+
+from mixstack.errors import ConfigError
+from mixstack.store.budgets import BudgetRepository
+from mixstack.store.calls import CallRepository
+from mixstack.store.keys import KeyRepository
+from mixstack.store.responses import ResponseCacheRepository
+from mixstack.store.runs import EvalRunRepository
+from mixstack.store.traces import TraceRepository
+
+__all__ = ["HOME_ENV", "STORE_ENV", "Store", "default_home", "open_store", "sqlite_path"]
+
+HOME_ENV = "MIXSTACK_HOME"
+#: a store URL that overrides the config's `store:` (several processes, one store)
+STORE_ENV = "MIXSTACK_STORE"
+
+
+def default_home(configured: Path | None = None) -> Path:
+    env = os.environ.get(HOME_ENV)
+    if env:
+        return Path(env)
+    if configured is not None:
+        return configured.expanduser()
+    return Path(user_data_dir("mixstack"))
+
+
+class Store(Protocol):
+    """What every backend offers: one repository per concern, plus flush and close."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def version(self) -> int:
+        """The schema version (the number of the last migration applied)."""
+
+    @property
+    def keys(self) -> KeyRepository: ...
+
+    @property
+    def budgets(self) -> BudgetRepository: ...
+
+    @property
+    def calls(self) -> CallRepository: ...
+
+    @property
+    def traces(self) -> TraceRepository: ...
+
+    @property
+    def responses(self) -> ResponseCacheRepository: ...
+
+    @property
+    def runs(self) -> EvalRunRepository: ...
+
+    def on_flush(self, hook: Callable[[], None]) -> None:
+        """Call `hook` at each `flush()` and at `close()`, before the queue is drained."""
+
+    def flush(self) -> None:
+        """Wait until every write queued so far is committed."""
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Store: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
+def sqlite_path(url: str) -> Path:
+    """The file of a `sqlite:///…` URL (three slashes, then the path)."""
+    rest = url.removeprefix("sqlite://")
+    if not rest.startswith("/") or rest == "/":
+        raise ConfigError(
+            f"store URL {url!r} has no file path; write sqlite:///absolute/path/mixstack.db."
+        )
+    # sqlite:////abs/path and sqlite:///abs/path both name /abs/path
+    return Path("/" + rest.lstrip("/"))
+
+
+def open_store(url: str | None = None, *, home: Path | None = None) -> Store:
+    """The store at `url` (else `$MIXSTACK_STORE`, else SQLite in the mixstack home)."""
+    url = url or os.environ.get(STORE_ENV) or None
+    if url is None:
+        from mixstack.store.db import SQLiteStore
+
+        return SQLiteStore(default_home(home) / "mixstack.db")
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    if scheme == "sqlite":
+        from mixstack.store.db import SQLiteStore
+
+        return SQLiteStore(sqlite_path(url))
+    if scheme in ("postgresql", "postgres"):
+        raise ConfigError(
+            f"store URL {url!r}: this mixstack has no PostgreSQL backend yet; use "
+            "sqlite:///path/mixstack.db."
+        )
+    raise ConfigError(
+        f"store URL {url!r} names no backend mixstack has; use sqlite:///path/mixstack.db "
+        "or postgresql://user@host/db."
+    )
