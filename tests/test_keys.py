@@ -17,6 +17,7 @@ from mixstack.gateway import Gateway
 from mixstack.guard.keys import KeyStore
 from mixstack.guard.ratelimit import RateLimiter
 from mixstack.store import open_store
+from mixstack.store.rates import verdict
 from tests.conftest import FAKE_MODELS
 from tests.upstream_servers import ServerThread
 
@@ -110,17 +111,34 @@ def test_rpm_limit_answers_429_with_retry_after(gateway: tuple[Gateway, str]) ->
     assert info.value.code == "rate_limit_exceeded"
 
 
-def test_tpm_window_slides_and_settles_to_real_tokens() -> None:
-    now = [0.0]
-    limiter = RateLimiter(clock=lambda: now[0])
-    ticket = limiter.admit("k", rpm=None, tpm=100, tokens=90)
-    with pytest.raises(RateLimited) as info:
-        limiter.admit("k", rpm=None, tpm=100, tokens=20)
-    assert info.value.retry_after_s == pytest.approx(60)
-    ticket.settle(10)  # the call used far fewer tokens than estimated
-    limiter.admit("k", rpm=None, tpm=100, tokens=20)
-    now[0] = 61
-    limiter.admit("k", rpm=None, tpm=100, tokens=95)
+def test_tpm_window_slides() -> None:
+    """The one decision every backend makes (SQLite, PostgreSQL and Redis's script alike)."""
+    entries = [(0.0, 90)]
+    refused = verdict(entries, None, 100, 20, now=0.0)
+    assert refused is not None
+    assert (refused.reason, refused.retry_after_s) == ("tpm", pytest.approx(60))
+    assert verdict([(0.0, 10)], None, 100, 20, now=0.0) is None  # settled to fewer tokens
+    assert verdict(entries, None, 100, 95, now=61.0) is None  # the entry left the window
+    rpm = verdict([(0.0, 1), (10.0, 1), (20.0, 1)], 2, None, 1, now=30.0)
+    assert rpm is not None
+    assert (rpm.reason, rpm.retry_after_s) == ("rpm", pytest.approx(40))
+
+
+def test_tpm_settles_to_real_tokens_in_the_store(home: Path) -> None:
+    async def run() -> None:
+        with open_store() as store:
+            limiter = RateLimiter(store.rates)
+            ticket = await limiter.admit("k", rpm=None, tpm=100, tokens=90)
+            with pytest.raises(RateLimited) as info:
+                await limiter.admit("k", rpm=None, tpm=100, tokens=20)
+            assert 59 <= info.value.retry_after_s <= 60
+            ticket.settle(10)  # the call used far fewer tokens than estimated
+            store.flush()
+            await limiter.admit("k", rpm=None, tpm=100, tokens=20)
+            with pytest.raises(RateLimited, match="more than key k's limit of 100"):
+                await limiter.admit("k", rpm=None, tpm=100, tokens=101)
+
+    asyncio.run(run())
 
 
 def test_token_budget_blocks_when_used_up(gateway: tuple[Gateway, str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -33,6 +34,16 @@ class Config(BaseModel):
         default=None,
         description="store URL: sqlite:///path/mixstack.db (default: the home's) or "
         "postgresql://user@host/db (several gateway replicas); $MIXSTACK_STORE overrides it",
+    )
+    redis: str | None = Field(
+        default=None,
+        description="redis://host:port/db for rate-limit windows shared by gateway replicas; "
+        "$MIXSTACK_REDIS overrides it",
+    )
+    redis_down: Literal["store", "closed"] = Field(
+        default="store",
+        description="when Redis is unreachable: `store` keeps the limits in the store "
+        "(slower, still shared), `closed` refuses limited requests until it is back",
     )
     store_content: bool = Field(
         default=True, description="store prompt and response text with each call"

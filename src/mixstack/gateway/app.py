@@ -56,6 +56,7 @@ from mixstack.jsonbytes import dumps
 from mixstack.monitor import GatewayMonitor
 from mixstack.pipeline import CallStream, Pipeline
 from mixstack.router import RouteDecision
+from mixstack.store import shared_rates
 from mixstack.types import Chunk, Completion, Embeddings, Request
 
 __all__ = ["BodyTimeout", "BodyTooLarge", "Gateway", "app_from_env", "canonical_path", "create_app"]
@@ -231,7 +232,9 @@ class Gateway:
         self._given = pipeline
         self.pipeline = pipeline or Pipeline(config)
         self.metrics = GatewayMetrics()
-        self.limiter = RateLimiter()
+        self.limiter = RateLimiter(
+            shared_rates(self.pipeline.store, self.config.redis, self.config.redis_down)
+        )
         self.keys = KeyStore(self.pipeline.store, cache_s=self.settings.key_cache_s)
         self.auth = Authenticator(self.keys, self.settings.auth)
         self.budget = Budget(self.pipeline.store)
@@ -492,7 +495,7 @@ class Gateway:
         prompt = chars // 3 + 4 * len(request.messages) + 765 * images
         # the window counts what the request surely uses: its prompt and the answer it asks for
         rate_tokens = prompt + (request.params.max_tokens or 0)
-        ticket = self.limiter.admit(key.id, rpm=key.rpm, tpm=key.tpm, tokens=rate_tokens)
+        ticket = await self.limiter.admit(key.id, rpm=key.rpm, tpm=key.tpm, tokens=rate_tokens)
         try:
             hold = await self.budget.reserve(key, plan.cost_usd, plan.bound.total)
         except BaseException:

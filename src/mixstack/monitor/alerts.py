@@ -48,6 +48,7 @@ class AlertSink:
         )
         #: webhook deliveries that failed (shown on the dashboard)
         self.webhook_failures = 0
+        self._said_unstored = False
 
     def emit(self, alert: Alert) -> None:
         log.warning("alert: %s", alert.message)
@@ -58,7 +59,12 @@ class AlertSink:
         if self._webhook:
             sent.append("webhook")
             self._post_later(alert.to_json())
-        insert_alert(self._store(), alert.to_json(), ",".join(sent))
+        try:
+            insert_alert(self._store(), alert.to_json(), ",".join(sent))
+        except NotImplementedError as exc:  # a store without the alerts table (PostgreSQL)
+            if not self._said_unstored:
+                log.warning("alerts are not stored: %s", exc)
+                self._said_unstored = True
 
     def _post_later(self, payload: dict[str, Any]) -> None:
         try:

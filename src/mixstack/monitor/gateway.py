@@ -317,6 +317,9 @@ class GatewayMonitor:
             await asyncio.sleep(interval_s)
             try:
                 await anyio.to_thread.run_sync(seal_chain, self._store())
+            except NotImplementedError as exc:  # a store that keeps no chain (PostgreSQL)
+                log.warning("the privacy hash chain is not kept: %s", exc)
+                return
             except Exception:
                 log.exception("could not seal the privacy chain; retrying in %ss", interval_s)
 

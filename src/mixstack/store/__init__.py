@@ -6,7 +6,15 @@ the eval response cache and eval runs through `Store`'s repositories, never thro
 
 from typing import Any
 
-from mixstack.store.base import HOME_ENV, STORE_ENV, Store, default_home, open_store
+from mixstack.store.base import (
+    HOME_ENV,
+    REDIS_ENV,
+    STORE_ENV,
+    Store,
+    default_home,
+    open_store,
+    shared_rates,
+)
 from mixstack.store.budgets import BudgetRepository, Hold, KeyUsage
 from mixstack.store.calls import CallRecord, CallRepository
 from mixstack.store.db import SQLiteStore, apply_migrations
@@ -17,6 +25,7 @@ from mixstack.store.traces import TraceRepository
 
 __all__ = [
     "HOME_ENV",
+    "REDIS_ENV",
     "STORE_ENV",
     "BudgetRepository",
     "CallRecord",
@@ -37,6 +46,7 @@ __all__ = [
     "open_store",
     "recent_calls",
     "record_call",
+    "shared_rates",
 ]
 
 

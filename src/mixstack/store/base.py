@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
+from typing import Literal, Protocol
 
 from platformdirs import user_data_dir
 
@@ -21,15 +21,27 @@ from mixstack.errors import ConfigError
 from mixstack.store.budgets import BudgetRepository
 from mixstack.store.calls import CallRepository
 from mixstack.store.keys import KeyRepository
+from mixstack.store.rates import RateRepository
 from mixstack.store.responses import ResponseCacheRepository
 from mixstack.store.runs import EvalRunRepository
 from mixstack.store.traces import TraceRepository
 
-__all__ = ["HOME_ENV", "STORE_ENV", "Store", "default_home", "open_store", "sqlite_path"]
+__all__ = [
+    "HOME_ENV",
+    "REDIS_ENV",
+    "STORE_ENV",
+    "Store",
+    "default_home",
+    "open_store",
+    "shared_rates",
+    "sqlite_path",
+]
 
 HOME_ENV = "MIXSTACK_HOME"
 #: a store URL that overrides the config's `store:` (several processes, one store)
 STORE_ENV = "MIXSTACK_STORE"
+#: a Redis URL that overrides the config's `redis:`
+REDIS_ENV = "MIXSTACK_REDIS"
 
 
 def default_home(configured: Path | None = None) -> Path:
@@ -68,6 +80,10 @@ class Store(Protocol):
 
     @property
     def runs(self) -> EvalRunRepository: ...
+
+    @property
+    def rates(self) -> RateRepository:
+        """Rate-limit windows shared by every process on this store."""
 
     def on_flush(self, hook: Callable[[], None]) -> None:
         """Call `hook` at each `flush()` and at `close()`, before the queue is drained."""
@@ -111,11 +127,23 @@ def open_store(url: str | None = None, *, home: Path | None = None) -> Store:
 
         return SQLiteStore(sqlite_path(url))
     if scheme in ("postgresql", "postgres"):
-        raise ConfigError(
-            f"store URL {url!r}: this mixstack has no PostgreSQL backend yet; use "
-            "sqlite:///path/mixstack.db."
-        )
+        from mixstack.store.postgres import open_postgres
+
+        return open_postgres(url, default_home(home))
     raise ConfigError(
         f"store URL {url!r} names no backend mixstack has; use sqlite:///path/mixstack.db "
         "or postgresql://user@host/db."
     )
+
+
+def shared_rates(
+    store: Store, redis: str | None = None, redis_down: Literal["store", "closed"] = "store"
+) -> RateRepository:
+    """The rate-limit windows every process shares: Redis's (over the store's when Redis
+    is down), else the store's."""
+    redis = redis or os.environ.get(REDIS_ENV) or None
+    if redis is None:
+        return store.rates
+    from mixstack.store.redis import RedisRates
+
+    return RedisRates(redis, store.rates, redis_down)

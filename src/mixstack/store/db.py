@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from mixstack.store.sqlite.budgets import SQLiteBudgets
     from mixstack.store.sqlite.calls import SQLiteCalls
     from mixstack.store.sqlite.keys import SQLiteKeys
+    from mixstack.store.sqlite.rates import SQLiteRates
     from mixstack.store.sqlite.responses import SQLiteResponses
     from mixstack.store.sqlite.runs import SQLiteRuns
     from mixstack.store.sqlite.traces import SQLiteTraces
@@ -175,6 +176,12 @@ class SQLiteStore:
         from mixstack.store.sqlite.responses import SQLiteResponses
 
         return SQLiteResponses(self)
+
+    @functools.cached_property
+    def rates(self) -> SQLiteRates:
+        from mixstack.store.sqlite.rates import SQLiteRates
+
+        return SQLiteRates(self)
 
     @functools.cached_property
     def runs(self) -> SQLiteRuns:
@@ -428,7 +435,8 @@ def _run_one(conn: sqlite3.Connection, item: _Write) -> int | BaseException:
         conn.execute("RELEASE one")
         return exc
     conn.execute("RELEASE one")
-    return cur.lastrowid or 0
+    # an INSERT … SELECT … WHERE that inserted nothing leaves `lastrowid` at an older row
+    return (cur.lastrowid or 0) if cur.rowcount != 0 else 0
 
 
 def _execute(

@@ -19,13 +19,13 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from mixstack.jsonbytes import dumps
 
-__all__ = ["Journal", "replay_journals"]
+__all__ = ["Journal", "dead_journals", "read_journal", "replay_journals"]
 
 log = logging.getLogger("mixstack.store")
 
@@ -66,12 +66,12 @@ class Journal:
             self.path.unlink()
 
 
-def replay_journals(db: Path, conn: sqlite3.Connection) -> int:
-    """Commit the rows of journals whose process is gone; returns how many were replayed."""
+def dead_journals(db: Path) -> Iterator[Path]:
+    """The journals of processes that are gone, each locked while the caller handles it
+    (the caller unlinks it once its rows are committed)."""
     folder = _journal_dir(db)
     if not folder.is_dir():
-        return 0
-    replayed = 0
+        return
     for path in sorted(folder.glob(f"*{_SUFFIX}")):
         try:
             fd = os.open(path, os.O_RDWR)
@@ -82,10 +82,28 @@ def replay_journals(db: Path, conn: sqlite3.Connection) -> int:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 continue  # its process is alive and will commit its rows itself
-            replayed += _replay(path, conn)
-            path.unlink()
+            yield path
         finally:
             os.close(fd)
+
+
+def read_journal(path: Path) -> list[tuple[str, list[Any]]]:
+    rows: list[tuple[str, list[Any]]] = []
+    for line in path.read_bytes().splitlines():
+        try:
+            sql, params = json.loads(line)
+        except ValueError:
+            continue  # a line cut by the kill: its response was never sent
+        rows.append((str(sql), list(params)))
+    return rows
+
+
+def replay_journals(db: Path, conn: sqlite3.Connection) -> int:
+    """Commit the rows of journals whose process is gone; returns how many were replayed."""
+    replayed = 0
+    for path in dead_journals(db):
+        replayed += _replay(path, conn)
+        path.unlink()
     return replayed
 
 
@@ -96,13 +114,7 @@ def _escaped(value: Any) -> Any:
 
 
 def _replay(path: Path, conn: sqlite3.Connection) -> int:
-    rows: list[tuple[str, list[Any]]] = []
-    for line in path.read_bytes().splitlines():
-        try:
-            sql, params = json.loads(line)
-        except ValueError:
-            continue  # a line cut by the kill: its response was never sent
-        rows.append((str(sql), list(params)))
+    rows = read_journal(path)
     if not rows:
         return 0
     conn.execute("BEGIN IMMEDIATE")

@@ -1,0 +1,317 @@
+"""Three real `mixstack serve` replicas sharing one PostgreSQL and one Redis (started by the
+tests from the Debian packages): budgets, rpm limits and revocations hold across all of
+them, and a `kill -9` of one replica loses no call a client got an answer for. Also
+`mixstack serve --workers 2` on SQLite sharing one rpm limit through the database."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from mixstack.guard.keys import KeyStore
+from mixstack.store import open_store
+from tests.services import Postgres, Redis, postgres_server, redis_server
+from tests.upstream_servers import RecordingUpstream, Scripted, ServerThread, chat_json, free_port
+
+#: $1 per 1k tokens: a request of ~10 prompt + 20 completion tokens holds about $0.03
+PRICE = {"input_per_1m": 1000.0, "output_per_1m": 1000.0}
+
+
+def _slow_answer(body: dict[str, Any]) -> Scripted:
+    return Scripted(json_body=chat_json("ok"), delay_s=0.02)
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    with ServerThread(RecordingUpstream(_slow_answer).app) as server:
+        yield server.url
+
+
+@pytest.fixture(scope="module")
+def pg() -> Iterator[Postgres]:
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def redis() -> Iterator[Redis]:
+    with redis_server() as server:
+        yield server
+
+
+class Replicas:
+    def __init__(self, config: Path, env: dict[str, str], count: int):
+        self.ports = [free_port() for _ in range(count)]
+        self.logs = [config.parent / f"replica-{i}.log" for i in range(count)]
+        self.procs = [
+            self._start(config, env, port, log)
+            for port, log in zip(self.ports, self.logs, strict=True)
+        ]
+
+    @staticmethod
+    def _start(config: Path, env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
+        with log.open("wb") as sink:  # the child keeps its own descriptor
+            return subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "mixstack",
+                    "serve",
+                    "--config",
+                    str(config),
+                    "--port",
+                    str(port),
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=sink,
+                start_new_session=True,
+            )
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{p}" for p in self.ports]
+
+    def wait_healthy(self) -> None:
+        for url, proc in zip(self.urls, self.procs, strict=True):
+            deadline = time.monotonic() + 90
+            while True:
+                if proc.poll() is not None:
+                    raise AssertionError(f"replica {url} exited; see its log")
+                try:
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"replica {url} did not become healthy")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def cluster(
+    pg: Postgres, redis: Redis, upstream: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Replicas, str, Path]]:
+    root = tmp_path_factory.mktemp("replicas")
+    config = root / "mixstack.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "models": [
+                    {
+                        "name": "up/m",
+                        "provider": "openai",
+                        "base_url": upstream + "/v1",
+                        "price": PRICE,
+                        "retries": 0,
+                    }
+                ],
+                "default_model": "up/m",
+                "gateway": {"key_cache_s": 0.5, "default_completion_tokens": 20},
+            }
+        )
+    )
+    home = root / "home"
+    env = {
+        **os.environ,
+        "MIXSTACK_HOME": str(home),
+        "MIXSTACK_STORE": pg.url,
+        "MIXSTACK_REDIS": redis.url,
+    }
+    env.pop("MIXSTACK_CONFIG", None)
+    with open_store(pg.url, home=home) as store:  # the schema, before three replicas race
+        assert store.version >= 1
+    replicas = Replicas(config, env, 3)
+    try:
+        replicas.wait_healthy()
+        yield replicas, pg.url, home
+    finally:
+        replicas.stop()
+
+
+async def _fire(urls: list[str], secret: str, n: int) -> list[httpx.Response]:
+    """`n` requests at once, spread round-robin over the replicas."""
+    answers = await _fire_tolerant(urls, secret, n)
+    for answer in answers:
+        if isinstance(answer, BaseException):
+            raise answer
+    return answers  # type: ignore[return-value]
+
+
+async def _fire_tolerant(
+    urls: list[str], secret: str, n: int
+) -> list[httpx.Response | BaseException]:
+    """`_fire`, with a request that failed (its replica was killed) as its exception."""
+    limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def one(i: int) -> httpx.Response:
+            return await client.post(
+                f"{urls[i % len(urls)]}/v1/chat/completions",
+                json={
+                    "model": "up/m",
+                    "messages": [{"role": "user", "content": f"hi {i}"}],
+                    "max_tokens": 20,
+                },
+                headers={"authorization": f"Bearer {secret}"},
+            )
+
+        return await asyncio.gather(*(one(i) for i in range(n)), return_exceptions=True)
+
+
+def _key(url: str, home: Path, **limits: Any) -> tuple[str, str]:
+    with open_store(url, home=home) as store:
+        secret, key = KeyStore(store).create(name="replicas", **limits)
+    return secret, key.id
+
+
+def test_budget_is_never_exceeded_by_more_than_one_hold(
+    cluster: tuple[Replicas, str, Path],
+) -> None:
+    replicas, url, home = cluster
+    secret, key_id = _key(url, home, budget_usd=1.0)
+    answers = asyncio.run(_fire(replicas.urls, secret, 300))
+    ok = [a for a in answers if a.status_code == 200]
+    refused = [a for a in answers if a.status_code != 200]
+    assert ok, f"no request was admitted: {answers[0].status_code} {answers[0].text[:300]}"
+    assert refused, "300 requests of ~$0.03 each on a $1 budget must be refused at some point"
+    assert {a.status_code for a in refused} <= {402, 429}, {a.text[:200] for a in refused}
+    with open_store(url, home=home) as store:
+        store.flush()
+        key = store.keys.get(key_id)
+        assert key is not None
+        # every answered call was paid for, and the sum stays within the budget plus the
+        # largest single hold (the estimate a real cost may exceed)
+        assert key.requests == len(ok)
+        hold = (11 + 4 + 20) * PRICE["input_per_1m"] / 1e6 * 2
+        assert key.spent_usd <= 1.0 + hold
+        assert key.reserved_usd == pytest.approx(0.0, abs=1e-9)
+
+
+def test_rpm_admits_exactly_the_limit_across_replicas(
+    cluster: tuple[Replicas, str, Path],
+) -> None:
+    replicas, url, home = cluster
+    secret, _ = _key(url, home, rpm=50)
+    answers = asyncio.run(_fire(replicas.urls, secret, 300))
+    statuses = [a.status_code for a in answers]
+    assert statuses.count(200) == 50
+    assert statuses.count(429) == 250
+    # one window for all three: a per-process limit would have admitted up to 150
+
+
+def test_a_revoked_key_is_refused_by_every_replica_within_a_second(
+    cluster: tuple[Replicas, str, Path],
+) -> None:
+    replicas, url, home = cluster
+    secret, key_id = _key(url, home)
+    assert [a.status_code for a in asyncio.run(_fire(replicas.urls, secret, 3))] == [200] * 3
+    with open_store(url, home=home) as store:
+        assert KeyStore(store).revoke(key_id)
+    time.sleep(1.0)  # key_cache_s is 0.5: every replica has looked the key up again
+    after = asyncio.run(_fire(replicas.urls, secret, 3))
+    assert [a.status_code for a in after] == [401] * 3
+    assert all("revoked" in a.json()["error"]["message"] for a in after)
+
+
+def test_kill_9_of_a_replica_loses_no_acknowledged_call(
+    cluster: tuple[Replicas, str, Path],
+) -> None:
+    replicas, url, home = cluster
+    secret, _ = _key(url, home)
+
+    async def load() -> list[httpx.Response | BaseException]:
+        task = asyncio.ensure_future(_fire_tolerant(replicas.urls, secret, 150))
+        await asyncio.sleep(0.3)
+        os.killpg(replicas.procs[0].pid, signal.SIGKILL)  # mid-load
+        return await task
+
+    results = asyncio.run(load())
+    replicas.procs[0].wait(timeout=10)
+    acknowledged = [
+        r.headers["x-mixstack-request-id"]
+        for r in results
+        if isinstance(r, httpx.Response) and r.status_code == 200
+    ]
+    assert acknowledged
+    # the others keep serving
+    assert [a.status_code for a in asyncio.run(_fire(replicas.urls[1:], secret, 4))] == [200] * 4
+    # a store opened on the killed replica's machine replays its journal
+    with open_store(url, home=home) as store:
+        store.flush()
+        missing = [rid for rid in acknowledged if store.calls.by_request_id(rid) is None]
+    assert missing == []
+
+
+def test_serve_workers_on_sqlite_share_one_rpm_limit(tmp_path: Path, upstream: str) -> None:
+    config = tmp_path / "mixstack.yaml"
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "models": [
+                    {
+                        "name": "up/m",
+                        "provider": "openai",
+                        "base_url": upstream + "/v1",
+                        "retries": 0,
+                    }
+                ],
+                "default_model": "up/m",
+            }
+        )
+    )
+    home = tmp_path / "home"
+    env = {**os.environ, "MIXSTACK_HOME": str(home)}
+    for name in ("MIXSTACK_STORE", "MIXSTACK_REDIS", "MIXSTACK_CONFIG"):
+        env.pop(name, None)
+    with open_store(None, home=home) as store:
+        secret, _ = KeyStore(store).create(name="w", rpm=3)
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "mixstack",
+            "serve",
+            "--config",
+            str(config),
+            "--port",
+            str(port),
+            "--workers",
+            "2",
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    server = Replicas.__new__(Replicas)
+    server.ports, server.procs = [port], [proc]
+    try:
+        server.wait_healthy()
+        answers = asyncio.run(_fire(server.urls * 2, secret, 20))
+        assert [a.status_code for a in answers].count(200) == 3
+    finally:
+        server.stop()
