@@ -265,6 +265,15 @@ def test_kill_9_of_a_replica_loses_no_acknowledged_call(
     assert missing == []
 
 
+def _counted(metrics: str, label: str) -> float:
+    """The sum of `mixstack_requests_total` over the series with this label."""
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith("mixstack_requests_total{") and label in line
+    )
+
+
 def test_serve_workers_on_sqlite_share_one_rpm_limit(tmp_path: Path, upstream: str) -> None:
     config = tmp_path / "mixstack.yaml"
     config.write_text(
@@ -288,6 +297,7 @@ def test_serve_workers_on_sqlite_share_one_rpm_limit(tmp_path: Path, upstream: s
         env.pop(name, None)
     with open_store(None, home=home) as store:
         secret, _ = KeyStore(store).create(name="w", rpm=3)
+        admin, _ = KeyStore(store).create(name="ops", admin=True)
     port = free_port()
     proc = subprocess.Popen(
         [
@@ -313,5 +323,14 @@ def test_serve_workers_on_sqlite_share_one_rpm_limit(tmp_path: Path, upstream: s
         server.wait_healthy()
         answers = asyncio.run(_fire(server.urls * 2, secret, 20))
         assert [a.status_code for a in answers].count(200) == 3
+        # whichever worker answers the scrape, the counters are the sum over both workers
+        for _ in range(6):
+            text = httpx.get(
+                f"{server.urls[0]}/metrics",
+                headers={"authorization": f"Bearer {admin}"},
+                timeout=10,
+            ).text
+            assert _counted(text, 'status="200"') == 3
+            assert _counted(text, 'status="429"') == 17
     finally:
         server.stop()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from typing import Annotated
 
 import typer
@@ -32,6 +34,7 @@ def serve_command(
 
     from mixstack.gateway import create_app
     from mixstack.gateway.connections import server_options
+    from mixstack.gateway.metrics import MULTIPROC_ENV
     from mixstack.guard.budget import Budget
     from mixstack.store import open_store
 
@@ -64,9 +67,17 @@ def serve_command(
         return
     if config is not None:
         os.environ[CONFIG_ENV] = str(config.resolve())
-    uvicorn.run(
-        "mixstack.gateway.app:app_from_env",
-        factory=True,
-        workers=workers,
-        **options,
-    )
+    # each worker is a fresh interpreter: metrics go to files the scraped worker sums
+    own_dir = MULTIPROC_ENV not in os.environ
+    if own_dir:
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="mixstack-metrics-")
+    try:
+        uvicorn.run(
+            "mixstack.gateway.app:app_from_env",
+            factory=True,
+            workers=workers,
+            **options,
+        )
+    finally:
+        if own_dir:
+            shutil.rmtree(os.environ.pop(MULTIPROC_ENV), ignore_errors=True)

@@ -1,16 +1,24 @@
 """Prometheus metrics of the gateway: requests, errors, latency, tokens and cost by model and key.
 
 Each app has its own registry (no global state); label children are cached so the hot path
-pays one dict lookup per metric.
+pays one dict lookup per metric. With several workers (`mixstack serve --workers N`), each
+worker writes its values to `$PROMETHEUS_MULTIPROC_DIR` (the client library's multiprocess
+mode, set up by `serve`) and `/metrics` answers with the sum over every worker, whichever
+worker the scrape reaches. Replicas on several machines are scraped one by one and summed
+by Prometheus (`sum without (instance) (…)`).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 
-__all__ = ["CONTENT_TYPE", "GatewayMetrics"]
+__all__ = ["CONTENT_TYPE", "MULTIPROC_ENV", "GatewayMetrics"]
+
+#: the client library's multiprocess directory (read when it is imported)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -98,4 +106,10 @@ class GatewayMetrics:
         self._child(self.errors, model, key, error_type).inc()
 
     def render(self) -> bytes:
+        if os.environ.get(MULTIPROC_ENV):
+            from prometheus_client import multiprocess
+
+            merged = CollectorRegistry()
+            multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+            return generate_latest(merged)
         return generate_latest(self.registry)
