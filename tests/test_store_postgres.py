@@ -181,3 +181,15 @@ def test_redis_down_falls_back_to_the_store_or_fails_closed(db_url: str, redis: 
                 asyncio.run(admit(closed, "b"))
         finally:
             redis.start()
+
+
+def test_doctor_checks_a_postgres_store(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mixstack.doctor import run_checks
+
+    monkeypatch.setenv("MIXSTACK_STORE", db_url)
+    [check] = [c for c in run_checks(decode=False) if c.name == "store"]
+    assert check.status == "ok"
+    assert f"schema {len(migration_scripts())}" in check.detail
+    monkeypatch.setenv("MIXSTACK_STORE", db_url.rsplit("/", 1)[0] + "/no_such_db")
+    [check] = [c for c in run_checks(decode=False) if c.name == "store"]
+    assert check.status == "fail"

@@ -8,6 +8,7 @@ because the default path (the embedded model, the store, the config) does not ne
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import sqlite3
 import sys
@@ -181,10 +182,26 @@ def _check_config(config_path: Path | None) -> tuple[Check, Any]:
     return Check("config", "ok", detail), config
 
 
+def _check_server_store(url: str) -> Check:
+    """A PostgreSQL store: reachable, migrated (opening it migrates), its schema version."""
+    from mixstack.store import open_store
+
+    shown = url.rsplit("@", maxsplit=1)[-1]
+    try:
+        with open_store(url) as store:
+            version = store.version
+    except MixstackError as exc:
+        return Check("store", "fail", f"{shown}: {exc.message}", "start it or fix `store:`")
+    return Check("store", "ok", f"postgresql {shown}: schema {version}")
+
+
 def _check_store(config: Any) -> Check:
-    from mixstack.store import default_home
+    from mixstack.store import STORE_ENV, default_home
     from mixstack.store.db import inspect_file, migration_scripts
 
+    url = os.environ.get(STORE_ENV) or (config.store if config is not None else None)
+    if url and not url.startswith("sqlite:"):
+        return _check_server_store(url)
     path = default_home(config.home if config is not None else None) / "mixstack.db"
     latest = len(migration_scripts())
     if not path.exists():

@@ -63,6 +63,14 @@ def _redacted(url: str) -> str:
 class PgEngine:
     def __init__(self, url: str, *, pool_size: int = 8, journal_home: Path | None = None):
         self.url = url
+        try:  # one plain connection first: a wrong database or password is said at once
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.OperationalError as exc:
+            reason = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+            raise ConfigError(
+                f"cannot connect to PostgreSQL at {_redacted(url)}: {reason}; start it, or fix "
+                "the `store:` URL (postgresql://user:password@host:port/db)."
+            ) from None
         self.pool: ConnectionPool[psycopg.Connection[DictRow]] = ConnectionPool(
             url,
             connection_class=psycopg.Connection[DictRow],
