@@ -148,6 +148,20 @@ def test_clean_text_never_loads_presidio_and_import_is_light() -> None:
     assert out == "[] [] False"
 
 
+def test_the_guard_never_imports_torch_even_when_it_is_installed() -> None:
+    out = _run(
+        """
+        import sys
+        from mixstack.guard import PiiScanner
+        scanner = PiiScanner()
+        found = scanner.scan("Maria Garcia lives at 12 Baker Street; mail maria@example.org")
+        scanner.analyzer_engine()
+        print(len(found), "spacy" in sys.modules, "torch" in sys.modules)
+        """
+    )
+    assert out == "3 True False"
+
+
 def test_scanning_opens_no_network_connection() -> None:
     out = _run(
         """

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mixstack.guard import helper_process
 from mixstack.guard.injection_model import load_model
 from mixstack.guard.injection_normalize import INVISIBLE, normalize_for_scan
 from mixstack.guard.injection_rules import JAILBREAK_KINDS, RULES, Channel, Rule
@@ -76,6 +77,8 @@ def scan_injection(
     text: str, *, channel: Channel = "untrusted", max_findings: int = 20
 ) -> InjectionScan:
     """Score `text` for instructions aimed at a model; findings only when it is flagged."""
+    if helper_process.offloaded(text):
+        return helper_process.run(scan_injection, text, channel=channel, max_findings=max_findings)
     cleaned = INVISIBLE.sub("", text) if INVISIBLE.search(text) else text
     norm = normalize_for_scan(text)
     hits = _rule_hits(norm.text, channel, max_findings)

@@ -120,6 +120,9 @@ def _build() -> NameLexicon:
     english: set[str] = set()
     for words in index["lemma_index"].values():
         english |= {w for w in words if isinstance(w, str)}
+    from mixstack.guard.libraries import load_guard_library
+
+    load_guard_library("spacy")
     from spacy.lang.en.stop_words import STOP_WORDS
 
     # function words ("my", "an", "so") are given names somewhere; never take them for one

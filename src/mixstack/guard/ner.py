@@ -126,6 +126,9 @@ def verify_weights(package: str = MODEL_PACKAGE) -> list[str]:
 
 
 def _load(package: str) -> Language:
+    from mixstack.guard.libraries import load_guard_library
+
+    load_guard_library("spacy")
     import spacy
 
     # loading from the package directory: spaCy never looks anything up online

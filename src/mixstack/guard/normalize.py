@@ -24,7 +24,8 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from mixstack.guard.pii import PiiScanner, PiiSpan, _resolve
+from mixstack.guard import helper_process
+from mixstack.guard.pii import PiiScanner, PiiSpan, ScannerSettings, _resolve
 from mixstack.guard.secrets import SECRET, SECRET_SCORE, secret_spans
 
 __all__ = ["DecodedText", "GuardScanner", "base64_blocks", "decode", "maybe_encoded"]
@@ -152,6 +153,8 @@ class GuardScanner(PiiScanner):
     """The PII scanner over the text, its decoded view and its base64 blocks, plus secrets."""
 
     def scan(self, text: str, *, model: bool = True) -> list[PiiSpan]:
+        if helper_process.offloaded(text):
+            return helper_process.run(_scan_in_helper, self.settings, text, model)
         if len(text) <= CHUNK + OVERLAP:
             return self._scan_whole(text, model)
         # a regex search holds the GIL for as long as it runs: over a megabyte that stalls
@@ -190,3 +193,17 @@ class GuardScanner(PiiScanner):
         found = super().scan(text, model=model)
         found.extend(PiiSpan(SECRET, s, e, SECRET_SCORE, _SECRETS) for s, e in secret_spans(text))
         return found
+
+
+#: the helper process's scanners, one per setting, kept warm between texts
+_HELPER_SCANNERS: dict[ScannerSettings, GuardScanner] = {}
+
+
+def _scan_in_helper(settings: ScannerSettings, text: str, model: bool) -> list[PiiSpan]:
+    """`GuardScanner.scan` in the helper process (see `helper_process.py`)."""
+    scanner = _HELPER_SCANNERS.get(settings)
+    if scanner is None:
+        min_score, ignore, allow, people = settings
+        scanner = GuardScanner(min_score=min_score, ignore=ignore, allow=allow, people=people)
+        _HELPER_SCANNERS[settings] = scanner
+    return scanner.scan(text, model=model)

@@ -180,6 +180,9 @@ def _merge(windows: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return out
 
 
+_WARM_UP = "Maria Garcia, 12 Baker Street, London, maria@example.org, +44 20 7946 0958."
+
+
 def _resolve(spans: list[PiiSpan]) -> list[PiiSpan]:
     """Keep the best of overlapping findings: higher score first, then the longer one."""
     chosen: list[PiiSpan] = []
@@ -188,6 +191,10 @@ def _resolve(spans: list[PiiSpan]) -> list[PiiSpan]:
             chosen.append(span)
     chosen.sort(key=lambda s: s.start)
     return chosen
+
+
+#: `PiiScanner(min_score=…, ignore=…, allow=…, people=…)`'s arguments, hashable
+ScannerSettings = tuple[float, tuple[str, ...], tuple[str, ...], bool]
 
 
 class PiiScanner:
@@ -219,6 +226,11 @@ class PiiScanner:
         self._detector: PeopleDetector | None = None
         self._lock = threading.Lock()
 
+    @property
+    def settings(self) -> ScannerSettings:
+        """What this scanner was built with: (min_score, ignore, allow, people)."""
+        return (self.min_score, tuple(sorted(self.ignore)), tuple(sorted(self.allow)), self.people)
+
     def _people(self) -> PeopleDetector:
         if self._detector is None:
             with self._lock:
@@ -232,6 +244,9 @@ class PiiScanner:
         if self._groups is None:
             with self._lock:
                 if self._groups is None:
+                    from mixstack.guard.libraries import load_guard_library
+
+                    load_guard_library("presidio_analyzer")
                     from mixstack.guard.recognizers import build_recognizers
 
                     by_name = {type(r).__name__: r for r in build_recognizers()}
@@ -245,6 +260,9 @@ class PiiScanner:
             detector = self._people()
             if detector.model is not None:
                 detector.model.load()
+        # the first scan builds lazy tables (name lists, the public suffix list): do it now,
+        # not while a request waits and the event loop with it
+        self.scan(_WARM_UP)
 
     def scan(self, text: str, *, model: bool = True) -> list[PiiSpan]:
         """Non-overlapping findings in `text`, in order, scored at least `min_score`.
@@ -343,6 +361,9 @@ class PiiScanner:
 
     def analyzer_engine(self) -> AnalyzerEngine:
         """Presidio's own engine over the same recognizers, on its no-op NLP engine."""
+        from mixstack.guard.libraries import load_guard_library
+
+        load_guard_library("presidio_analyzer")
         from presidio_analyzer import AnalyzerEngine, RecognizerRegistry
         from presidio_analyzer.nlp_engine import NoOpNlpEngine
 

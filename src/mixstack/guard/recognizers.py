@@ -3,7 +3,8 @@
 Our own cover what Presidio's pattern set misses: API keys and tokens, private keys,
 credentials in `key=value` form, and national IDs common in the EU (French NIR, Dutch BSN).
 Each is a Presidio `PatternRecognizer`, so it runs the same way inside Presidio's own
-`AnalyzerEngine` and in the guard's fast path. This module imports Presidio: import it lazily.
+`AnalyzerEngine` and in the guard's fast path. This module imports Presidio: import it
+lazily, after `load_guard_library()`.
 """
 
 from __future__ import annotations
