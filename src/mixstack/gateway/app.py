@@ -415,11 +415,7 @@ class Gateway:
         key: VirtualKey | None = None
         try:
             key = await self._authenticate(request.headers)
-            parsed = wire.parse(
-                await self._read_body(request),
-                request.headers,
-                key.id if key is not None else None,
-            )
+            parsed = await _parse(wire, await self._read_body(request), request.headers, key)
             model = parsed.request.model or "-"
             screened = await self.monitor.screen(parsed.request, key.id if key else _ANONYMOUS)
             admission = await self._admit(key, screened.request)
@@ -681,6 +677,20 @@ class Gateway:
         # streamed: the answer has left already; a leak is flagged and alerted, not withheld
         with contextlib.suppress(MixstackError):
             self.monitor.answered(admission.key_label, done)
+
+
+#: bodies larger than this are decoded in a worker thread, not on the event loop
+PARSE_INLINE_BYTES = 256 * 1024
+
+
+async def _parse(
+    wire: WireFormat, body: bytes, headers: Mapping[str, str], key: VirtualKey | None
+) -> Parsed:
+    """The request in `body`; a large one is decoded and validated off the event loop."""
+    caller = key.id if key is not None else None
+    if len(body) <= PARSE_INLINE_BYTES:
+        return wire.parse(body, headers, caller)
+    return await asyncio.to_thread(wire.parse, body, headers, caller)
 
 
 def create_app(config: Config | None = None, *, pipeline: Pipeline | None = None) -> Starlette:
