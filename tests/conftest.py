@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +51,15 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("MIXSTACK_HOME", str(home))
     monkeypatch.delenv("MIXSTACK_CONFIG", raising=False)
     return home
+
+
+@contextmanager
+def own_home(path: Path) -> Iterator[Path]:
+    """`MIXSTACK_HOME` set to `path` for a module-scoped fixture's set-up: the per-test
+    `home` fixture is not in place yet, and an exported home (the user's) must stay untouched."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MIXSTACK_HOME", str(path))
+        yield path
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from mixstack.agents import AgentRuntime
 from mixstack.config import parse_config
 from mixstack.gateway import Gateway
 from mixstack.pipeline import Pipeline
-from tests.conftest import FAKE_MODELS
+from tests.conftest import FAKE_MODELS, own_home
 from tests.upstream_servers import ServerThread
 
 CHROMIUM = "/usr/bin/chromium"
@@ -189,9 +189,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
 
     root = tmp_path_factory.mktemp("ui")
     home = root / "home"
-    env = os.environ.get("MIXSTACK_HOME")
-    os.environ["MIXSTACK_HOME"] = str(home)
-    try:
+    with own_home(home):
         cfg = _config(home)
         gateway = Gateway(cfg)
         admin_secret, _ = gateway.keys.create(name="admin", admin=True)
@@ -208,11 +206,6 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
                 yield Site(server.url, admin_secret, shots, driver)
         finally:
             driver.quit()
-    finally:
-        if env is None:
-            os.environ.pop("MIXSTACK_HOME", None)
-        else:
-            os.environ["MIXSTACK_HOME"] = env
 
 
 def _login(site: Site) -> None:

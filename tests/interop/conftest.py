@@ -16,7 +16,7 @@ import pytest
 from mixstack.config import parse_config
 from mixstack.gateway import Gateway
 from mixstack.store import recent_calls
-from tests.conftest import FAKE_MODELS
+from tests.conftest import FAKE_MODELS, own_home
 from tests.upstream_servers import LlamaCppServer, ServerThread
 
 SMOL = "local/smollm2-135m-instruct"
@@ -44,7 +44,8 @@ def serve(home: Path, models: list[dict[str, Any]]) -> Iterator[Served]:
             "workloads": {"private": {"privacy": "local-only", "prefer": [SMOL]}},
         }
     )
-    gateway = Gateway(config)
+    with own_home(home):
+        gateway = Gateway(config)
     with ServerThread(gateway.app()) as server:
         yield Served(gateway, server.url)
 

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from mixstack.config import parse_config
 from mixstack.gateway import Gateway
-from tests.conftest import FAKE_MODELS
+from tests.conftest import FAKE_MODELS, own_home
 from tests.upstream_servers import ServerThread
 
 
@@ -78,12 +78,13 @@ HAND = [
 
 
 @pytest.fixture(scope="module")
-def gateway() -> Iterator[tuple[str, str]]:
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
     models = [m for m in FAKE_MODELS if m["name"] != "fake/broken"]
     config = parse_config(
         {"models": models, "default_model": "fake/echo", "gateway": {"key_cache_s": 0}}
     )
-    gw = Gateway(config)
+    with own_home(tmp_path_factory.mktemp("home")):
+        gw = Gateway(config)
     with ServerThread(gw.app()) as server:
         secret, _ = gw.keys.create(budget_usd=1000.0, max_tokens=10**12, tpm=10**9)
         yield server.url, secret

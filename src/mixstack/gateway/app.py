@@ -256,7 +256,8 @@ class Gateway:
     def app(self) -> Starlette:
         @asynccontextmanager
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
-            if any(w.privacy in ("auto", "redact") for w in self.config.workloads.values()):
+            workloads = self.pipeline.router.chooser.workloads.values()  # with the built-in one
+            if any(w.privacy in ("auto", "redact") for w in workloads):
                 # the guard's entity model loads before the first request, not during it
                 await asyncio.to_thread(self.pipeline.router.scanner.warm_up)
             sealer = asyncio.get_running_loop().create_task(self.monitor.run())
