@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from mixstack.guard.keys import KeyStore
-from mixstack.store import open_store
+from mixstack.store import VirtualKey, open_store
 from tests.services import Postgres, Redis, postgres_server, redis_server
 from tests.upstream_servers import RecordingUpstream, Scripted, ServerThread, chat_json, free_port
 
@@ -193,21 +193,32 @@ def test_budget_is_never_exceeded_by_more_than_one_hold(
     replicas, url, home = cluster
     secret, key_id = _key(url, home, budget_usd=1.0)
     answers = asyncio.run(_fire(replicas.urls, secret, 300))
-    ok = [a for a in answers if a.status_code == 200]
-    refused = [a for a in answers if a.status_code != 200]
-    assert ok, f"no request was admitted: {answers[0].status_code} {answers[0].text[:300]}"
+    # an admitted request settles once, answered or not (the upstream here is a thread of
+    # this busy test process and may drop one); refusals are 429 (insufficient quota)
+    admitted = [a for a in answers if a.status_code != 429]
+    refused = [a for a in answers if a.status_code == 429]
+    assert any(a.status_code == 200 for a in admitted), answers[0].text[:300]
     assert refused, "300 requests of ~$0.03 each on a $1 budget must be refused at some point"
-    assert {a.status_code for a in refused} <= {402, 429}, {a.text[:200] for a in refused}
+    assert all("budget" in a.json()["error"]["message"] for a in refused)
+    key = _settled(url, home, key_id, len(admitted))
+    # the spend stays within the budget plus the largest single hold (the estimate a real
+    # cost may exceed), and every hold was given back
+    hold = (11 + 4 + 20) * PRICE["input_per_1m"] / 1e6 * 2
+    assert key.spent_usd <= 1.0 + hold
+    assert key.reserved_usd == pytest.approx(0.0, abs=1e-9)
+
+
+def _settled(url: str, home: Path, key_id: str, requests: int) -> VirtualKey:
+    """The key once the replicas' queued settlements are committed (a few ms each)."""
     with open_store(url, home=home) as store:
-        store.flush()
-        key = store.keys.get(key_id)
-        assert key is not None
-        # every answered call was paid for, and the sum stays within the budget plus the
-        # largest single hold (the estimate a real cost may exceed)
-        assert key.requests == len(ok)
-        hold = (11 + 4 + 20) * PRICE["input_per_1m"] / 1e6 * 2
-        assert key.spent_usd <= 1.0 + hold
-        assert key.reserved_usd == pytest.approx(0.0, abs=1e-9)
+        for _ in range(100):
+            key = store.keys.get(key_id)
+            assert key is not None
+            if key.requests >= requests:
+                break
+            time.sleep(0.1)
+    assert key.requests == requests
+    return key
 
 
 def test_rpm_admits_exactly_the_limit_across_replicas(
@@ -217,8 +228,8 @@ def test_rpm_admits_exactly_the_limit_across_replicas(
     secret, _ = _key(url, home, rpm=50)
     answers = asyncio.run(_fire(replicas.urls, secret, 300))
     statuses = [a.status_code for a in answers]
-    assert statuses.count(200) == 50
     assert statuses.count(429) == 250
+    assert statuses.count(200) + statuses.count(502) == 50  # 502: the upstream thread, busy
     # one window for all three: a per-process limit would have admitted up to 150
 
 
@@ -263,6 +274,24 @@ def test_kill_9_of_a_replica_loses_no_acknowledged_call(
         store.flush()
         missing = [rid for rid in acknowledged if store.calls.by_request_id(rid) is None]
     assert missing == []
+
+
+def test_redis_down_degrades_to_postgres_limits_not_to_none(
+    cluster: tuple[Replicas, str, Path], redis: Redis
+) -> None:
+    replicas, url, home = cluster
+    secret, _ = _key(url, home, rpm=20)
+    alive = [u for u, p in zip(replicas.urls, replicas.procs, strict=True) if p.poll() is None]
+    assert len(alive) >= 2
+    redis.stop()
+    try:
+        answers = asyncio.run(_fire(alive, secret, 60))
+        statuses = [a.status_code for a in answers]
+        # PostgreSQL's window, under a per-key lock: still one exact limit for all replicas
+        assert statuses.count(200) == 20
+        assert statuses.count(429) == 40
+    finally:
+        redis.start()
 
 
 def _counted(metrics: str, label: str) -> float:

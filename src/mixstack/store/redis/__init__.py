@@ -71,7 +71,7 @@ return 0
 _RETRY_S = 1.0
 #: connections per process, and how long a command may wait (a refused connection fails
 #: at once: this bounds only a Redis that hangs)
-_CONNECTIONS = 16
+_CONNECTIONS = 32
 _TIMEOUT_S = 5.0
 
 
@@ -112,7 +112,9 @@ class RedisRates:
             pool = aioredis.BlockingConnectionPool.from_url(
                 self.url,
                 max_connections=_CONNECTIONS,
-                timeout=_TIMEOUT_S,
+                # waiting for a pooled connection is not Redis being down: a busy process
+                # queues; a Redis that is down fails the connection attempts themselves
+                timeout=None,
                 socket_connect_timeout=_TIMEOUT_S,
                 socket_timeout=_TIMEOUT_S,
                 decode_responses=True,
