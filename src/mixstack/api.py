@@ -1,104 +1,201 @@
-"""The Python API: `arun`/`astream` (async core) and `run`/`stream` (thin sync wrappers)."""
+"""The Python API: `arun`/`astream` (async core) and `run`/`stream` (thin sync wrappers).
+
+Every function takes the same typed options (`CallOptions`): sampling parameters such as
+`max_tokens=40` go into the request's `SamplingParams`, the rest into the `Request`. Without
+`pipeline=`, the config's shared pipeline answers (built once per process).
+"""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, AsyncIterator, Coroutine, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypedDict, Unpack
 
-from mixstack.config import Config, load_config
+from pydantic import ValidationError
+
+from mixstack._shared import shared_pipeline
+from mixstack._sync import iterate_sync, run_sync
+from mixstack.config import Config
+from mixstack.errors import InvalidRequestError
 from mixstack.pipeline import Pipeline
-from mixstack.types import Chunk, Completion, ImagePart, Request
+from mixstack.types import (
+    Chunk,
+    Completion,
+    ImagePart,
+    Request,
+    ResponseFormat,
+    SamplingParams,
+    Tool,
+)
 
-__all__ = ["arun", "astream", "run", "stream"]
-
-T = TypeVar("T")
-
-
-def _request(
-    prompt: str | Request,
-    *,
-    model: str | None,
-    system: str | None,
-    images: tuple[str | Path | ImagePart, ...],
-    kwargs: dict[str, Any],
-) -> Request:
-    if isinstance(prompt, Request):
-        return prompt.with_changes(**({"model": model} if model else {}))
-    parts = tuple(i if isinstance(i, ImagePart) else ImagePart.from_path(i) for i in images)
-    return Request.from_prompt(prompt, model=model, system=system, images=parts, **kwargs)
+__all__ = ["CallOptions", "arun", "astream", "build_request", "run", "stream"]
 
 
-def _config(config: Config | str | Path | None) -> Config:
-    return config if isinstance(config, Config) else load_config(config)
+class CallOptions(TypedDict, total=False):
+    """What a call may set besides the prompt; each maps onto a `Request` field."""
+
+    #: `provider/model` or `workload/<name>`; None: the router chooses
+    model: str | None
+    #: a system message put before the prompt
+    system: str
+    #: image files or parts sent with the prompt
+    images: Sequence[str | Path | ImagePart]
+    #: the workload whose policy applies
+    workload: str
+    tools: Sequence[Tool]
+    tool_choice: str | dict[str, Any]
+    response_format: ResponseFormat
+    #: `auto` or a use case: rewrite the prompt for the routed model
+    rephrase: str
+    #: key id or user, for accounting
+    caller: str
+    metadata: Mapping[str, str]
+    #: all sampling parameters at once; the single ones below override its fields
+    params: SamplingParams
+    temperature: float
+    top_p: float
+    max_tokens: int
+    stop: str | Sequence[str]
+    seed: int
+    n: int
+    presence_penalty: float
+    frequency_penalty: float
+    logit_bias: Mapping[str, float]
+    logprobs: bool
+    top_logprobs: int
+
+
+_SAMPLING = frozenset(SamplingParams.model_fields)
+_PROMPT_ONLY = frozenset({"system", "images"})
+KNOWN_OPTIONS = frozenset(CallOptions.__annotations__)
+#: options that are `Request` fields as they are
+_REQUEST = KNOWN_OPTIONS - _SAMPLING - _PROMPT_ONLY - {"params"}
+
+
+def _unknown(names: set[str]) -> InvalidRequestError:
+    listed = ", ".join(sorted(names))
+    return InvalidRequestError(
+        f"unknown option(s) {listed}; use one of: {', '.join(sorted(KNOWN_OPTIONS))} "
+        "(or pass a full `mixstack.Request`).",
+        param=sorted(names)[0],
+    )
+
+
+def _invalid(exc: ValidationError) -> InvalidRequestError:
+    """A pydantic error as the caller's error: which option, what is wrong."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "request"
+    return InvalidRequestError(
+        f"{where}: {first['msg'].lower()} (got {first.get('input')!r}); fix that option.",
+        param=where,
+    )
+
+
+def _params(base: SamplingParams, options: Mapping[str, Any]) -> SamplingParams:
+    changed = {k: v for k, v in options.items() if k in _SAMPLING}
+    if not changed:
+        return base
+    if isinstance(changed.get("stop"), str):
+        changed["stop"] = (changed["stop"],)
+    return SamplingParams.model_validate({**base.model_dump(exclude_unset=True), **changed})
+
+
+def _fields(options: Mapping[str, Any]) -> dict[str, Any]:
+    fields = {k: v for k, v in options.items() if k in _REQUEST}
+    if "tools" in fields:
+        fields["tools"] = tuple(fields["tools"])
+    if "metadata" in fields:
+        fields["metadata"] = dict(fields["metadata"])
+    return fields
+
+
+def build_request(prompt: str | Request, options: Mapping[str, Any]) -> Request:
+    """The `Request` for a prompt (or a given `Request`) and call options.
+
+    Options given with a `Request` override its fields. Unknown options and invalid values
+    are `InvalidRequestError`s naming the option."""
+    unknown = set(options) - KNOWN_OPTIONS
+    if unknown:
+        raise _unknown(unknown)
+    try:
+        if isinstance(prompt, Request):
+            if _PROMPT_ONLY & set(options):
+                raise InvalidRequestError(
+                    "system= and images= apply to a prompt string; put them in the "
+                    "Request's messages instead.",
+                    param="system" if "system" in options else "images",
+                )
+            base = prompt
+        else:
+            if not isinstance(prompt, str):
+                raise InvalidRequestError(
+                    f"the prompt must be a string or a mixstack.Request, not "
+                    f"{type(prompt).__name__}.",
+                    param="prompt",
+                )
+            images = tuple(
+                i if isinstance(i, ImagePart) else ImagePart.from_path(i)
+                for i in options.get("images", ())
+            )
+            base = Request.from_prompt(prompt, system=options.get("system"), images=images)
+        params = _params(base.params, options)
+        return Request.model_validate({**dict(base), **_fields(options), "params": params})
+    except ValidationError as exc:
+        raise _invalid(exc) from None
+
+
+def _pipeline(config: Config | str | Path | None, pipeline: Pipeline | None) -> Pipeline:
+    return pipeline if pipeline is not None else shared_pipeline(config)
 
 
 async def arun(
     prompt: str | Request,
     *,
-    model: str | None = None,
-    system: str | None = None,
-    images: tuple[str | Path | ImagePart, ...] = (),
     config: Config | str | Path | None = None,
     pipeline: Pipeline | None = None,
-    **kwargs: Any,
+    **options: Unpack[CallOptions],
 ) -> Completion:
-    """Send one prompt (or a full `Request`) through the pipeline and return the answer."""
-    request = _request(prompt, model=model, system=system, images=images, kwargs=kwargs)
-    if pipeline is not None:
-        return await pipeline.complete(request)
-    async with Pipeline(_config(config)) as own:
-        return await own.complete(request)
+    """Send one prompt (or a full `Request`) through the pipeline and return the answer.
+
+    `config`: a `Config`, a YAML file, or None (`$MIXSTACK_CONFIG`, else the embedded
+    default); its pipeline is built once per process. `pipeline` uses that one instead.
+    Options: see `CallOptions` (e.g. `model=`, `system=`, `max_tokens=`, `temperature=`)."""
+    request = build_request(prompt, options)
+    return await _pipeline(config, pipeline).complete(request)
 
 
 async def astream(
     prompt: str | Request,
     *,
-    model: str | None = None,
-    system: str | None = None,
-    images: tuple[str | Path | ImagePart, ...] = (),
     config: Config | str | Path | None = None,
     pipeline: Pipeline | None = None,
-    **kwargs: Any,
+    **options: Unpack[CallOptions],
 ) -> AsyncIterator[Chunk]:
-    """Stream the answer chunk by chunk; the last chunk carries the usage."""
-    request = _request(prompt, model=model, system=system, images=images, kwargs=kwargs)
-    own = None if pipeline is not None else Pipeline(_config(config))
-    active = pipeline or own
-    assert active is not None
-    try:
-        async for chunk in await active.open_stream(request):
-            yield chunk
-    finally:
-        if own is not None:
-            await own.aclose()
+    """Stream the answer chunk by chunk; the last chunk carries the usage. Arguments as `arun`."""
+    request = build_request(prompt, options)
+    async for chunk in await _pipeline(config, pipeline).open_stream(request):
+        yield chunk
 
 
-def _run_sync(coro: Coroutine[Any, Any, T]) -> T:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coro)
-    coro.close()
-    raise RuntimeError("mixstack.run() was called inside an event loop; await mixstack.arun().")
+def run(
+    prompt: str | Request,
+    *,
+    config: Config | str | Path | None = None,
+    pipeline: Pipeline | None = None,
+    **options: Unpack[CallOptions],
+) -> Completion:
+    """Sync `arun` (same arguments); not inside a running event loop (await `arun` there)."""
+    request = build_request(prompt, options)
+    return run_sync(_pipeline(config, pipeline).complete(request))
 
 
-def run(prompt: str | Request, **kwargs: Any) -> Completion:
-    """Sync wrapper of `arun` (same arguments)."""
-    return _run_sync(arun(prompt, **kwargs))
-
-
-def stream(prompt: str | Request, **kwargs: Any) -> Iterator[Chunk]:
-    """Sync wrapper of `astream` (same arguments): yields chunks as they arrive."""
-    loop = asyncio.new_event_loop()
-    agen = cast(AsyncGenerator[Chunk, None], astream(prompt, **kwargs))
-    try:
-        while True:
-            try:
-                yield loop.run_until_complete(agen.__anext__())
-            except StopAsyncIteration:
-                return
-    finally:
-        loop.run_until_complete(agen.aclose())
-        loop.close()
+def stream(
+    prompt: str | Request,
+    *,
+    config: Config | str | Path | None = None,
+    pipeline: Pipeline | None = None,
+    **options: Unpack[CallOptions],
+) -> Iterator[Chunk]:
+    """Sync `astream` (same arguments): yields chunks as they arrive."""
+    request = build_request(prompt, options)
+    return iterate_sync(astream(request, config=config, pipeline=pipeline))

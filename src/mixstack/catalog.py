@@ -19,6 +19,8 @@ __all__ = ["Catalog", "ModelEntry"]
 
 @dataclass(frozen=True, slots=True)
 class ModelEntry:
+    """One model as the router sees it: provider, locality, capabilities, context, price."""
+
     name: str
     provider: str
     locality: Locality
@@ -47,6 +49,8 @@ class ModelEntry:
 
 
 class Catalog:
+    """Every model the config and the installed providers know, by name, with what each can do."""
+
     def __init__(self, config: Config, providers: ProviderRegistry):
         self._providers = providers
         declared: dict[str, ModelConfig] = {}

@@ -3,16 +3,31 @@
     MixstackError                 base; `exit_code` is what the CLI exits with
     ├── UserError                 the caller can fix it (exit 2)
     │   ├── ConfigError           the config file or a field in it is wrong
+    │   │   └── SuiteError        an eval suite, a case file or a case in it is invalid
     │   ├── UnknownModelError     no such model in the catalog
     │   ├── InvalidRequestError   empty prompt, bad image, bad parameter
-    │   └── ContextLengthError    the prompt does not fit the model's context
+    │   │   └── ScanTooSlow       the privacy scan of a request ran out of time
+    │   ├── ContextLengthError    the prompt does not fit the model's context
+    │   ├── SweepError            a suite cannot be swept as it is
+    │   ├── BodyTooLarge          a gateway request body over `gateway.max_body_bytes` (413)
+    │   └── BodyTimeout           a gateway request body that did not arrive in time (408)
     ├── PolicyError               refused by policy, never sent (exit 3)
     │   ├── BudgetExceeded        a key or run is out of budget
-    │   └── InjectionBlocked      an injection, jailbreak or prompt leak under `injection: block`
+    │   ├── InjectionBlocked      an injection, jailbreak or prompt leak under `injection: block`
+    │   ├── AdminRequired         an admin-only endpoint called with a plain key (403)
+    │   ├── KeyRejected           no key, or an unknown or revoked one (401; guard.keys)
+    │   ├── ModelNotAllowed       the key may not use that model (403; guard.keys)
+    │   └── RouteRefused          no model may take the request under its policy (router)
     ├── RateLimited               too many requests or tokens per minute (exit 4)
+    │   └── GuardBusy             the privacy scanners are saturated; retry shortly
     ├── ModelUnavailableError     the model's file, package, SDK or key is missing (exit 5)
-    └── ProviderError             the model or its endpoint failed (exit 1)
-        └── UpstreamTimeout       the endpoint did not answer within the model's timeouts
+    ├── ProviderError             the model or its endpoint failed (exit 1)
+    │   └── UpstreamTimeout       the endpoint did not answer within the model's timeouts
+    ├── ScorerError               a scorer could not score an answer (not a failed answer)
+    └── ToolError                 a tool's expected failure; its message goes to the model
+
+Classes marked with a module live there because they carry that module's types; the rest
+are defined here (and re-exported where they were first defined).
 
 Errors that carry an upstream's own words or address set `public_message`: what a gateway
 client may see (the full `message` goes to the log and the CLI).
@@ -23,9 +38,13 @@ Every message ends with what to do about it.
 from __future__ import annotations
 
 __all__ = [
+    "AdminRequired",
+    "BodyTimeout",
+    "BodyTooLarge",
     "BudgetExceeded",
     "ConfigError",
     "ContextLengthError",
+    "GuardBusy",
     "InjectionBlocked",
     "InvalidRequestError",
     "MixstackError",
@@ -33,6 +52,11 @@ __all__ = [
     "PolicyError",
     "ProviderError",
     "RateLimited",
+    "ScanTooSlow",
+    "ScorerError",
+    "SuiteError",
+    "SweepError",
+    "ToolError",
     "UnknownModelError",
     "UpstreamTimeout",
     "UserError",
@@ -58,6 +82,8 @@ class MixstackError(Exception):
 
 
 class UserError(MixstackError):
+    """The caller can fix it: the message says how."""
+
     exit_code = 2
     error_type = "invalid_request_error"
     http_status = 400
@@ -68,6 +94,8 @@ class ConfigError(UserError):
 
 
 class UnknownModelError(UserError):
+    """No model of that name in the catalog."""
+
     http_status = 404
 
     def __init__(self, name: str, known: list[str]):
@@ -87,6 +115,8 @@ class InvalidRequestError(UserError):
 
 
 class ContextLengthError(UserError):
+    """The prompt (plus the answer's room) does not fit the model's context window."""
+
     def __init__(self, model: str, needed: int, window: int):
         super().__init__(
             f"the prompt needs {needed} tokens but {model} has a context window of {window} "
@@ -109,6 +139,8 @@ class PolicyError(MixstackError):
 
 
 class BudgetExceeded(PolicyError):
+    """A key, a run or an agent is out of budget."""
+
     error_type = "insufficient_quota"
     http_status = 429
 
@@ -125,6 +157,8 @@ class InjectionBlocked(PolicyError):
 
 
 class RateLimited(MixstackError):
+    """Too many requests or tokens per minute; `retry_after_s` says when to try again."""
+
     exit_code = 4
     error_type = "rate_limit_error"
     http_status = 429
@@ -170,3 +204,81 @@ class UpstreamTimeout(ProviderError):
 
     http_status = 504
     error_type = "timeout"
+
+
+class SuiteError(ConfigError):
+    """A suite file, a case file or a case in it is invalid."""
+
+
+class ScanTooSlow(InvalidRequestError):
+    """Checking a request for private data took longer than the guard allows."""
+
+    def __init__(self, seconds: float):
+        super().__init__(
+            f"checking this request for private data took longer than {seconds:g} s; send "
+            "less text or smaller images per request.",
+            code="request_too_complex",
+        )
+
+
+class SweepError(UserError):
+    """A suite cannot be swept as it is (e.g. a case without a marked key context)."""
+
+
+class BodyTooLarge(UserError):
+    """A gateway request body over `gateway.max_body_bytes` (HTTP 413)."""
+
+    http_status = 413
+
+    def __init__(self, limit: int):
+        super().__init__(
+            f"the request body is larger than this gateway's limit of {limit} bytes; send a "
+            "smaller body (fewer or smaller images) or raise `gateway.max_body_bytes`.",
+            code="request_too_large",
+        )
+
+
+class BodyTimeout(UserError):
+    """A gateway request body that did not arrive within `gateway.body_timeout_s` (408)."""
+
+    http_status = 408
+
+    def __init__(self, seconds: float):
+        super().__init__(
+            f"the request body did not arrive within {seconds:g} s; send it at once, or "
+            "raise `gateway.body_timeout_s`.",
+            code="request_timeout",
+        )
+
+
+class AdminRequired(PolicyError):
+    """A valid key that is not an admin key, on an admin-only endpoint (HTTP 403)."""
+
+    error_type = "permission_error"
+    http_status = 403
+
+    def __init__(self, key_id: str, what: str):
+        super().__init__(
+            f"{what} needs an admin key and key {key_id} is not one; use a key created with "
+            "`mixstack keys create --admin`.",
+            code="admin_key_required",
+        )
+
+
+class GuardBusy(RateLimited):
+    """The privacy scanners are saturated by other large requests."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the gateway is busy checking other large requests for private data; retry "
+            "in a few seconds.",
+            retry_after_s=2.0,
+        )
+
+
+class ScorerError(MixstackError):
+    """The scorer could not score this answer (not the same as a failed answer)."""
+
+
+class ToolError(MixstackError):
+    """Raised by a tool for an expected failure; its message is shown to the model as is."""

@@ -451,6 +451,10 @@ class Pipeline:
     async def aclose(self) -> None:
         for provider in self.providers.loaded():
             await provider.aclose()
+        self.close_store()
+
+    def close_store(self) -> None:
+        """Flush and close the store if this pipeline opened it (no event loop needed)."""
         if self._store is not None and self._owns_store:
             self._store.close()
 

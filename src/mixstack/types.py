@@ -61,6 +61,8 @@ class _Value(BaseModel):
 
 
 class TextPart(_Value):
+    """A piece of text in a message's content."""
+
     type: Literal["text"] = "text"
     text: str
 
@@ -135,6 +137,8 @@ ContentPart = TextPart | ImagePart
 
 
 class ToolCall(_Value):
+    """A call the model asked for: the tool's name and its JSON arguments."""
+
     id: str
     name: str
     arguments: str = Field(description="JSON-encoded arguments, as the model produced them")
@@ -154,6 +158,8 @@ class ToolCallDelta(_Value):
 
 
 class Tool(_Value):
+    """A function the model may call: name, description and JSON-schema parameters."""
+
     name: str
     description: str = ""
     parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object"})
@@ -161,6 +167,8 @@ class Tool(_Value):
 
 
 class Message(_Value):
+    """One turn (system, user, assistant or tool) whose content is a list of parts."""
+
     role: Role
     content: tuple[ContentPart, ...] = ()
     tool_calls: tuple[ToolCall, ...] = ()
@@ -199,6 +207,8 @@ class Message(_Value):
 
 
 class SamplingParams(_Value):
+    """How the model samples: temperature, top_p, max_tokens, stop, seed, penalties, logprobs."""
+
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
     max_tokens: int | None = Field(default=None, ge=1)
@@ -214,6 +224,8 @@ class SamplingParams(_Value):
 
 
 class ResponseFormat(_Value):
+    """The shape the answer must take: free text, any JSON object, or JSON matching a schema."""
+
     type: Literal["text", "json_object", "json_schema"] = "text"
     json_schema: dict[str, Any] | None = None
     name: str | None = None
@@ -265,6 +277,8 @@ class Request(_Value):
 
 
 class Usage(_Value):
+    """Tokens in and out, cost, latency and time to first token of one call."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
@@ -282,6 +296,8 @@ FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error"
 
 
 class Completion(_Value):
+    """A model's answer: text or tool calls, why it stopped, usage and cost, the route taken."""
+
     request_id: str
     model: str
     provider: str

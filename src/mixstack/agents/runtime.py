@@ -7,29 +7,33 @@ that says what was done and why it stopped, and leaves a trace in the store.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
+from mixstack._shared import shared_pipeline
+from mixstack._sync import run_sync
 from mixstack.agents.budget import Budget, BudgetMeter
 from mixstack.agents.builtins import load_tools
 from mixstack.agents.loop import Agent, AgentOutcome, AgentSpec, ToolCallRecord
 from mixstack.agents.policy import Approver, PermissionPolicy
 from mixstack.agents.tools import AgentTool, ToolContext
 from mixstack.agents.trace import TraceRecorder, TraceStep
-from mixstack.config import Config, load_config
+from mixstack.config import Config
 from mixstack.errors import ConfigError, InvalidRequestError
 from mixstack.pipeline import Pipeline
 from mixstack.types import ImagePart
 
-__all__ = ["AgentResult", "AgentRuntime", "arun_agent", "run_agent"]
+__all__ = ["AgentOptions", "AgentResult", "AgentRuntime", "arun_agent", "run_agent"]
 
 
 @dataclass(slots=True)
 class AgentResult:
+    """What an agent run did: its answer, why it stopped, its trace id, steps, tool calls and
+    usage."""
+
     result: str
     stopped: str
     reason: str
@@ -219,22 +223,65 @@ class AgentRuntime:
         )
 
 
+class AgentOptions(TypedDict, total=False):
+    """How an agent run may be shaped (see `AgentRuntime`)."""
+
+    #: the workload whose policy and permissions apply
+    workload: str | None
+    #: the model every step uses; None: the router chooses per step
+    model: str | None
+    #: the only folder file tools may touch (default: `tools.root` of the config)
+    root: Path | None
+    #: extra tools (e.g. `@mixstack.function_tool` functions) beside the built-ins
+    tools: Sequence[AgentTool]
+    #: asked when a permission rule says `ask`
+    approver: Approver | None
+    max_steps: int | None
+    budget: Budget | None
+    #: one agent even when the config declares a team
+    single: bool
+    #: leave a trace in the store
+    record: bool
+
+
+def _check_options(options: Mapping[str, Any]) -> None:
+    unknown = sorted(set(options) - set(AgentOptions.__annotations__))
+    if unknown:
+        raise InvalidRequestError(
+            f"unknown agent option(s) {', '.join(unknown)}; use one of: "
+            f"{', '.join(sorted(AgentOptions.__annotations__))}.",
+            param=unknown[0],
+        )
+
+
 async def arun_agent(
     task: str,
     *,
     config: Config | str | Path | None = None,
     pipeline: Pipeline | None = None,
-    images: tuple[ImagePart, ...] = (),
-    **options: Any,
+    images: Sequence[ImagePart] = (),
+    **options: Unpack[AgentOptions],
 ) -> AgentResult:
-    """Run an agent (or the configured team) on a task; options as for `AgentRuntime`."""
-    if pipeline is not None:
-        return await AgentRuntime(pipeline, **options).run(task, images)
-    cfg = config if isinstance(config, Config) else load_config(config)
-    async with Pipeline(cfg) as own:
-        return await AgentRuntime(own, **options).run(task, images)
+    """Run an agent (or the configured team) on a task and return what it did.
+
+    Without `pipeline`, the config's shared pipeline runs it (built once per process)."""
+    _check_options(options)
+    active = pipeline if pipeline is not None else shared_pipeline(config)
+    return await AgentRuntime(active, **options).run(task, tuple(images))
 
 
-def run_agent(task: str, **kwargs: Any) -> AgentResult:
-    """Sync wrapper of `arun_agent` (same arguments)."""
-    return asyncio.run(arun_agent(task, **kwargs))
+def run_agent(
+    task: str,
+    *,
+    config: Config | str | Path | None = None,
+    pipeline: Pipeline | None = None,
+    images: Sequence[ImagePart] = (),
+    **options: Unpack[AgentOptions],
+) -> AgentResult:
+    """Sync `arun_agent` (same arguments); not inside a running event loop."""
+    _check_options(options)
+    return run_sync(
+        arun_agent(task, config=config, pipeline=pipeline, images=images, **options),
+        what="mixstack.run_agent()",
+        awaitable="mixstack.arun_agent()",
+    )

@@ -16,10 +16,11 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import Any, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from mixstack.errors import ToolError
 from mixstack.types import Tool
 
 __all__ = [
@@ -32,10 +33,6 @@ __all__ = [
     "function_tool",
     "truncate",
 ]
-
-
-class ToolError(Exception):
-    """Raised by a tool for an expected failure; its message is shown to the model as is."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,16 +155,46 @@ class FunctionTool(AgentTool):
         return result if isinstance(result, str) else _to_text(result)
 
 
+@overload
 def function_tool(
-    fn: Callable[..., Any] | None = None,
+    fn: Callable[..., Any],
+    /,
     *,
     name: str | None = None,
     description: str | None = None,
     read_only: bool | None = None,
     destructive: bool | None = None,
     open_world: bool | None = None,
-) -> Any:
-    """Turn a typed function into a tool; usable as `@function_tool` or `@function_tool(...)`."""
+) -> FunctionTool: ...
+
+
+@overload
+def function_tool(
+    fn: None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    read_only: bool | None = None,
+    destructive: bool | None = None,
+    open_world: bool | None = None,
+) -> Callable[[Callable[..., Any]], FunctionTool]: ...
+
+
+def function_tool(
+    fn: Callable[..., Any] | None = None,
+    /,
+    *,
+    name: str | None = None,
+    description: str | None = None,
+    read_only: bool | None = None,
+    destructive: bool | None = None,
+    open_world: bool | None = None,
+) -> FunctionTool | Callable[[Callable[..., Any]], FunctionTool]:
+    """Turn a typed function into a tool; usable as `@function_tool` or `@function_tool(...)`.
+
+    `read_only`, `destructive` and `open_world` declare what the tool does to the world (the
+    permission policy's defaults follow them: read-only is allowed, destructive asks)."""
     annotations = ToolAnnotations(read_only, destructive, open_world)
 
     def wrap(f: Callable[..., Any]) -> FunctionTool:

@@ -52,6 +52,8 @@ class JudgeReport:
 
 @dataclass(frozen=True, slots=True)
 class TraceAudit:
+    """One trace's audit: verdict, steps, the first wrong step and the errors found."""
+
     id: str | None
     verdict: Verdict
     steps: tuple[str, ...]

@@ -24,6 +24,9 @@ DEFAULT_MODEL = "local/smollm2-135m-instruct"
 
 
 class Config(BaseModel):
+    """The whole `mixstack.yaml`, validated: models, workloads, routing, keys, tools,
+    permissions."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     default_model: str = DEFAULT_MODEL

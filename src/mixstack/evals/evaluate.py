@@ -59,6 +59,8 @@ class _Silent:
 
 @dataclass
 class EvalSettings:
+    """How to run a suite: which models, where results go, cache, retries and concurrency."""
+
     models: list[str] = field(default_factory=list)
     options: RunOptions = field(default_factory=RunOptions)
     out_dir: Path | None = None

@@ -35,7 +35,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import from_json
 
-from mixstack.errors import ConfigError, InvalidRequestError
+from mixstack.errors import InvalidRequestError, SuiteError
 from mixstack.types import ImagePart, Message, Request, ResponseFormat, SamplingParams, Tool
 
 __all__ = [
@@ -50,10 +50,6 @@ __all__ = [
 
 DEFAULT_VARIANT = "default"
 DEFAULT_WORKLOAD = "default"
-
-
-class SuiteError(ConfigError):
-    """A suite file, a case file or a case in it is invalid."""
 
 
 # -- values -------------------------------------------------------------------------------
@@ -321,6 +317,8 @@ def _plain_pieces(tree: jinja2.nodes.Template) -> list[tuple[str, str | None]] |
 
 @dataclass
 class Suite:
+    """An eval suite: defaults, prompt variants, models to compare and the cases."""
+
     path: Path
     spec: SuiteFile
     _env: jinja2.Environment = field(repr=False, default_factory=_jinja)

@@ -32,7 +32,7 @@ from starlette.types import Receive, Scope, Send
 
 from mixstack.catalog import ModelEntry
 from mixstack.config import Config, load_config
-from mixstack.errors import InvalidRequestError, MixstackError, UserError
+from mixstack.errors import BodyTimeout, BodyTooLarge, InvalidRequestError, MixstackError
 from mixstack.gateway.admission import HoldPlan, plan_hold, settle_within
 from mixstack.gateway.anthropic_wire import MessagesWire
 from mixstack.gateway.auth import Authenticator
@@ -68,28 +68,6 @@ _ANONYMOUS = "-"
 CHAT_PATH = "/v1/chat/completions"
 #: how long a call runs before the gateway starts watching for its client going away
 _WATCH_AFTER_S = 0.05
-
-
-class BodyTooLarge(UserError):
-    http_status = 413
-
-    def __init__(self, limit: int):
-        super().__init__(
-            f"the request body is larger than this gateway's limit of {limit} bytes; send a "
-            "smaller body (fewer or smaller images) or raise `gateway.max_body_bytes`.",
-            code="request_too_large",
-        )
-
-
-class BodyTimeout(UserError):
-    http_status = 408
-
-    def __init__(self, seconds: float):
-        super().__init__(
-            f"the request body did not arrive within {seconds:g} s; send it at once, or "
-            "raise `gateway.body_timeout_s`.",
-            code="request_timeout",
-        )
 
 
 #: API paths also served without the `/v1` prefix (clients configured with a bare host)

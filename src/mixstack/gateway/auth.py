@@ -17,27 +17,13 @@ from starlette.requests import Request as HttpRequest
 from starlette.responses import Response
 
 from mixstack.config.gateway import AuthMode
-from mixstack.errors import MixstackError, PolicyError
+from mixstack.errors import AdminRequired, MixstackError
 from mixstack.gateway.errors import error_response
 from mixstack.guard.keys import KeyRejected, KeyStore, VirtualKey
 
 __all__ = ["AdminRequired", "Authenticator", "bearer_token"]
 
 Endpoint = Callable[[HttpRequest], Awaitable[Response]]
-
-
-class AdminRequired(PolicyError):
-    """A valid key that is not an admin key, on an admin-only endpoint (HTTP 403)."""
-
-    error_type = "permission_error"
-    http_status = 403
-
-    def __init__(self, key: VirtualKey, what: str):
-        super().__init__(
-            f"{what} needs an admin key and key {key.id} is not one; use a key created with "
-            "`mixstack keys create --admin`.",
-            code="admin_key_required",
-        )
 
 
 def bearer_token(headers: Mapping[str, str]) -> str | None:
@@ -94,7 +80,7 @@ class Authenticator:
         """Raise unless the caller holds an admin key (or keys are not enforced at all)."""
         key = await self.authenticate(headers)
         if key is not None and not key.admin:
-            raise AdminRequired(key, what)
+            raise AdminRequired(key.id, what)
 
     async def is_admin(self, headers: Mapping[str, str]) -> bool:
         """Whether the caller may see admin details (False instead of an error)."""

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from mixstack.errors import InvalidRequestError, RateLimited
+from mixstack.errors import GuardBusy, ScanTooSlow
 from mixstack.types import ImagePart, Request, TextPart
 
 __all__ = ["GuardBusy", "ScanTooSlow", "offload_worthy", "run_guarded"]
@@ -28,24 +28,6 @@ WORKERS = 2
 #: requests that may wait for a worker before new ones are turned away (503-like 429)
 QUEUE = 64
 SCAN_TIMEOUT_S = 60.0
-
-
-class ScanTooSlow(InvalidRequestError):
-    def __init__(self, seconds: float):
-        super().__init__(
-            f"checking this request for private data took longer than {seconds:g} s; send "
-            "less text or smaller images per request.",
-            code="request_too_complex",
-        )
-
-
-class GuardBusy(RateLimited):
-    def __init__(self) -> None:
-        super().__init__(
-            "the gateway is busy checking other large requests for private data; retry "
-            "in a few seconds.",
-            retry_after_s=2.0,
-        )
 
 
 class _Pool:

@@ -38,6 +38,8 @@ ENTRY_POINT_GROUP = "mixstack.providers"
 
 @dataclass(frozen=True, slots=True)
 class Availability:
+    """Whether a model can run here, and if not, why (the file, SDK or key that is missing)."""
+
     available: bool
     reason: str = ""
 

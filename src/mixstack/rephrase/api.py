@@ -7,7 +7,6 @@ sent to a model in `rules` mode.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -55,10 +54,10 @@ def _mode(mode: str) -> Mode:
 
 
 def _pipeline(config: Config | str | Path | None) -> Pipeline:
-    from mixstack.config import Config, load_config
-    from mixstack.pipeline import Pipeline
+    """The config's shared pipeline (built once per process)."""
+    from mixstack._shared import shared_pipeline
 
-    return Pipeline(config if isinstance(config, Config) else load_config(config))
+    return shared_pipeline(config)
 
 
 def _rules(
@@ -123,22 +122,17 @@ async def arephrase(
 
     check_prompt(prompt)
     parsed = _schema(schema)
-    own = pipeline is None
     active = pipeline if pipeline is not None else _pipeline(config)
-    try:
-        return await rephrase_with_model(
-            active,
-            prompt,
-            use_case,
-            resolve_target(target, active, prompt),
-            rewriter=rewriter,
-            schema=parsed,
-            has_image=has_image,
-            tools=tools,
-        )
-    finally:
-        if own:
-            await active.aclose()
+    return await rephrase_with_model(
+        active,
+        prompt,
+        use_case,
+        resolve_target(target, active, prompt),
+        rewriter=rewriter,
+        schema=parsed,
+        has_image=has_image,
+        tools=tools,
+    )
 
 
 def rephrase(
@@ -166,23 +160,21 @@ def rephrase(
             config=config,
             pipeline=pipeline,
         )
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(
-            arephrase(
-                prompt,
-                use_case,
-                target,
-                mode,
-                schema=schema,
-                has_image=has_image,
-                tools=tools,
-                rewriter=rewriter,
-                config=config,
-                pipeline=pipeline,
-            )
-        )
-    raise RuntimeError(
-        "mixstack.rephrase(mode='model') was called inside an event loop; await arephrase()."
+    from mixstack._sync import run_sync
+
+    return run_sync(
+        arephrase(
+            prompt,
+            use_case,
+            target,
+            mode,
+            schema=schema,
+            has_image=has_image,
+            tools=tools,
+            rewriter=rewriter,
+            config=config,
+            pipeline=pipeline,
+        ),
+        what="mixstack.rephrase(mode='model')",
+        awaitable="mixstack.arephrase()",
     )

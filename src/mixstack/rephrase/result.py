@@ -22,6 +22,8 @@ class Check:
 
 @dataclass(frozen=True, slots=True)
 class RephraseResult:
+    """A rewritten prompt with its use case, target, filled slots, open questions and checks."""
+
     #: the rewritten prompt
     prompt: str
     original: str

@@ -15,13 +15,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mixstack.errors import UserError
+from mixstack.errors import SweepError
 
 __all__ = ["Haystack", "KeyContext", "SweepError", "build_haystack", "key_context"]
-
-
-class SweepError(UserError):
-    """A suite cannot be swept as it is (e.g. a case without a marked key context)."""
 
 
 @dataclass(frozen=True, slots=True)

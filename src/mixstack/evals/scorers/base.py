@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mixstack.errors import MixstackError
-from mixstack.evals.suite import Case, SuiteError
+from mixstack.errors import ScorerError, SuiteError
+from mixstack.evals.suite import Case
 from mixstack.types import Completion, Request
 
 if TYPE_CHECKING:
@@ -32,10 +32,6 @@ __all__ = [
     "ScorerFactory",
     "expected_text",
 ]
-
-
-class ScorerError(MixstackError):
-    """The scorer could not score this answer (not the same as a failed answer)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,243 @@
+"""The README is a test: every Python example runs, every shell command has a known fate.
+
+Python blocks run in a fresh interpreter. The first runs on the embedded model; the agent
+example runs on a scripted `fake/` model, because SmolLM2 spends minutes on that task here
+(and the README says it does not pass it) — the example's API surface is what is checked.
+
+Each shell command is looked up in `COMMANDS` by its exact text: `run` runs it as written
+(in a folder holding the files it names, on the embedded models), `fake` runs it with a
+config of scripted models (it needs a rented model or a config the README only sketches),
+`covered` names the test that runs the same command (too slow to run twice: the string
+must appear in that test file), `slow` runs as written only with `MIXSTACK_README_SLOW=1`
+(else it is skipped, saying why), `skip` says why it cannot run here. A command added to the
+README without an entry fails `test_every_shell_command_has_a_fate`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import FAKE_MODELS
+
+ROOT = Path(__file__).parent.parent
+README = ROOT / "README.md"
+_FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+
+
+def blocks(language: str) -> list[str]:
+    return [body for lang, body in _FENCE.findall(README.read_text()) if lang == language]
+
+
+def shell_commands() -> list[str]:
+    """Each command line of the `sh` blocks, comments and continuation lines dropped."""
+    found = []
+    for body in blocks("sh"):
+        for line in body.splitlines():
+            command = re.sub(r"\s+#.*$", "", line).strip()
+            if command and not command.startswith("#"):
+                found.append(command)
+    return found
+
+
+@dataclass(frozen=True)
+class Fate:
+    kind: str  # run | fake | covered | slow | skip
+    why: str = ""
+    stdin: str = ""
+    #: for `covered`: the test file, and a string of the command found in it
+    where: str = ""
+    needle: str = ""
+    #: for run/fake: what stdout must contain
+    expect: str = ""
+
+
+def covered(where: str, needle: str, why: str) -> Fate:
+    return Fate("covered", why, where=where, needle=needle)
+
+
+SLOW = "SmolLM2 takes about a minute on it here"
+UNCAPPED = "SmolLM2 answers until its context is full (no --max-tokens): a minute here"
+COMMANDS: dict[str, Fate] = {
+    "make demo": Fate("skip", "builds a virtualenv; the suite runs inside one made this way"),
+    "make test": Fate("skip", "this suite is what `make test` runs"),
+    "mixstack doctor": covered("tests/test_doctor.py", '"doctor"', "the decode check takes 30 s"),
+    "mixstack doctor --json": covered(
+        "tests/test_doctor.py", '"--json"', "the decode check takes 30 s"
+    ),
+    ". .venv/bin/activate": Fate("skip", "shell set-up; the suite runs in the virtualenv"),
+    "mixstack models": Fate("run", expect="local/smollm2-135m-instruct"),
+    'mixstack run "Name three primes."': Fate("slow", UNCAPPED),
+    'echo "Summarise: ..." | mixstack run --json': Fate("slow", UNCAPPED, expect='"usage"'),
+    'mixstack run -m local/gemma3-270m --max-tokens 12 "Monday, Tuesday,"': Fate(
+        "slow", "loads the 253 MB Gemma model: 12 s here"
+    ),
+    'mixstack run --image shot.png "What does the error say?"': Fate(
+        "slow", "OCR then an uncapped SmolLM2 answer: minutes here"
+    ),
+    "mixstack chat": Fate("run", stdin="/exit\n"),
+    "mixstack logs -n 5": Fate("run"),
+    "mixstack eval examples/evals/arithmetic.yaml --report arithmetic.html": Fate(
+        "slow", "both local models, 24 calls each: 40 s here", expect="report: arithmetic.html"
+    ),
+    "mixstack eval suite.yaml -m local/smollm2-135m-instruct -m openai/gpt-4.1 --json "
+    "--fail-under 0.8": Fate("skip", "needs a rented model and names a placeholder suite"),
+    "mixstack eval compare RUN_A RUN_B": covered(
+        "tests/test_evals_cli.py", '"eval", "compare"', "RUN_A/RUN_B are run ids"
+    ),
+    "mixstack eval calibrate RUN --target 0.9": covered(
+        "tests/test_evals_cli.py", '"eval", "calibrate"', "RUN is a run id"
+    ),
+    "mixstack audit examples/audit/traces.jsonl": Fate("run", expect="sound"),
+    "mixstack eval SUITE --audit-reasoning": Fate("skip", "SUITE stands for the reader's suite"),
+    "mixstack sweep examples/sweep/needles.yaml --lengths 256,1k,4k --report sweep.html": (
+        covered("tests/test_sweep.py", "needles.yaml", "4k-token prompts on SmolLM2: minutes")
+    ),
+    'mixstack agent "What is 23 * 17?"': covered(
+        "tests/test_agents_model.py", "What is 23 * 17?", SLOW
+    ),
+    'mixstack agent --root ./work --json "Summarise notes.txt"': covered(
+        "tests/test_agents_model.py", "Summarise notes.txt", SLOW
+    ),
+    "mixstack trace last": covered("tests/test_agents.py", '"last"', "needs an agent's trace"),
+    'mixstack rephrase "Analyze this screenshot and tell me what to do."': Fate("run"),
+    'mixstack rephrase --for code -m anthropic --json "fix parse_date()"': Fate(
+        "run", expect='"use_case": "code"'
+    ),
+    'mixstack rephrase --schema invoice.schema.json --diff "Read this invoice."': Fate("run"),
+    'mixstack rephrase --mode model "..."': Fate(
+        "slow", "SmolLM2 writes a long rewrite the checks reject: minutes here", expect="Task:"
+    ),
+    'mixstack route --json -w support "Email jane@example.org"': Fate(
+        "fake", "needs the `support` workload of the README's config", expect='"workload"'
+    ),
+    "mixstack logs --privacy": Fate("run"),
+    "mixstack route replay --config new.yaml --since 2026-01-01": covered(
+        "tests/test_router_cli.py", '"replay", "--config"', "new.yaml is the reader's config"
+    ),
+    ".venv/bin/python bench/router.py": Fate("skip", "a benchmark (minutes); bench/ is run apart"),
+    "mixstack serve --config mixstack.yaml --port 4000 [--workers 4]": covered(
+        "tests/test_gateway_serve.py", '"serve", "--config"', "a server that runs until stopped"
+    ),
+    "mixstack keys create --name team-a --budget 5 --rpm 60 --tpm 100000 --models 'local/*' "
+    "--models 'vllm/*'": Fate("run", expect="mxs-"),
+    "mixstack keys list ; mixstack keys revoke key_…": covered(
+        "tests/test_keys.py", '"keys", "revoke"', "key_… stands for the id just created"
+    ),
+}
+
+
+def test_every_shell_command_has_a_fate() -> None:
+    missing = [c for c in shell_commands() if c not in COMMANDS]
+    assert not missing, f"README commands without an entry in COMMANDS: {missing}"
+    stale = [c for c in COMMANDS if c not in shell_commands()]
+    assert not stale, f"COMMANDS entries no longer in the README: {stale}"
+
+
+@pytest.mark.parametrize("command", [c for c, f in COMMANDS.items() if f.kind == "covered"])
+def test_covered_commands_are_run_by_the_named_test(command: str) -> None:
+    fate = COMMANDS[command]
+    assert fate.needle in (ROOT / fate.where).read_text(), (command, fate.where)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """What the commands name: the examples, a screenshot, notes, a schema, a config."""
+    from PIL import Image, ImageDraw
+
+    here = tmp_path_factory.mktemp("readme")
+    (here / "examples").symlink_to(ROOT / "examples")
+    shot = Image.new("RGB", (520, 80), "white")
+    ImageDraw.Draw(shot).text((10, 30), "ERROR: disk quota exceeded on /var", fill="black")
+    shot.save(here / "shot.png")
+    (here / "work").mkdir()
+    (here / "work" / "notes.txt").write_text("Ship on Friday. Budget: 4000 EUR.\n")
+    schema = {"type": "object", "properties": {"total": {"type": "number"}}}
+    (here / "invoice.schema.json").write_text(json.dumps(schema))
+    fake = {"models": FAKE_MODELS, "workloads": {"support": {"privacy": "auto"}}}
+    (here / "fake.yaml").write_text(yaml.safe_dump(fake))
+    return here
+
+
+def _env(folder: Path, **extra: str) -> dict[str, str]:
+    env = {**os.environ, "MIXSTACK_HOME": str(folder / "home"), **extra}
+    env.pop("MIXSTACK_CONFIG", None)
+    env.update(extra)
+    return env
+
+
+def _shell(command: str) -> str:
+    """The command with `mixstack` as this interpreter's module (the venv's script may be
+    another checkout's)."""
+    return command.replace("mixstack ", f"{sys.executable} -m mixstack ")
+
+
+@pytest.mark.model
+@pytest.mark.parametrize(
+    "command", [c for c, f in COMMANDS.items() if f.kind in ("run", "fake", "slow")]
+)
+def test_shell_command_runs(command: str, folder: Path) -> None:
+    fate = COMMANDS[command]
+    if fate.kind == "slow" and not os.environ.get("MIXSTACK_README_SLOW"):
+        pytest.skip(f"{fate.why}; set MIXSTACK_README_SLOW=1 to run it")
+    extra = {"MIXSTACK_CONFIG": str(folder / "fake.yaml")} if fate.kind == "fake" else {}
+    proc = subprocess.run(
+        _shell(command),
+        shell=True,
+        cwd=folder,
+        env=_env(folder, **extra),
+        input=fate.stdin,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, (command, proc.stdout[-2000:], proc.stderr[-2000:])
+    assert fate.expect in proc.stdout, (command, proc.stdout[-2000:])
+
+
+AGENT_CONFIG = {
+    "default_model": "fake/stock",
+    "models": [
+        {
+            "name": "fake/stock",
+            "provider": "fake",
+            "replies": [
+                {"when": "7", "text": "7 units of A-12 are left."},
+                {"tool_calls": [{"name": "stock", "arguments": {"sku": "A-12"}}]},
+            ],
+        }
+    ],
+}
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("index", range(len(blocks("python"))))
+def test_python_example_runs(index: int, folder: Path) -> None:
+    code = blocks("python")[index]
+    extra = {}
+    if "run_agent" in code:
+        path = folder / "agent.yaml"
+        path.write_text(yaml.safe_dump(AGENT_CONFIG))
+        extra["MIXSTACK_CONFIG"] = str(path)
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=folder,
+        env=_env(folder, **extra),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.strip()
+    if "run_agent" in code:
+        assert proc.stdout.startswith("7 units of A-12 are left. answer tr_"), proc.stdout
