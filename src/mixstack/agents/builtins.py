@@ -13,11 +13,11 @@ import math
 import operator
 import os
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from mixstack._plugins import plugins
 from mixstack.agents.tools import (
     AgentTool,
     FunctionTool,
@@ -348,7 +348,7 @@ def builtin_tools(ctx: ToolContext) -> list[AgentTool]:
 def load_tools(ctx: ToolContext) -> list[AgentTool]:
     """Every tool from the `mixstack.tools` entry points (each returns a list for a context)."""
     found: dict[str, AgentTool] = {}
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    for ep in sorted(plugins(ENTRY_POINT_GROUP), key=lambda e: e.name):
         factory: Callable[[ToolContext], list[AgentTool]] = ep.load()
         for item in factory(ctx):
             found.setdefault(item.name, item)

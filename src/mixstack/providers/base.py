@@ -11,9 +11,9 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any, Protocol
 
+from mixstack._plugins import plugins
 from mixstack.errors import ConfigError, InvalidRequestError
 from mixstack.streaming import StreamAccumulator
 from mixstack.types import Chunk, FinishReason, Request, ToolCall, Usage
@@ -181,7 +181,7 @@ class ProviderRegistry:
     def _load_factories(self) -> dict[str, ProviderFactory]:
         if self._factories is None:
             found: dict[str, ProviderFactory] = {}
-            for ep in entry_points(group=ENTRY_POINT_GROUP):
+            for ep in plugins(ENTRY_POINT_GROUP):
                 found[ep.name] = _LazyFactory(ep.name, ep.value)
             found.update(self._extra)
             self._factories = found
@@ -215,7 +215,9 @@ class _LazyFactory:
         self.target = target
 
     def __call__(self, config: Config) -> Provider:
-        for ep in entry_points(group=ENTRY_POINT_GROUP, name=self.name):
+        for ep in plugins(ENTRY_POINT_GROUP):
+            if ep.name != self.name:
+                continue
             factory: ProviderFactory = ep.load()
             return factory(config)
         raise ConfigError(f"provider {self.name!r} disappeared; reinstall it.")

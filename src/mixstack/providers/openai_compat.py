@@ -13,10 +13,7 @@ import dataclasses
 import json
 import os
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
-
-import aiohttp
-import yarl
+from typing import TYPE_CHECKING, Any
 
 from mixstack.catalog import ModelEntry
 from mixstack.config import Config
@@ -36,6 +33,10 @@ from mixstack.types import (
     ToolCallDelta,
     Usage,
 )
+
+if TYPE_CHECKING:
+    import aiohttp
+    import yarl
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -338,6 +339,8 @@ class OpenAICompatProvider(Provider):
 
     def _session(self, model: ModelEntry) -> aiohttp.ClientSession:
         """One keep-alive session per endpoint and event loop (sessions belong to a loop)."""
+        import aiohttp  # here, not at import: a config without HTTP models never loads it
+
         slot = (_base_url(model), id(asyncio.get_running_loop()))
         session = self._sessions.get(slot)
         if session is None or session.closed:
@@ -354,6 +357,8 @@ class OpenAICompatProvider(Provider):
 
     def _url(self, model: ModelEntry, request: Request) -> yarl.URL:
         """The chat endpoint, parsed once per model (aiohttp parses a string every call)."""
+        import yarl
+
         if request.raw_prompt:
             return yarl.URL(_base_url(model) + "/completions")
         url = self._urls.get(model.name)
@@ -365,6 +370,8 @@ class OpenAICompatProvider(Provider):
         """Connecting here; plain calls: nothing more, the call stage (resilience.py) bounds
         the whole answer (a second timer per call here would only cost time); streams: the
         gap between reads (the call stage enforces first-token and total limits)."""
+        import aiohttp
+
         cached = self._timeouts.get(model.name)
         if cached is None:
             t = model.config.timeouts
@@ -401,6 +408,8 @@ class OpenAICompatProvider(Provider):
 
     async def _post(self, model: ModelEntry, url: str | yarl.URL, body: bytes) -> bytes:
         """POST a JSON body and read the whole answer; transport and HTTP errors raised."""
+        import aiohttp
+
         try:
             async with self._session(model).post(
                 url,
@@ -417,6 +426,8 @@ class OpenAICompatProvider(Provider):
         return raw
 
     async def stream(self, model: ModelEntry, request: Request) -> AsyncIterator[Chunk]:
+        import aiohttp
+
         session = self._session(model)
         body = dumps(request_body(model, request, stream=True))
         try:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from functools import cache
-from importlib.metadata import entry_points
 
+from mixstack._plugins import plugins
 from mixstack.errors import InvalidRequestError
 from mixstack.rephrase.templates import UseCaseTemplate
 
@@ -17,7 +17,7 @@ ENTRY_POINT_GROUP = "mixstack.rephrase_templates"
 def _templates() -> dict[str, UseCaseTemplate]:
     # read once per process: scanning installed distributions costs milliseconds
     found: dict[str, UseCaseTemplate] = {}
-    for ep in entry_points(group=ENTRY_POINT_GROUP):
+    for ep in plugins(ENTRY_POINT_GROUP):
         template = ep.load()
         if isinstance(template, type):
             template = template()

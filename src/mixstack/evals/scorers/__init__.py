@@ -5,9 +5,9 @@ A plugin registers `name = "package.module:ScorerClass"`; the class subclasses `
 
 from __future__ import annotations
 
-from importlib.metadata import entry_points
 from typing import Any
 
+from mixstack._plugins import plugins
 from mixstack.evals.scorers.base import (
     Options,
     Score,
@@ -39,7 +39,7 @@ class ScorerRegistry:
 
     def __init__(self, env: ScorerEnv, extra: dict[str, Any] | None = None):
         self.env = env
-        self._eps = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        self._eps = {ep.name: ep for ep in plugins(ENTRY_POINT_GROUP)}
         self._factories: dict[str, Any] = dict(extra or {})
         self._built: dict[str, Scorer[Any]] = {}
         self._by_id: dict[int, tuple[ScorerSpec, Scorer[Any]]] = {}
