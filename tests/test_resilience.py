@@ -11,7 +11,7 @@ import pytest
 from mixstack.config import parse_config
 from mixstack.errors import InvalidRequestError, ProviderError
 from mixstack.pipeline import Pipeline
-from mixstack.resilience import Breakers, CircuitBreaker, Resilience, backoff_delay
+from mixstack.resilience import Breakers, CallPolicy, CircuitBreaker, Resilience, backoff_delay
 from mixstack.types import Request
 from tests.upstream_servers import (
     RecordingUpstream,
@@ -221,4 +221,43 @@ async def test_circuit_opens_per_model_and_skips_the_dead_one(
         # another model at the same URL is not judged by up/a's failures: it is called
         done = await pipeline.complete(Request.from_prompt("three", model="up/b"))
         assert done.model == "up/b"
+    assert len(rec.requests) == 3
+
+
+async def test_a_call_policy_overrides_retries_and_turns_fallbacks_off(
+    upstream: tuple[RecordingUpstream, str],
+) -> None:
+    """`retries=N` replaces the model's `retries:`; `fallbacks=False` keeps the call on the
+    routed model: its own error, no request to the fallback (what an eval needs)."""
+    rec, url = upstream
+    rec.script += [Scripted(status=503, json_body=BUSY)] * 3
+    models = [_model("up/a", url, retries=5, fallbacks=["up/b"]), _model("up/b", url)]
+    sleeps = Sleeps()
+    async with _pipeline(models, sleeps) as pipeline:
+        with pytest.raises(ProviderError, match="busy"):
+            await pipeline.complete(
+                Request.from_prompt("hi", model="up/a"),
+                policy=CallPolicy(retries=1, fallbacks=False),
+            )
+        assert len(rec.requests) == 2  # one try and one retry, nothing sent for up/b
+        done = await pipeline.complete(
+            Request.from_prompt("hi", model="up/a"), policy=CallPolicy(retries=0)
+        )
+    assert done.model == "up/b"  # fallbacks on: up/a failed once (no retry), up/b answered
+    assert len(rec.requests) == 4
+    with pytest.raises(InvalidRequestError, match="retries=11 is out of range"):
+        CallPolicy(retries=11)
+
+
+async def test_python_api_takes_retries_and_fallbacks(
+    upstream: tuple[RecordingUpstream, str],
+) -> None:
+    import mixstack
+
+    rec, url = upstream
+    rec.script += [Scripted(status=503, json_body=BUSY)] * 3
+    models = [_model("up/a", url, retries=5, fallbacks=["up/b"]), _model("up/b", url)]
+    async with _pipeline(models, Sleeps()) as pipeline:
+        with pytest.raises(ProviderError, match="busy"):
+            await mixstack.arun("hi", model="up/a", pipeline=pipeline, retries=2, fallbacks=False)
     assert len(rec.requests) == 3

@@ -18,6 +18,7 @@ from mixstack._sync import iterate_sync, run_sync
 from mixstack.config import Config
 from mixstack.errors import InvalidRequestError
 from mixstack.pipeline import Pipeline
+from mixstack.resilience import CallPolicy
 from mixstack.types import (
     Chunk,
     Completion,
@@ -28,7 +29,7 @@ from mixstack.types import (
     Tool,
 )
 
-__all__ = ["CallOptions", "arun", "astream", "build_request", "run", "stream"]
+__all__ = ["CallOptions", "arun", "astream", "build_request", "call_policy", "run", "stream"]
 
 
 class CallOptions(TypedDict, total=False):
@@ -63,13 +64,18 @@ class CallOptions(TypedDict, total=False):
     logit_bias: Mapping[str, float]
     logprobs: bool
     top_logprobs: int
+    #: retries per model, instead of each model's `retries:` (0 to 10)
+    retries: int
+    #: False: only the routed model answers, never a fallback
+    fallbacks: bool
 
 
 _SAMPLING = frozenset(SamplingParams.model_fields)
 _PROMPT_ONLY = frozenset({"system", "images"})
+_POLICY = frozenset({"retries", "fallbacks"})
 KNOWN_OPTIONS = frozenset(CallOptions.__annotations__)
 #: options that are `Request` fields as they are
-_REQUEST = KNOWN_OPTIONS - _SAMPLING - _PROMPT_ONLY - {"params"}
+_REQUEST = KNOWN_OPTIONS - _SAMPLING - _PROMPT_ONLY - _POLICY - {"params"}
 
 
 def _unknown(names: set[str]) -> InvalidRequestError:
@@ -144,8 +150,18 @@ def build_request(prompt: str | Request, options: Mapping[str, Any]) -> Request:
         raise _invalid(exc) from None
 
 
+def call_policy(options: Mapping[str, Any]) -> CallPolicy:
+    """The call stage's per-call overrides among the options (`retries`, `fallbacks`)."""
+    return CallPolicy(retries=options.get("retries"), fallbacks=options.get("fallbacks", True))
+
+
 def _pipeline(config: Config | str | Path | None, pipeline: Pipeline | None) -> Pipeline:
     return pipeline if pipeline is not None else shared_pipeline(config)
+
+
+async def _chunks(pipeline: Pipeline, request: Request, policy: CallPolicy) -> AsyncIterator[Chunk]:
+    async for chunk in await pipeline.open_stream(request, policy=policy):
+        yield chunk
 
 
 async def arun(
@@ -161,7 +177,7 @@ async def arun(
     default); its pipeline is built once per process. `pipeline` uses that one instead.
     Options: see `CallOptions` (e.g. `model=`, `system=`, `max_tokens=`, `temperature=`)."""
     request = build_request(prompt, options)
-    return await _pipeline(config, pipeline).complete(request)
+    return await _pipeline(config, pipeline).complete(request, policy=call_policy(options))
 
 
 async def astream(
@@ -173,7 +189,7 @@ async def astream(
 ) -> AsyncIterator[Chunk]:
     """Stream the answer chunk by chunk; the last chunk carries the usage. Arguments as `arun`."""
     request = build_request(prompt, options)
-    async for chunk in await _pipeline(config, pipeline).open_stream(request):
+    async for chunk in _chunks(_pipeline(config, pipeline), request, call_policy(options)):
         yield chunk
 
 
@@ -186,7 +202,8 @@ def run(
 ) -> Completion:
     """Sync `arun` (same arguments); not inside a running event loop (await `arun` there)."""
     request = build_request(prompt, options)
-    return run_sync(_pipeline(config, pipeline).complete(request))
+    policy = call_policy(options)
+    return run_sync(_pipeline(config, pipeline).complete(request, policy=policy))
 
 
 def stream(
@@ -198,4 +215,4 @@ def stream(
 ) -> Iterator[Chunk]:
     """Sync `astream` (same arguments): yields chunks as they arrive."""
     request = build_request(prompt, options)
-    return iterate_sync(astream(request, config=config, pipeline=pipeline))
+    return iterate_sync(_chunks(_pipeline(config, pipeline), request, call_policy(options)))

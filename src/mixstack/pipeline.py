@@ -24,7 +24,7 @@ from mixstack.guard.redact import ChunkRestorer, RedactionMap, redact_request
 from mixstack.guard.usage import checked_usage, prompt_bound, text_bound
 from mixstack.jsonbytes import dumps_text
 from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry, ProviderReply
-from mixstack.resilience import Attempt, Resilience, Target
+from mixstack.resilience import Attempt, CallPolicy, Resilience, Target
 from mixstack.router import RouteDecision, Router, RouteRefused
 from mixstack.router.decision import shape_json
 from mixstack.store import CallRecord, Store, open_store, record_call
@@ -58,6 +58,9 @@ def new_request_id() -> str:
     return f"req_{random.getrandbits(96):024x}"
 
 
+_DEFAULT_POLICY = CallPolicy()
+
+
 @dataclass(slots=True)
 class CallContext:
     """Everything known about one call once it has been routed."""
@@ -77,6 +80,8 @@ class CallContext:
     redaction: RedactionMap | None = None
     #: which models may answer (a key's models and the price its budget hold covers)
     allow: Allow | None = None
+    #: this call's retries and fallbacks, when they differ from the models' config
+    policy: CallPolicy = _DEFAULT_POLICY
 
     def elapsed_ms(self) -> float:
         return (time.perf_counter() - self.started) * 1000
@@ -120,6 +125,7 @@ class Pipeline:
         front_door: str = "python",
         allow: Allow | None = None,
         rewrite: bool = True,
+        policy: CallPolicy = _DEFAULT_POLICY,
     ) -> CallContext:
         """Validate, route and adapt a request; nothing is sent yet.
 
@@ -158,6 +164,7 @@ class Pipeline:
             rephrased=rephrased,
             redaction=redaction,
             allow=allow,
+            policy=policy,
         )
 
     def _rephrase(
@@ -191,9 +198,17 @@ class Pipeline:
         return request
 
     async def complete(
-        self, request: Request, *, front_door: str = "python", allow: Allow | None = None
+        self,
+        request: Request,
+        *,
+        front_door: str = "python",
+        allow: Allow | None = None,
+        policy: CallPolicy = _DEFAULT_POLICY,
     ) -> Completion:
-        ctx = await self._prepare(request, front_door, allow)
+        """Route, guard, adapt and call; the answer of the routed model or a fallback.
+
+        `policy` overrides the models' retries, or keeps the call off fallbacks."""
+        ctx = await self._prepare(request, front_door, allow, policy=policy)
         try:
             reply = await self.resilience.complete(self._targets(ctx), self._switch(ctx))
         except BaseException as exc:
@@ -245,21 +260,36 @@ class Pipeline:
         return result
 
     async def open_stream(
-        self, request: Request, *, front_door: str = "python", allow: Allow | None = None
+        self,
+        request: Request,
+        *,
+        front_door: str = "python",
+        allow: Allow | None = None,
+        policy: CallPolicy = _DEFAULT_POLICY,
     ) -> CallStream:
         """Route now (so the answering model is known before the first chunk), stream later."""
-        ctx = await self._prepare(request, front_door, allow)
+        ctx = await self._prepare(request, front_door, allow, policy=policy)
         return CallStream(self, ctx)
 
     async def _prepare(
-        self, request: Request, front_door: str, allow: Allow | None, *, rewrite: bool = True
+        self,
+        request: Request,
+        front_door: str,
+        allow: Allow | None,
+        *,
+        rewrite: bool = True,
+        policy: CallPolicy = _DEFAULT_POLICY,
     ) -> CallContext:
         """`prepare`, in a worker thread when the request is large enough that scanning it
         (PII, OCR, image decoding) would stall every other request on this event loop."""
         if not offload_worthy(request):
-            return self.prepare(request, front_door=front_door, allow=allow, rewrite=rewrite)
+            return self.prepare(
+                request, front_door=front_door, allow=allow, rewrite=rewrite, policy=policy
+            )
         return await run_guarded(
-            lambda: self.prepare(request, front_door=front_door, allow=allow, rewrite=rewrite)
+            lambda: self.prepare(
+                request, front_door=front_door, allow=allow, rewrite=rewrite, policy=policy
+            )
         )
 
     # -- call: the routed model, then its fallbacks (see resilience.py) -------------------
@@ -270,7 +300,10 @@ class Pipeline:
         A model's own fallbacks never move a call off the premises: only the router, which
         knows the workload's privacy, may choose a remote fallback for an on-prem model.
         """
-        yield Target(ctx.entry, ctx.provider, ctx.request)
+        retries = ctx.policy.retries
+        yield Target(ctx.entry, ctx.provider, ctx.request, retries)
+        if not ctx.policy.fallbacks:
+            return
         excluded = {e.model for e in ctx.route.excluded}
         tried = {ctx.entry.name}
         routed = list(ctx.route.fallbacks)
@@ -289,7 +322,7 @@ class Pipeline:
             provider = self.catalog.provider_for(entry)
             if provider.unsupported(entry, ctx.request):
                 continue  # it would drop fields the caller set: not a fallback for this call
-            yield Target(entry, provider, self._adapt(ctx.request, entry))
+            yield Target(entry, provider, self._adapt(ctx.request, entry), retries)
 
     @staticmethod
     def _switch(ctx: CallContext) -> Callable[[Target, list[Attempt]], None]:

@@ -19,7 +19,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from mixstack.errors import ModelUnavailableError, ProviderError, UpstreamTimeout, UserError
+from mixstack.errors import (
+    InvalidRequestError,
+    ModelUnavailableError,
+    ProviderError,
+    UpstreamTimeout,
+    UserError,
+)
 
 if TYPE_CHECKING:
     from mixstack.catalog import ModelEntry
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Attempt",
     "Breakers",
+    "CallPolicy",
     "CircuitBreaker",
     "Resilience",
     "Target",
@@ -44,6 +51,27 @@ class Target:
     entry: ModelEntry
     provider: Provider
     request: Request
+    #: retries on this model; None: the model's `retries:` from the config
+    retries: int | None = None
+
+    @property
+    def max_retries(self) -> int:
+        return self.entry.config.retries if self.retries is None else self.retries
+
+
+@dataclass(frozen=True, slots=True)
+class CallPolicy:
+    """Per-call overrides of the call stage: `retries` replaces each model's `retries:`,
+    `fallbacks=False` keeps the call on the routed model (an eval comparing models)."""
+
+    retries: int | None = None
+    fallbacks: bool = True
+
+    def __post_init__(self) -> None:
+        if self.retries is not None and not 0 <= self.retries <= 10:
+            raise InvalidRequestError(
+                f"retries={self.retries} is out of range; use 0 to 10.", param="retries"
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +187,7 @@ class Resilience:
         self.max_wait_s = max_wait_s
 
     def _tries(self, target: Target) -> Iterator[int]:
-        return iter(range(target.entry.config.retries + 1))
+        return iter(range(target.max_retries + 1))
 
     async def _pause(self, attempt: int, exc: BaseException) -> bool:
         """Sleep before the next retry; False when the server asks for a longer wait."""
@@ -296,7 +324,7 @@ def _no_retry(exc: BaseException, attempt: int, target: Target) -> bool:
     hung upstream would multiply the wait by the retries before any fallback runs."""
     if isinstance(exc, UpstreamTimeout) or not is_retryable(exc):
         return True
-    return attempt == target.entry.config.retries
+    return attempt == target.max_retries
 
 
 def _timeout_error(exc: Exception, target: Target, what: str) -> Exception:

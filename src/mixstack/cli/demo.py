@@ -130,15 +130,15 @@ async def _step_eval(pipeline: Pipeline) -> None:
 
 
 async def _step_route(pipeline: Pipeline) -> None:
+    from mixstack._shared import shared_pipeline
     from mixstack.cli.route import show_route
-    from mixstack.router import Router, RouteRefused
-    from mixstack.router.demo import demo_catalog
+    from mixstack.router import RouteRefused
+    from mixstack.router.demo import demo_config
 
     stdout_console().print(
         Panel("The router: private data stays local, and it says why (`mixstack route`).")
     )
-    config, catalog = demo_catalog(pipeline.config)
-    router = Router(config, catalog)
+    router = shared_pipeline(demo_config(pipeline.config)).router
     prompt = "Email jane.roe@example.org that card 4111 1111 1111 1111 was refunded."
     stdout_console().print(
         f"[bold]prompt>[/bold] {prompt}  [dim](workload support: privacy auto)[/dim]"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from mixstack.catalog import Catalog
+from mixstack._shared import shared_pipeline
 from mixstack.cli.common import ConfigOption, JsonOption, load, print_json, stdout_console
-from mixstack.providers.base import ProviderRegistry
 
 __all__ = ["models_command"]
 
@@ -14,7 +13,7 @@ __all__ = ["models_command"]
 def models_command(config: ConfigOption = None, as_json: JsonOption = False) -> None:
     """List every model the config and the installed providers know."""
     cfg = load(config)
-    catalog = Catalog(cfg, ProviderRegistry(cfg))
+    catalog = shared_pipeline(cfg).catalog
     rows = [catalog.describe(entry) for entry in catalog]
     if as_json:
         print_json(rows)

@@ -17,6 +17,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from mixstack._shared import shared_pipeline
 from mixstack.catalog import Catalog
 from mixstack.cli.common import (
     ConfigOption,
@@ -79,7 +80,7 @@ def route_command(
         workload=workload,
         params=SamplingParams(max_tokens=max_tokens),
     )
-    router = Router(cfg, Catalog(cfg, ProviderRegistry(cfg)))
+    router = shared_pipeline(cfg).router
     findings: list[dict[str, Any]] = []
     if explain:
         workload_name = router.chooser.choose(request).name

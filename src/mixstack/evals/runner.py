@@ -28,6 +28,7 @@ from mixstack.evals.results import ResultKey, ResultLine, Status
 from mixstack.evals.scorers import ScoreContext, Scorer, ScorerError, ScorerRegistry
 from mixstack.evals.suite import Case, EvalItem, ScorerSpec
 from mixstack.pipeline import Pipeline
+from mixstack.resilience import CallPolicy
 from mixstack.types import Completion, Request
 
 __all__ = ["EvalRunner", "RunOptions", "as_item"]
@@ -338,8 +339,15 @@ class EvalRunner:
         return completion
 
     async def _call(self, request: Request, model: str, key: str) -> tuple[Completion, int]:
-        """Ask through the pipeline with retries and back-off; the answer goes to the cache."""
+        """Ask through the pipeline with retries and back-off; the answer goes to the cache.
+
+        This loop is the eval's one retry layer: the call stage's own retries are off for
+        eval calls (one request per attempt, not attempts x model retries), and a named
+        model gets no fallback (an eval compares models; a `workload/<name>` is evaluated
+        as the workload behaves, fallbacks included). The loop stays here, not in the call
+        stage, because a rate-limited retry waits in the model's adaptive limiter."""
         limiter = self.limiters[model]
+        policy = CallPolicy(retries=0, fallbacks=model.startswith("workload/"))
         attempt = 0
         while True:
             attempt += 1
@@ -347,8 +355,9 @@ class EvalRunner:
                 # `timeout` rather than `wait_for`, which on 3.11 can swallow a cancellation (an
                 # answer arriving as Ctrl-C cancels the run) and leave a worker waiting forever
                 async with limiter, asyncio.timeout(self.options.timeout_s):
-                    completion = await self.pipeline.complete(request, front_door="eval")
-                _check_answered_by(request, model, completion)
+                    completion = await self.pipeline.complete(
+                        request, front_door="eval", policy=policy
+                    )
             except (RateLimited, ProviderError, TimeoutError) as exc:
                 if attempt > self.options.retries or not _retryable(exc):
                     raise _Failed(exc, attempt) from exc
@@ -364,25 +373,6 @@ class EvalRunner:
             if self.cache is not None:
                 self.cache.put(key, completion)
             return completion, attempt
-
-
-def _check_answered_by(request: Request, model: str, completion: Completion) -> None:
-    """A fallback answering for a named model is that model failing: an eval compares models.
-
-    A `workload/<name>` is evaluated as the workload behaves, fallbacks included.
-    """
-    if model.startswith("workload/") or completion.model == model:
-        return
-    why = str((completion.route or {}).get("reason", "")).removeprefix("fallback: ")
-    limited = "429" in why or "rate limit" in why.lower()
-    # the pipeline already retried before falling back: only a rate limit is worth another go
-    raise ProviderError(
-        f"{model} did not answer ({why or 'failed'}) and {completion.model} answered as its "
-        "fallback, which the eval does not count; retry later or check the model.",
-        model=model,
-        status=429 if limited else None,
-        retryable=limited,
-    )
 
 
 def _rate_limited(exc: BaseException) -> bool:
