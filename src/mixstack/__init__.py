@@ -11,6 +11,8 @@ from types import ModuleType as _ModuleType
 from typing import TYPE_CHECKING as _TYPE_CHECKING
 from typing import Any as _Any
 
+from mixstack._version import __version__ as __version__
+
 if _TYPE_CHECKING:
     from mixstack.agents import AgentResult, Decision, arun_agent, function_tool, run_agent
     from mixstack.agents.runtime import AgentOptions
@@ -51,7 +53,6 @@ if _TYPE_CHECKING:
         Usage,
     )
 
-__version__ = "0.1.0"
 
 #: public name -> the module that defines it
 _WHERE: dict[str, str] = {

@@ -41,7 +41,7 @@ from mixstack.types import (
 )
 
 if TYPE_CHECKING:
-    from mixstack.rephrase import RephraseResult
+    from mixstack.rephrase.result import RephraseResult
 
 __all__ = ["ABUSE_KEY", "CallContext", "CallStream", "Pipeline", "new_request_id"]
 

@@ -1,5 +1,6 @@
 """Configuration: one YAML file validated by pydantic, with an embedded default."""
 
+from mixstack.config.entry import ModelEntry
 from mixstack.config.load import CONFIG_ENV, load_config, parse_config
 from mixstack.config.models import Capability, Locality, ModelConfig, Price, ScriptedReply
 from mixstack.config.schema import DEFAULT_MODEL, Config
@@ -11,6 +12,7 @@ __all__ = [
     "Config",
     "Locality",
     "ModelConfig",
+    "ModelEntry",
     "Price",
     "ScriptedReply",
     "load_config",

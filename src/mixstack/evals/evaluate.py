@@ -139,12 +139,12 @@ class _Auditor:
 
     def __init__(self) -> None:
         try:
-            from mixstack import audit
+            from mixstack.audit import audit_trace, summarize
         except ImportError as exc:
             raise ModelUnavailableError(
                 "the reasoning audit is not part of this installation; drop --audit-reasoning."
             ) from exc
-        self._audit = audit
+        self._audit_trace, self._summarize = audit_trace, summarize
         self._found: dict[tuple[str, str], list[Any]] = {}
 
     def __call__(self, item: EvalItem, completion: Completion, line: ResultLine) -> None:
@@ -152,7 +152,7 @@ class _Auditor:
         extra = case.extra
         context = extra.get("context")
         reference = extra.get("reference")
-        result = self._audit.audit_trace(
+        result = self._audit_trace(
             question=item.request.messages[-1].text,
             output=completion.text,
             reference=str(reference) if reference is not None else None,
@@ -166,7 +166,7 @@ class _Auditor:
 
     def summary(self) -> list[dict[str, Any]]:
         return [
-            {"model": m, "variant": v, **self._audit.summarize(found)}
+            {"model": m, "variant": v, **self._summarize(found)}
             for (m, v), found in self._found.items()
         ]
 

@@ -327,7 +327,7 @@ class Gateway:
         return Response(self.metrics.render(), media_type=CONTENT_TYPE)
 
     async def openapi(self, request: HttpRequest) -> Response:
-        from mixstack import __version__
+        from mixstack._version import __version__
 
         return JSONResponse(openapi_document(__version__))
 

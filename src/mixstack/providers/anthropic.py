@@ -11,8 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from mixstack.catalog import ModelEntry
-from mixstack.config import Config
+from mixstack.config import Config, ModelEntry
 from mixstack.errors import InvalidRequestError, ProviderError
 from mixstack.providers.base import Availability, Provider, ProviderReply
 from mixstack.providers.http_errors import parse_retry_after, status_error

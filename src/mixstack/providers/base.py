@@ -19,8 +19,7 @@ from mixstack.streaming import StreamAccumulator
 from mixstack.types import Chunk, FinishReason, Request, ToolCall, Usage
 
 if TYPE_CHECKING:
-    from mixstack.catalog import ModelEntry
-    from mixstack.config import Capability, Config, Locality, ModelConfig
+    from mixstack.config import Capability, Config, Locality, ModelConfig, ModelEntry
 
 __all__ = [
     "ENTRY_POINT_GROUP",

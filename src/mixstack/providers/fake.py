@@ -22,8 +22,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 
-from mixstack.catalog import ModelEntry
-from mixstack.config import Config, ModelConfig, ScriptedReply
+from mixstack.config import Config, ModelConfig, ModelEntry, ScriptedReply
 from mixstack.errors import ProviderError
 from mixstack.providers.base import Availability, Provider
 from mixstack.types import Chunk, FinishReason, Message, Request, ToolCallDelta, Usage

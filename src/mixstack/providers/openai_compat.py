@@ -15,8 +15,7 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from mixstack.catalog import ModelEntry
-from mixstack.config import Config
+from mixstack.config import Config, ModelEntry
 from mixstack.errors import ProviderError, UpstreamTimeout
 from mixstack.jsonbytes import dumps
 from mixstack.providers.base import Availability, EmbeddingReply, Provider, ProviderReply

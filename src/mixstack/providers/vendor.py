@@ -8,7 +8,7 @@ import importlib.util
 import os
 from typing import Any
 
-from mixstack.catalog import ModelEntry
+from mixstack.config import ModelEntry
 from mixstack.errors import ModelUnavailableError
 from mixstack.providers.base import Availability
 

@@ -24,7 +24,7 @@ def _templates() -> dict[str, UseCaseTemplate]:
         if isinstance(template, UseCaseTemplate):
             found[ep.name] = template
     if not found:
-        from mixstack.rephrase import templates as builtin
+        import mixstack.rephrase.templates as builtin
 
         for t in (builtin.IMAGE, builtin.CODE, builtin.JSON, builtin.AGENT, builtin.CHAT):
             found[t.name] = t

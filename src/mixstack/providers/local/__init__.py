@@ -15,8 +15,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from mixstack.catalog import ModelEntry
-from mixstack.config import Config, ModelConfig
+from mixstack.config import Config, ModelConfig, ModelEntry
 from mixstack.errors import ContextLengthError, InvalidRequestError, ModelUnavailableError
 from mixstack.providers.base import (
     Availability,
