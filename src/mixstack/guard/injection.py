@@ -14,7 +14,7 @@ caller (label, flag, block), they never grant anything. Agents and the gateway s
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from mixstack.guard import helper_process
 from mixstack.guard.injection_model import load_model
@@ -78,7 +78,8 @@ def scan_injection(
 ) -> InjectionScan:
     """Score `text` for instructions aimed at a model; findings only when it is flagged."""
     if helper_process.offloaded(text):
-        return helper_process.run(scan_injection, text, channel=channel, max_findings=max_findings)
+        scan, unchanged = helper_process.run(_scan_in_helper, text, channel, max_findings)
+        return replace(scan, cleaned=text) if unchanged else scan
     cleaned = INVISIBLE.sub("", text) if INVISIBLE.search(text) else text
     norm = normalize_for_scan(text)
     hits = _rule_hits(norm.text, channel, max_findings)
@@ -103,6 +104,15 @@ def scan_injection(
         hits.append(InjectionFinding("classifier", piece[:80], at, round(probability, 3)))
     hits.sort(key=lambda f: f.start)
     return InjectionScan(tuple(hits[:max_findings]), cleaned, round(score, 4), channel)
+
+
+def _scan_in_helper(text: str, channel: Channel, max_findings: int) -> tuple[InjectionScan, bool]:
+    """`scan_injection` in the helper process, and whether the cleaned text is the text
+    itself (then it is not sent back: a megabyte less through the pipe)."""
+    scan = scan_injection(text, channel=channel, max_findings=max_findings)
+    if scan.cleaned == text:
+        return replace(scan, cleaned=""), True
+    return scan, False
 
 
 def _rule_hits(text: str, channel: Channel, limit: int) -> list[InjectionFinding]:
