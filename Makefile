@@ -28,7 +28,7 @@ WHEELHOUSE ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/mixstack/wheelhouse
 PIP := $(BIN)/python -m pip --disable-pip-version-check
 PIP_INSTALL := $(PIP) install --progress-bar off --only-binary llama-cpp-python
 
-.PHONY: demo test lint typecheck pytest bench lock doctor clean clean-llama
+.PHONY: demo test lint typecheck pytest bench lock doctor cluster-demo clean clean-llama
 
 $(BIN)/python:
 	@echo "==> [1/3] Creating $(VENV) with $(PYTHON) and pip $(PIP_VERSION)"
@@ -67,6 +67,11 @@ demo: $(VENV)/.base
 
 doctor: $(VENV)/.base
 	$(BIN)/mixstack doctor
+
+# PostgreSQL, Redis and 2 gateway replicas behind HAProxy on 127.0.0.1: a short load, what
+# each replica served and that the budget held; everything it starts, it stops
+cluster-demo: $(VENV)/.dev $(VENV)/.system
+	PYTHON=$(BIN)/python scripts/cluster-demo.sh
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests bench scripts
