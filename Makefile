@@ -89,9 +89,18 @@ bench: $(VENV)/.dev
 	$(BIN)/python bench/local_tokens.py
 
 # Refresh the lock files from pyproject.toml (newest versions its bounds allow).
+# torch (for `mixstack[tune]` and the tests) resolves to the CPU build this machine image keeps
+# in $(LOCAL_WHEELS) (PyPI's Linux wheels are CUDA builds of several GB); the lock names
+# the version without its local label, so pip takes that file here and PyPI's build elsewhere
+LOCAL_WHEELS := /opt/wheels
+TORCH_CPU := 2.13.0+cpu
 lock: | $(BIN)/python
 	$(PIP) install -q uv==$(UV_VERSION)
-	$(BIN)/uv pip compile -q --python-version 3.11 --no-emit-index-url pyproject.toml --extra dev -o $(LOCK_DEV)
+	echo "torch==$(TORCH_CPU)" > $(VENV)/torch-cpu.txt
+	$(BIN)/uv pip compile -q --python-version 3.11 --no-emit-index-url \
+	  $(if $(wildcard $(LOCAL_WHEELS)),--find-links $(LOCAL_WHEELS) -c $(VENV)/torch-cpu.txt) \
+	  pyproject.toml --extra dev -o $(LOCK_DEV)
+	sed -i 's/^torch==\(.*\)+cpu$$/torch==\1/' $(LOCK_DEV)
 	@# the default path takes the same versions as the tested one
 	$(BIN)/uv pip compile -q --python-version 3.11 --no-emit-index-url pyproject.toml -c $(LOCK_DEV) -o $(LOCK_BASE)
 	$(BIN)/python scripts/lock_check.py write
