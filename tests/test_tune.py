@@ -13,7 +13,7 @@ import yaml
 from mixstack.config import parse_config
 from mixstack.evals.suite import ScorerSpec, load_suite
 from mixstack.pipeline import Pipeline
-from mixstack.store import CallRecord, Store, record_call
+from mixstack.store import CallRecord, Store, open_store, record_call
 from mixstack.store.tune import active_promotion, list_promotions
 from mixstack.tune import (
     build_dataset,
@@ -89,7 +89,7 @@ def _log(store: Store) -> None:
 async def test_dataset_from_the_call_log_keeps_checked_answers_and_says_what_it_dropped(
     tmp_path: Path, home: Path
 ) -> None:
-    with Store.open_default() as store:
+    with open_store() as store:
         _log(store)
         found = await examples_from_log(store, "tickets", [CHECK], models=["fake/teacher"])
     dataset = build_dataset(
@@ -128,7 +128,7 @@ async def test_dataset_from_the_call_log_keeps_checked_answers_and_says_what_it_
 async def test_a_log_dataset_needs_a_check(home: Path) -> None:
     from mixstack.errors import UserError
 
-    with Store.open_default() as store, pytest.raises(UserError, match="--check"):
+    with open_store() as store, pytest.raises(UserError, match="--check"):
         await examples_from_log(store, "tickets", [])
 
 
@@ -256,7 +256,7 @@ async def test_promotion_routes_the_workload_to_the_tuned_model_and_rollback_und
     calibration.write_text(json.dumps(before))
     assert _route(cfg) == "fake/teacher"
     gate = await _gate(tmp_path, cfg, target=0.5)
-    with Store.open_default() as store:
+    with open_store() as store:
         promoted = promote(store, gate, "tickets", calibration)
         assert active_promotion(store, "tickets") == promoted
     written = json.loads(calibration.read_text())
@@ -271,7 +271,7 @@ async def test_promotion_routes_the_workload_to_the_tuned_model_and_rollback_und
     assert undone.code == 0, undone.err
     assert json.loads(calibration.read_text()) == before
     assert _route(cfg) == "fake/teacher"
-    with Store.open_default() as store:
+    with open_store() as store:
         assert active_promotion(store, "tickets") is None
         assert list_promotions(store)[0].rolled_back_at is not None
     listed = cli("tune", "list", "--json")
@@ -287,7 +287,7 @@ async def test_a_failed_gate_is_never_promoted(tmp_path: Path, home: Path) -> No
 
     _path, cfg = _config(tmp_path)
     gate = await _gate(tmp_path, cfg, target=0.99)
-    with Store.open_default() as store, pytest.raises(UserError, match="does not meet"):
+    with open_store() as store, pytest.raises(UserError, match="does not meet"):
         promote(store, gate, "tickets", home / "calibration.json")
     assert not (home / "calibration.json").exists()
 

@@ -12,7 +12,7 @@ import pytest
 from mixstack.config import parse_config
 from mixstack.evals.suite import ScorerSpec
 from mixstack.pipeline import Pipeline
-from mixstack.store import Store
+from mixstack.store import open_store
 from mixstack.store.tune import get_tuned_model
 from mixstack.tune import (
     Example,
@@ -91,7 +91,7 @@ async def test_training_lowers_the_loss_resumes_and_the_gguf_adapter_changes_the
             pipeline.store, None, name="tickets-test", base=base, adapter_gguf=adapter,
             dataset=dataset, train_report=report,
         )  # fmt: skip
-    lineage = get_tuned_model(Store.open_default(), "local/tickets-test")
+    lineage = get_tuned_model(open_store(), "local/tickets-test")
     assert lineage is not None
     assert lineage.base_model == BASE
     assert lineage.data_sha256 == dataset.data_sha256

@@ -242,7 +242,7 @@ def export_command(
     """Write the adapter as a GGUF LoRA and register it as local/<name> with its lineage."""
     from mixstack.catalog import Catalog
     from mixstack.providers.base import ProviderRegistry
-    from mixstack.store import Store
+    from mixstack.store import open_store
     from mixstack.tune import (
         export_adapter,
         load_dataset,
@@ -256,7 +256,7 @@ def export_command(
     base = resolve_base(Catalog(cfg, ProviderRegistry(cfg)), report["base"])
     dataset = load_dataset(Path(report["dataset"]))
     adapter = export_adapter(base, run_dir / "adapter", run_dir / "adapter.gguf", dtype)
-    with Store.open_default(cfg.home) as store:
+    with open_store(cfg.store, home=cfg.home) as store:
         entry = register_tuned_model(
             store,
             cfg.home,
@@ -383,11 +383,11 @@ def rollback_command(
     config: ConfigOption = None,
 ) -> None:
     """Undo the workload's latest promotion: its calibration entry is restored."""
-    from mixstack.store import Store
+    from mixstack.store import open_store
     from mixstack.tune import rollback
 
     cfg = load(config)
-    with Store.open_default(cfg.home) as store:
+    with open_store(cfg.store, home=cfg.home) as store:
         undone = rollback(store, workload)
     out().print(
         f"rolled back: workload {escape(workload)} no longer routes by the gate of "
@@ -400,11 +400,11 @@ def list_command(config: ConfigOption = None, as_json: JsonOption = False) -> No
     """Tuned models with their lineage, and promotions."""
     from dataclasses import asdict
 
-    from mixstack.store import Store
+    from mixstack.store import open_store
     from mixstack.store.tune import list_promotions, list_tuned_models
 
     cfg = load(config)
-    with Store.open_default(cfg.home) as store:
+    with open_store(cfg.store, home=cfg.home) as store:
         models = list_tuned_models(store)
         promotions = list_promotions(store)
     if as_json:

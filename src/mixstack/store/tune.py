@@ -1,4 +1,6 @@
-"""Tuned models' lineage and their promotions into routing (tables of migration 0009)."""
+"""Tuned models' lineage and their promotions into routing (tables of migration 0010), and
+the call-log rows a training set is built from. SQLite only for now (like the monitor's
+views): another backend says so clearly."""
 
 from __future__ import annotations
 
@@ -7,12 +9,14 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from mixstack.store.db import Store
+from mixstack.store.base import Store
+from mixstack.store.db import sqlite_of
 
 __all__ = [
     "Promotion",
     "TunedModelRecord",
     "active_promotion",
+    "calls_for_tuning",
     "get_tuned_model",
     "list_promotions",
     "list_tuned_models",
@@ -20,6 +24,19 @@ __all__ = [
     "record_promotion",
     "record_tuned_model",
 ]
+
+
+_WHAT = "tuning (lineage, promotions, datasets from the call log)"
+
+
+def calls_for_tuning(store: Store, workload: str, limit: int) -> list[dict[str, Any]]:
+    """The workload's calls, oldest first, with what a training set needs to judge them."""
+    rows = sqlite_of(store, _WHAT).query(
+        "SELECT request_id, model, provider, prompt, response, pii, redacted, error "
+        "FROM calls WHERE workload = ? ORDER BY created_at LIMIT ?",
+        (workload, limit),
+    )
+    return [dict(row) for row in rows]
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +79,7 @@ _TUNED_COLUMNS = (
 
 def record_tuned_model(store: Store, record: TunedModelRecord) -> None:
     """Insert or replace the lineage of one tuned model (a re-export replaces its row)."""
-    store.write(
+    sqlite_of(store, _WHAT).write(
         f"INSERT OR REPLACE INTO tuned_models ({_TUNED_COLUMNS}) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -91,12 +108,16 @@ def _tuned(row: Any) -> TunedModelRecord:
 
 
 def get_tuned_model(store: Store, name: str) -> TunedModelRecord | None:
-    row = store.query_one(f"SELECT {_TUNED_COLUMNS} FROM tuned_models WHERE name = ?", (name,))
+    row = sqlite_of(store, _WHAT).query_one(
+        f"SELECT {_TUNED_COLUMNS} FROM tuned_models WHERE name = ?", (name,)
+    )
     return None if row is None else _tuned(row)
 
 
 def list_tuned_models(store: Store) -> list[TunedModelRecord]:
-    rows = store.query(f"SELECT {_TUNED_COLUMNS} FROM tuned_models ORDER BY created_at, name")
+    rows = sqlite_of(store, _WHAT).query(
+        f"SELECT {_TUNED_COLUMNS} FROM tuned_models ORDER BY created_at, name"
+    )
     return [_tuned(row) for row in rows]
 
 
@@ -111,19 +132,23 @@ def record_promotion(
     gate_run: str,
 ) -> int:
     """The promotion's id; the entry it replaced is kept for `tune rollback`."""
-    return store.write(
-        "INSERT INTO tune_promotions (model, workload, calibration_path, previous_entry, "
-        "entry, gate_run, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        (
-            model,
-            workload,
-            calibration_path,
-            None if previous_entry is None else json.dumps(previous_entry),
-            json.dumps(entry),
-            gate_run,
-            time.time(),
-        ),
-    ).result()
+    return (
+        sqlite_of(store, _WHAT)
+        .write(
+            "INSERT INTO tune_promotions (model, workload, calibration_path, previous_entry, "
+            "entry, gate_run, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                model,
+                workload,
+                calibration_path,
+                None if previous_entry is None else json.dumps(previous_entry),
+                json.dumps(entry),
+                gate_run,
+                time.time(),
+            ),
+        )
+        .result()
+    )
 
 
 def _promotion(row: Any) -> Promotion:
@@ -142,7 +167,7 @@ _PROMOTION_COLUMNS = (
 
 def active_promotion(store: Store, workload: str) -> Promotion | None:
     """The latest promotion of the workload that was not rolled back."""
-    row = store.query_one(
+    row = sqlite_of(store, _WHAT).query_one(
         f"SELECT {_PROMOTION_COLUMNS} FROM tune_promotions "
         "WHERE workload = ? AND rolled_back_at IS NULL ORDER BY id DESC LIMIT 1",
         (workload,),
@@ -152,9 +177,11 @@ def active_promotion(store: Store, workload: str) -> Promotion | None:
 
 def list_promotions(store: Store, workload: str | None = None) -> list[Promotion]:
     if workload is None:
-        rows = store.query(f"SELECT {_PROMOTION_COLUMNS} FROM tune_promotions ORDER BY id")
+        rows = sqlite_of(store, _WHAT).query(
+            f"SELECT {_PROMOTION_COLUMNS} FROM tune_promotions ORDER BY id"
+        )
     else:
-        rows = store.query(
+        rows = sqlite_of(store, _WHAT).query(
             f"SELECT {_PROMOTION_COLUMNS} FROM tune_promotions WHERE workload = ? ORDER BY id",
             (workload,),
         )
@@ -162,6 +189,6 @@ def list_promotions(store: Store, workload: str | None = None) -> list[Promotion
 
 
 def mark_rolled_back(store: Store, promotion_id: int) -> None:
-    store.write(
+    sqlite_of(store, _WHAT).write(
         "UPDATE tune_promotions SET rolled_back_at = ? WHERE id = ?", (time.time(), promotion_id)
     ).result()

@@ -22,11 +22,12 @@ from typing import Any
 
 import yaml
 
-from mixstack.errors import UserError
+from mixstack.errors import PolicyError, ProviderError, UserError
 from mixstack.evals.scorers import ScoreContext, ScorerEnv, ScorerRegistry
 from mixstack.evals.suite import Case, ScorerSpec, Suite, load_suite
 from mixstack.pipeline import Pipeline
 from mixstack.store import Store
+from mixstack.store.tune import calls_for_tuning
 from mixstack.types import Completion, Message, Request
 
 __all__ = [
@@ -88,6 +89,11 @@ class Example:
 
     def prompt_text(self) -> str:
         return "\n".join(c for _r, c in self.messages)
+
+    def request_text(self) -> str:
+        """The prompt without system messages: a workload's fixed instruction makes no two
+        requests alike."""
+        return "\n".join(c for r, c in self.messages if r != "system")
 
 
 @dataclass
@@ -152,8 +158,18 @@ async def examples_from_suite(
     found = Candidates()
     for case in suite.iter_cases():
         found.seen += 1
-        request = suite.build_request(case, chosen).model_copy(update={"model": teacher})
-        completion = await call(request)
+        request = suite.build_request(case, chosen).model_copy(
+            update={"model": teacher, "workload": suite.workload}
+        )
+        try:
+            completion = await call(request)
+        except PolicyError as exc:
+            # the guard's word on this case stands: it is counted, never sent elsewhere
+            found.dropped[f"refused by policy ({type(exc).__name__})"] += 1
+            continue
+        except ProviderError:
+            found.dropped["the teacher's call failed"] += 1
+            continue
         failed = await _passes(registry, suite.scorers_for(case), case, completion, call)
         if failed is not None:
             found.dropped[f"teacher answer {failed}"] += 1
@@ -193,11 +209,7 @@ async def examples_from_log(
         async def call(request: Request) -> Completion:
             return await pipeline.complete(request, front_door="tune")
 
-    rows = store.query(
-        "SELECT request_id, model, provider, prompt, response, pii, redacted, error "
-        "FROM calls WHERE workload = ? ORDER BY created_at LIMIT ?",
-        (workload, limit),
-    )
+    rows = calls_for_tuning(store, workload, limit)
     found = Candidates()
     for row in rows:
         found.seen += 1
@@ -273,7 +285,7 @@ def deduplicate(examples: Iterable[Example], dropped: Counter[str]) -> list[Exam
         if key in exact:
             dropped["duplicate prompt"] += 1
             continue
-        sig = _shingles(example.prompt_text())
+        sig = _shingles(example.request_text())
         neighbours = Counter(i for s in sig for i in index.get(s, ()))
         if any(
             shared / len(sig | signatures[i]) >= NEAR_DUPLICATE for i, shared in neighbours.items()

@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from mixstack.config import ModelConfig
-from mixstack.store.db import default_home
+from mixstack.store.base import default_home
 
 __all__ = ["MODEL_JSON", "registered_models", "tuned_dir"]
 
