@@ -11,6 +11,7 @@ and `heldout-suite.yaml`, the held-out split as an eval suite for `mixstack tune
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import re
@@ -103,6 +104,9 @@ class Candidates:
     examples: list[Example] = field(default_factory=list)
     dropped: Counter[str] = field(default_factory=Counter)
     seen: int = 0
+    #: cases with a known expected answer that the teacher failed or could not answer: never
+    #: trained on, but kept for the held-out split so the gate measures the teacher fairly
+    evaluation_only: list[Example] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -161,28 +165,30 @@ async def examples_from_suite(
         request = suite.build_request(case, chosen).model_copy(
             update={"model": teacher, "workload": suite.workload}
         )
+        example = Example(
+            id=case.id,
+            messages=tuple((m.role, m.text) for m in request.messages),
+            answer="",
+            source=f"suite:{suite.name}:{case.id}",
+            expected=case.expected,
+        )
         try:
             completion = await call(request)
         except PolicyError as exc:
             # the guard's word on this case stands: it is counted, never sent elsewhere
             found.dropped[f"refused by policy ({type(exc).__name__})"] += 1
+            found.evaluation_only.append(example)
             continue
         except ProviderError:
             found.dropped["the teacher's call failed"] += 1
+            found.evaluation_only.append(example)
             continue
         failed = await _passes(registry, suite.scorers_for(case), case, completion, call)
         if failed is not None:
             found.dropped[f"teacher answer {failed}"] += 1
+            found.evaluation_only.append(example)
             continue
-        found.examples.append(
-            Example(
-                id=case.id,
-                messages=tuple((m.role, m.text) for m in request.messages),
-                answer=completion.text,
-                source=f"suite:{suite.name}:{case.id}",
-                expected=case.expected,
-            )
-        )
+        found.examples.append(dataclasses.replace(example, answer=completion.text))
     return found
 
 
@@ -329,6 +335,10 @@ def build_dataset(
     kept = deduplicate(candidates.examples, dropped)
     train = [e for e in kept if not _in_heldout(e, heldout, seed)]
     held = [e for e in kept if _in_heldout(e, heldout, seed)]
+    # cases the teacher missed still measure everyone on the held-out side (never trained on)
+    distinct = deduplicate([*kept, *candidates.evaluation_only], Counter())[len(kept) :]
+    missed = [e for e in distinct if _in_heldout(e, heldout, seed)]
+    held += missed
     if not train or not held:
         raise UserError(
             f"{len(kept)} usable example(s) of {candidates.seen} leave an empty "
@@ -343,6 +353,7 @@ def build_dataset(
         "kept": len(kept),
         "train": len(train),
         "heldout": len(held),
+        "heldout_teacher_missed": len(missed),
         "dropped": dict(sorted(dropped.items())),
         "checks": [{"type": s.type, **s.options} for s in checks],
         "heldout_fraction": heldout,
