@@ -45,12 +45,12 @@ async def test_concurrent_calls_share_one_loaded_model() -> None:
         )
         again = await pipeline.complete(Request.from_prompt(prompts[0], params=GREEDY))
     # one chat-mode instance at the model's context window (other tests in the same process
-    # may have loaded it in embedding mode or with another context size)
+    # may have loaded it in embedding mode, with another context size or with a LoRA adapter)
     window = next(m for m in embedded.builtin_models() if m.name == embedded.SMOLLM2).context_window
     smol = [
         m
-        for (path, n_ctx, _threads, embedding), m in engine._LOADED.items()
-        if "SmolLM2" in path and n_ctx == window and not embedding
+        for (path, n_ctx, _threads, embedding, lora), m in engine._LOADED.items()
+        if "SmolLM2" in path and n_ctx == window and not embedding and not lora
     ]
     assert len(smol) == 1
     assert len([key for key in set(engine._LOADED) - before if "SmolLM2" in key[0]]) <= 1
