@@ -26,6 +26,7 @@ TABLE: dict[str, tuple[str, ...]] = {
     "agents": ("pipeline", "store"),
     "monitor": ("store", "guard"),
     "gateway": ("pipeline", "store", "monitor"),
+    "tune": ("pipeline", "evals", "store"),
     # front doors above the pipeline that live beside the part they serve
     "frontdoor": ("pipeline",),
     "cli": ("*",),
@@ -42,6 +43,7 @@ PART = {
     "_sync.py": "types",
     "_plugins.py": "types",
     "_version.py": "types",
+    "_home.py": "types",
     "config": "config",
     "providers": "providers",
     "catalog.py": "catalog",
@@ -65,6 +67,7 @@ PART = {
     "agents": "agents",
     "monitor": "monitor",
     "gateway": "gateway",
+    "tune": "tune",
     "cli": "cli",
     "doctor.py": "cli",
     "__main__.py": "cli",

@@ -15,8 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, Protocol
 
-from platformdirs import user_data_dir
-
+from mixstack._home import HOME_ENV, default_home
 from mixstack.errors import ConfigError
 from mixstack.store.budgets import BudgetRepository
 from mixstack.store.calls import CallRepository
@@ -37,20 +36,10 @@ __all__ = [
     "sqlite_path",
 ]
 
-HOME_ENV = "MIXSTACK_HOME"
 #: a store URL that overrides the config's `store:` (several processes, one store)
 STORE_ENV = "MIXSTACK_STORE"
 #: a Redis URL that overrides the config's `redis:`
 REDIS_ENV = "MIXSTACK_REDIS"
-
-
-def default_home(configured: Path | None = None) -> Path:
-    env = os.environ.get(HOME_ENV)
-    if env:
-        return Path(env)
-    if configured is not None:
-        return configured.expanduser()
-    return Path(user_data_dir("mixstack"))
 
 
 class Store(Protocol):

@@ -1,4 +1,4 @@
-"""Tuned models' lineage and their promotions into routing (tables of migration 0010), and
+"""Tuned models' lineage and their promotions into routing (tables of migration 0011), and
 the call-log rows a training set is built from. SQLite only for now (like the monitor's
 views): another backend says so clearly."""
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from mixstack._home import default_home
 from mixstack.config import ModelConfig
-from mixstack.store.base import default_home
 
 __all__ = ["MODEL_JSON", "registered_models", "tuned_dir"]
 
