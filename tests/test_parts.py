@@ -44,6 +44,7 @@ PART = {
     "_plugins.py": "types",
     "_version.py": "types",
     "_home.py": "types",
+    "tokens.py": "types",
     "config": "config",
     "providers": "providers",
     "catalog.py": "catalog",

@@ -106,6 +106,11 @@ class Provider(abc.ABC):
         """Exact prompt size in tokens when the provider can tell cheaply, else None."""
         return None
 
+    def count_text_tokens(self, model: ModelEntry, text: str) -> int | None:
+        """Tokens of a piece of text in the model's own tokenizer when the provider has it
+        (in-process models), else None (callers then use `mixstack.tokens`)."""
+        return None
+
     @abc.abstractmethod
     def stream(self, model: ModelEntry, request: Request) -> AsyncIterator[Chunk]:
         """Stream the answer. The last chunk carries `finish_reason` and token `usage`."""

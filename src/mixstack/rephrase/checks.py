@@ -12,6 +12,7 @@ from mixstack.rephrase.facts import Fact, cut_out, missing_facts
 from mixstack.rephrase.render import Family
 from mixstack.rephrase.result import Check
 from mixstack.rephrase.spec import PromptSpec
+from mixstack.tokens import estimate_tokens
 
 __all__ = [
     "LENGTH_BUDGET",
@@ -166,8 +167,8 @@ def check_length(
     if added > budget:
         return Check("length", False, f"adds {added} words; the {family} budget is {budget}")
     if context_window is not None:
-        # about 4 characters per token; leave a quarter of the window for the answer
-        tokens = len(rewrite) // 4
+        # the tokenizer is not known here: estimate; leave a quarter of the window for the answer
+        tokens = estimate_tokens(rewrite)
         if tokens > context_window * 3 // 4:
             return Check(
                 "length",

@@ -12,6 +12,7 @@ from mixstack.catalog import ModelEntry
 from mixstack.config.workloads import WorkloadConfig
 from mixstack.guard.pii import RequestScan, format_counts
 from mixstack.router.calibration import Calibration
+from mixstack.tokens import CHARS_PER_TOKEN, estimate_tokens
 from mixstack.types import Request, TextPart
 
 __all__ = [
@@ -34,7 +35,6 @@ __all__ = [
 ]
 
 #: rough tokens per character for prompts mixstack has not tokenized (English averages ~4)
-_CHARS_PER_TOKEN = 4
 _TOKENS_PER_MESSAGE = 4
 _TOKENS_PER_IMAGE = 800
 BASE_MODEL_REASON = "completion-only base model: used only when named explicitly"
@@ -60,11 +60,6 @@ class RequestShape:
     json: bool
 
 
-def estimate_tokens(text: str) -> int:
-    """Tokens in `text` for a model whose tokenizer mixstack does not have (~4 chars each)."""
-    return -(-len(text) // _CHARS_PER_TOKEN)
-
-
 def shape_of(request: Request, expected_output: int) -> RequestShape:
     chars = 0
     images = 0
@@ -83,7 +78,7 @@ def shape_of(request: Request, expected_output: int) -> RequestShape:
     if request.tools:
         chars += sum(len(t.description) + len(str(t.parameters)) for t in request.tools)
     tokens = (
-        -(-chars // _CHARS_PER_TOKEN)
+        -(-chars // CHARS_PER_TOKEN)
         + _TOKENS_PER_MESSAGE * len(request.messages)
         + _TOKENS_PER_IMAGE * images
     )

@@ -9,7 +9,6 @@ would not fit the model's context window is skipped and reported, never failed.
 from __future__ import annotations
 
 import asyncio
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from mixstack.evals.suite import Case, Suite, SuiteError, Variant
 from mixstack.pipeline import Pipeline
 from mixstack.sweep._filler import filler_sentences
 from mixstack.sweep._haystack import KeyContext, SweepError, build_haystack, key_context
+from mixstack.tokens import CHARS_PER_TOKEN, estimate_tokens
 from mixstack.types import Completion, ContentPart, Message, Request, TextPart
 
 __all__ = [
@@ -119,21 +119,22 @@ class TokenCounter:
     """Counts tokens the way the target model does, or says that it approximates."""
 
     def __init__(self, pipeline: Pipeline, entry: ModelEntry):
-        from mixstack.providers.local import LocalProvider
-
         self.entry = entry
         self.provider = pipeline.catalog.provider_for(entry)
         self._text: Callable[[str], int]
-        if isinstance(self.provider, LocalProvider):
-            self._text = self.provider.loaded(entry).count_tokens
+        if self.provider.count_text_tokens(entry, "probe") is not None:
+            self._text = self._exact
             self.kind = "exact (the model's tokenizer)"
         elif self.provider.count_prompt_tokens(entry, Request.from_prompt("probe")) is not None:
             base = self._provider_count(Request.from_prompt("x")) - 1
             self._text = lambda text: max(0, self._provider_count(Request.from_prompt(text)) - base)
             self.kind = "the provider's count"
         else:
-            self._text = lambda text: max(1, math.ceil(len(text) / 4))
-            self.kind = "approximate (4 characters per token)"
+            self._text = lambda text: max(1, estimate_tokens(text))
+            self.kind = f"approximate ({CHARS_PER_TOKEN} characters per token)"
+
+    def _exact(self, text: str) -> int:
+        return self.provider.count_text_tokens(self.entry, text) or 0
 
     def _provider_count(self, request: Request) -> int:
         return self.provider.count_prompt_tokens(self.entry, request) or 0

@@ -134,6 +134,9 @@ class LocalProvider(Provider):
     def count_prompt_tokens(self, model: ModelEntry, request: Request) -> int:
         return len(self._prepare(model, request)[1])
 
+    def count_text_tokens(self, model: ModelEntry, text: str) -> int:
+        return self.loaded(model).count_tokens(text)
+
     async def complete(self, model: ModelEntry, request: Request) -> ProviderReply:
         asked = request
         if uses_tools(request):
