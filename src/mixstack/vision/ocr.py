@@ -8,9 +8,12 @@ questions about a screenshot or a scanned page.
 from __future__ import annotations
 
 import functools
+import hashlib
 import io
 import itertools
+import threading
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,8 +86,32 @@ def _too_large(name: str, size: str) -> InvalidRequestError:
     )
 
 
+#: OCR results by the image's content hash: the guard reads an image's text before routing
+#: and the adapt stage again for a text-only model (and an agent resends it every step)
+_READ: OrderedDict[bytes, tuple[list[OcrLine], tuple[int, int]]] = OrderedDict()
+_READ_LOCK = threading.Lock()
+_READ_KEPT = 64
+
+
 def read_lines(image: ImagePart) -> tuple[list[OcrLine], tuple[int, int]]:
-    """OCR boxes merged into lines, top to bottom, left to right."""
+    """OCR boxes merged into lines, top to bottom, left to right (read once per content)."""
+    key = hashlib.sha256(image.data).digest() if image.data is not None else None
+    if key is not None:
+        with _READ_LOCK:
+            found = _READ.get(key)
+            if found is not None:
+                _READ.move_to_end(key)
+                return list(found[0]), found[1]
+    read = _read_lines(image)
+    if key is not None:
+        with _READ_LOCK:
+            _READ[key] = read
+            while len(_READ) > _READ_KEPT:
+                _READ.popitem(last=False)
+    return list(read[0]), read[1]
+
+
+def _read_lines(image: ImagePart) -> tuple[list[OcrLine], tuple[int, int]]:
     import numpy as np
 
     picture = _decode(image)
