@@ -49,7 +49,7 @@ async def test_concurrent_calls_share_one_loaded_model() -> None:
     window = next(m for m in embedded.builtin_models() if m.name == embedded.SMOLLM2).context_window
     smol = [
         m
-        for (path, n_ctx, _threads, embedding, lora), m in engine._LOADED.items()
+        for (path, n_ctx, _threads, embedding, lora, _slots), m in engine._LOADED.items()
         if "SmolLM2" in path and n_ctx == window and not embedding and not lora
     ]
     assert len(smol) == 1

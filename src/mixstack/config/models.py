@@ -67,6 +67,18 @@ class ModelConfig(BaseModel):
     lora_path: str | None = Field(
         default=None, description="GGUF LoRA adapter applied on top of `path` (local provider)"
     )
+    slots: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="sequences decoded together (continuous batching); 1 = the serial engine; "
+        "default: 4, fewer if their KV caches at the full context would pass an eighth of RAM",
+    )
+    slot_context: int | None = Field(
+        default=None,
+        ge=16,
+        description="tokens of context per slot (prompt + answer); default: `context_window`",
+    )
     # HTTP endpoints
     base_url: str | None = None
     api_key_env: str | None = Field(default=None, description="env var holding the API key")

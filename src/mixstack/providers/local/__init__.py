@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -98,10 +97,11 @@ class LocalProvider(Provider):
         lora = model.config.lora_path
         return load_model(
             self._resolve(model),
-            n_ctx=model.context_window,
+            n_ctx=model.config.slot_context or model.context_window,
             threads=model.config.threads,
             style=model.config.style,
             lora_path=Path(lora).expanduser() if lora else None,
+            slots=model.config.slots,
         )
 
     def unsupported(self, model: ModelEntry, request: Request) -> list[str]:
@@ -143,17 +143,12 @@ class LocalProvider(Provider):
             request = protocol_request(request)
         llm, tokens, stop = await self._aprepare(model, request)
         params = request.params
-        replies: list[ProviderReply] = []
-        for i in range(params.n):
-            # each further answer its own draw: the next seed when the caller fixed one
-            seed = None if params.seed is None else params.seed + i
-            job = _job(request, stop, params.model_copy(update={"seed": seed}))
-            cancel = threading.Event()
-            try:
-                result = await llm.run(llm.generate, tokens, job, cancel)
-            finally:
-                cancel.set()
-            replies.append(_reply(model, asked, result))
+        # each further answer its own draw: the next seed when the caller fixed one (on the
+        # batched engine the n answers are decoded together)
+        seeds = [None if params.seed is None else params.seed + i for i in range(params.n)]
+        jobs = [_job(request, stop, params.model_copy(update={"seed": s})) for s in seeds]
+        results = await asyncio.gather(*(llm.agenerate(tokens, job) for job in jobs))
+        replies = [_reply(model, asked, result) for result in results]
         first = replies[0]
         return dataclasses.replace(
             first,

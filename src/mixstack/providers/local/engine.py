@@ -1,8 +1,11 @@
-"""One loaded GGUF model: loaded once per process, one llama context guarded by a lock.
+"""One loaded GGUF model, loaded once per process, and the engine that generates with it.
 
+By default requests are decoded together by the batched engine (`batched.py`: several
+slots in one llama context, continuous batching). `slots: 1` keeps the serial engine: one
+llama context guarded by a lock, generation through llama-cpp-python's `create_completion`.
 llama.cpp releases the GIL while it computes, so generation runs in a worker thread and
-streamed tokens are handed to the event loop one by one. A cancelled consumer sets an
-event that stops generation at the next token and frees the context.
+streamed tokens are handed to the event loop one by one. A cancelled consumer stops its
+generation at the next token and frees its slot (or the context).
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mixstack.errors import InvalidRequestError, ModelUnavailableError
+from mixstack.providers.local.batched import BatchedEngine, Sequence, Update
+from mixstack.providers.local.grammar import grammar_for
 from mixstack.providers.local.logprobs import LogprobRecorder
+from mixstack.providers.local.sampling import SAMPLER_FIELDS, SamplerChain, sampler_settings
 from mixstack.types import FinishReason, Message, ResponseFormat, SamplingParams
 
 __all__ = [
@@ -29,30 +35,21 @@ __all__ = [
     "Job",
     "LoadedModel",
     "close_all",
+    "default_slots",
+    "kv_bytes_per_token",
     "load_model",
 ]
 
 T = TypeVar("T")
 
-_LOADED: dict[tuple[str, int, int, bool, str], LoadedModel] = {}
+_LOADED: dict[tuple[str, int, int, bool, str, int | None], LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
 
 #: max_tokens when the request gives none (llama.cpp's own default of 16 is too short)
 DEFAULT_MAX_TOKENS = 512
 
-
-#: endpoint-style sampler fields (`extra_body`) llama.cpp honours, by its own name
-SAMPLER_FIELDS = {
-    "top_k": "top_k",
-    "min_p": "min_p",
-    "typical_p": "typical_p",
-    "repetition_penalty": "repeat_penalty",
-    "repeat_penalty": "repeat_penalty",
-    "tfs_z": "tfs_z",
-    "mirostat_mode": "mirostat_mode",
-    "mirostat_tau": "mirostat_tau",
-    "mirostat_eta": "mirostat_eta",
-}
+#: default slots: this many, fewer when their KV caches would pass `_kv_budget()`
+MAX_DEFAULT_SLOTS = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +82,15 @@ def load_model(
     style: str,
     embedding: bool = False,
     lora_path: Path | None = None,
+    slots: int | None = None,
 ) -> LoadedModel:
     """The process-wide instance for this file and context size (loaded on first use); an
     embedding instance is a second context of the same file in llama.cpp's embedding mode.
-    With `lora_path`, the GGUF LoRA adapter is applied on top (its own instance)."""
+    With `lora_path`, the GGUF LoRA adapter is applied on top (its own instance). `n_ctx`
+    is the context of one request (per slot); `slots=None` picks a default."""
     n_threads = threads or os.cpu_count() or 1
-    key = (str(path), n_ctx, n_threads, embedding, str(lora_path or ""))
+    slots = None if embedding else slots
+    key = (str(path), n_ctx, n_threads, embedding, str(lora_path or ""), slots)
     with _LOAD_LOCK:
         model = _LOADED.get(key)
         if model is None:
@@ -103,6 +103,7 @@ def load_model(
                 style=style,
                 embedding=embedding,
                 lora_path=lora_path,
+                slots=1 if embedding else slots,
             )
             _LOADED[key] = model
         return model
@@ -122,6 +123,7 @@ class LoadedModel:
         style: str,
         embedding: bool = False,
         lora_path: Path | None = None,
+        slots: int | None = 1,
     ):
         if not path.is_file():
             raise ModelUnavailableError(f"GGUF file {str(path)!r} not found; check `path:`.")
@@ -136,10 +138,12 @@ class LoadedModel:
         pooling: dict[str, Any] = (
             {"embedding": True, "pooling_type": LLAMA_POOLING_TYPE_MEAN} if embedding else {}
         )
+        batched = slots != 1
         try:
             self.llama = Llama(
                 model_path=str(path),
-                n_ctx=n_ctx,
+                # the batched engine has a context of its own: this one only tokenizes
+                n_ctx=_TOKENIZER_CONTEXT if batched else n_ctx,
                 n_threads=n_threads,
                 n_threads_batch=n_threads,
                 verbose=False,
@@ -166,6 +170,19 @@ class LoadedModel:
         # context from thread to thread (a shared pool) slows generation down severalfold
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixstack-llama")
         self._formatter = self._chat_formatter() if style == "chat" and not embedding else None
+        self.batcher: BatchedEngine | None = None
+        if batched:
+            count = slots or default_slots(self.llama, n_ctx)
+            self.batcher = BatchedEngine(
+                self.llama._model.model,
+                slots=count,
+                slot_context=n_ctx,
+                n_threads=n_threads,
+                name=path.name,
+                # the adapter llama-cpp-python loaded for its context serves this one too
+                lora=getattr(self.llama, "_lora_adapter", None),
+            )
+            self.n_ctx = min(n_ctx, self.batcher.slot_context)
 
     def _chat_formatter(self) -> Any:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
@@ -217,6 +234,11 @@ class LoadedModel:
 
     # -- generation ---------------------------------------------------------------------
 
+    def _max_new(self, tokens: list[int], job: Job) -> int:
+        room = self.n_ctx - len(tokens)
+        wanted = job.params.max_tokens or DEFAULT_MAX_TOKENS
+        return max(1, min(wanted, room))
+
     def _kwargs(
         self,
         tokens: list[int],
@@ -226,34 +248,81 @@ class LoadedModel:
     ) -> dict[str, Any]:
         from llama_cpp import LogitsProcessorList, StoppingCriteriaList
 
-        params = job.params
-        room = self.n_ctx - len(tokens)
-        wanted = params.max_tokens or DEFAULT_MAX_TOKENS
         kwargs: dict[str, Any] = {
             "prompt": tokens,
-            "max_tokens": max(1, min(wanted, room)),
-            "stop": [*job.stop, *params.stop],
+            "max_tokens": self._max_new(tokens, job),
+            "stop": [*job.stop, *job.params.stop],
             "stopping_criteria": StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()]),
+            **sampler_settings(job.params, dict(job.extra)),
         }
-        for name, value in (
-            ("temperature", params.temperature),
-            ("top_p", params.top_p),
-            ("seed", params.seed),
-            ("presence_penalty", params.presence_penalty),
-            ("frequency_penalty", params.frequency_penalty),
-            ("logit_bias", params.logit_bias),
-        ):
-            if value is not None:
-                kwargs[name] = value
-        for name, value in job.extra.items():
-            if name in SAMPLER_FIELDS:
-                kwargs[SAMPLER_FIELDS[name]] = value
         if recorder is not None:
             kwargs["logits_processor"] = LogitsProcessorList([recorder])
-        grammar = _grammar(job.response_format)
+        grammar = grammar_for(job.response_format)
         if grammar is not None:
             kwargs["grammar"] = grammar
         return kwargs
+
+    async def agenerate(self, tokens: list[int], job: Job) -> GenerationResult:
+        """The whole answer; leaving early (cancellation) stops generation at once."""
+        if self.batcher is None:
+            cancel = threading.Event()
+            try:
+                return await self.run(self.generate, tokens, job, cancel)
+            finally:
+                cancel.set()
+        pieces: list[str] = []
+        last = Update()
+        async for update in self._batched(tokens, job):
+            pieces.append(update.text)
+            last = update
+        return GenerationResult(
+            text="".join(pieces),
+            prompt_tokens=len(tokens),
+            completion_tokens=last.completion_tokens,
+            finish_reason=last.finish or "stop",
+            logprobs=last.logprobs,
+        )
+
+    async def _batched(self, tokens: list[int], job: Job) -> AsyncIterator[Update]:
+        """The updates of one sequence of the batched engine, ending with its finish."""
+        assert self.batcher is not None
+        if not tokens:
+            raise InvalidRequestError("the prompt is empty; send at least one token of text.")
+        chain = await self.run(self._chain, job)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Update | BaseException] = asyncio.Queue()
+
+        def emit(item: Update | BaseException) -> None:
+            loop.call_soon_threadsafe(queue.put_nowait, item)
+
+        sequence = Sequence(
+            tokens=tokens,
+            chain=chain,
+            stops=[*job.stop, *job.params.stop],
+            max_new=self._max_new(tokens, job),
+            emit=emit,
+            recorder=LogprobRecorder(self, job.top_logprobs) if job.logprobs else None,
+        )
+        self.batcher.submit(sequence)
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.finish is not None:
+                    return
+        finally:
+            sequence.cancel()  # the consumer left early (or finished): free the slot
+
+    def _chain(self, job: Job) -> SamplerChain:
+        model = self.llama._model
+        return SamplerChain(
+            model.model,
+            model.vocab,
+            sampler_settings(job.params, dict(job.extra)),
+            job.response_format,
+        )
 
     def generate(self, tokens: list[int], job: Job, cancel: threading.Event) -> GenerationResult:
         recorder = LogprobRecorder(self, job.top_logprobs) if job.logprobs else None
@@ -274,6 +343,13 @@ class LoadedModel:
         self, tokens: list[int], job: Job
     ) -> AsyncIterator[tuple[str, FinishReason | None]]:
         """Yields (text, None) per token, then ("", finish_reason)."""
+        if self.batcher is not None:
+            async for update in self._batched(tokens, job):
+                if update.text:
+                    yield update.text, None
+                if update.finish is not None:
+                    yield "", update.finish
+            return
         cancel = threading.Event()
         kwargs = self._kwargs(tokens, job, cancel)
         kwargs["stream"] = True
@@ -323,6 +399,9 @@ def close_all() -> None:
     """Free llama contexts before interpreter shutdown tears down the modules they need."""
     with _LOAD_LOCK:
         for model in _LOADED.values():
+            if model.batcher is not None:
+                with contextlib.suppress(Exception):
+                    model.batcher.close()
             with contextlib.suppress(Exception):
                 model.llama.close()
             model.executor.shutdown(wait=False)
@@ -359,22 +438,34 @@ def _completion_prompt(messages: tuple[Message, ...]) -> tuple[str, list[str]]:
     return "\n".join(lines), ["\nUser:"]
 
 
-def _grammar(response_format: ResponseFormat) -> Any:
-    if response_format.type == "text":
-        return None
-    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
-
-    if response_format.type == "json_schema" and response_format.json_schema:
-        from llama_cpp.llama_grammar import json_schema_to_gbnf
-
-        schema = response_format.json_schema.get("schema", response_format.json_schema)
-        gbnf = json_schema_to_gbnf(json.dumps(schema))
-        # the converter's string characters admit raw control characters, which no JSON
-        # parser accepts inside a string: exclude them as the json_object grammar does
-        gbnf = gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
-        return LlamaGrammar.from_string(gbnf, verbose=False)
-    return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+#: context of the instance that only tokenizes for the batched engine (llama.cpp's minimum)
+_TOKENIZER_CONTEXT = 256
 
 
-_LOOSE_CHAR = r'char ::= [^"\\] |'
-_STRICT_CHAR = r'char ::= [^"\\\x7F\x00-\x1F] |'
+def _kv_budget() -> int:
+    """Bytes the default slots' KV caches may take: an eighth of RAM, at most 2 GiB."""
+    try:
+        ram = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        ram = 8 << 30
+    return int(min(ram // 8, 2 << 30))
+
+
+def kv_bytes_per_token(llama: Any) -> int:
+    """f16 keys and values of one token, all layers (llama.cpp's default cache types)."""
+    import llama_cpp as lc
+
+    model = llama._model.model
+    meta = llama.metadata
+    arch = meta.get("general.architecture", "")
+    n_head = max(1, lc.llama_model_n_head(model))
+    k = int(meta.get(f"{arch}.attention.key_length", lc.llama_model_n_embd(model) // n_head))
+    v = int(meta.get(f"{arch}.attention.value_length", k))
+    layers = int(lc.llama_model_n_layer(model))
+    return 2 * layers * int(lc.llama_model_n_head_kv(model)) * (k + v)
+
+
+def default_slots(llama: Any, slot_context: int) -> int:
+    """As many slots as fit the KV budget at the full context each, between 1 and 4."""
+    per_slot = max(1, kv_bytes_per_token(llama) * slot_context)
+    return max(1, min(MAX_DEFAULT_SLOTS, _kv_budget() // per_slot))
