@@ -2,7 +2,11 @@
 
 One llama context holds `slots` sequences, each in its own KV-cache stream (llama.cpp's
 non-unified cache), so a sequence's attention reads only its own cells and its numbers do
-not depend on its neighbours: greedy output is the same alone or in a batch. A scheduler
+not depend on its neighbours: greedy output is the same alone or in a batch as long as the
+model's matrix kernels compute a row alike whatever the number of rows in the step (SmolLM2,
+Q4_1: bit for bit, tested). Gemma 3's Q4_K_M file does not: llama.cpp's CPU product of its
+attention output projection (Q4_K) already rounds differently with 6 rows than with 12, so
+its greedy answers can part after some tokens in a batch (measured). A scheduler
 thread owns the context. Each step it admits waiting requests into free slots, puts one
 token of every decoding sequence and a chunk of prompt (so a long prompt never stalls the
 others for long) into one `llama_batch`, decodes, and samples every sequence that produced
@@ -109,7 +113,11 @@ class BatchedEngine:
         params.n_threads = n_threads
         params.n_threads_batch = n_threads
         params.no_perf = True
-        self._ctx = lc.llama_init_from_model(model, params)
+        from llama_cpp._utils import suppress_stdout_stderr
+
+        # llama.cpp prints its context set-up unasked, as `Llama(verbose=False)` hides it
+        with suppress_stdout_stderr(disable=False):
+            self._ctx = lc.llama_init_from_model(model, params)
         if not self._ctx:
             raise ModelUnavailableError(
                 f"{name}: llama.cpp could not create a context of {slots} slots x "
