@@ -132,6 +132,37 @@ COMMANDS: dict[str, Fate] = {
     "mixstack keys list ; mixstack keys revoke key_…": covered(
         "tests/test_keys.py", '"keys", "revoke"', "key_… stands for the id just created"
     ),
+    "pip install 'mixstack[tune]'": Fate("skip", "installs packages; the dev lock has the extra"),
+    "mixstack tune dataset ds -w tickets --suite suite.yaml --teacher openai/gpt-4.1-mini": (
+        covered(
+            "tests/test_tune.py",
+            "test_dataset_from_a_suite_keeps_only_the_teachers_right_answers",
+            "needs a rented teacher; the test uses an offline one",
+        )
+    ),
+    "mixstack tune dataset ds -w tickets --check '{regex: {pattern: \"^(billing|bug)$\"}}'": (
+        covered(
+            "tests/test_tune.py",
+            "test_dataset_from_the_call_log_keeps_checked_answers_and_says_what_it_dropped",
+            "needs a call log of the workload",
+        )
+    ),
+    "mixstack tune train ds run --base local/smollm2-135m-instruct": covered(
+        "tests/test_tune_train.py",
+        "test_training_lowers_the_loss_resumes_and_the_gguf_adapter_changes_the_output",
+        "minutes of training on a dataset the reader built",
+    ),
+    "mixstack tune export run --name tickets-smollm2": covered(
+        "tests/test_tune_train.py", "export", "needs a trained run"
+    ),
+    "mixstack tune gate local/tickets-smollm2 --teacher openai/gpt-4.1-mini": covered(
+        "tests/test_tune.py",
+        "test_gate_compares_tuned_base_and_teacher_on_the_heldout_split",
+        "needs a rented teacher and a tuned model",
+    ),
+    "mixstack tune rollback tickets": covered(
+        "tests/test_tune.py", '"tune", "rollback", "tickets"', "needs a promotion to undo"
+    ),
 }
 
 

@@ -107,8 +107,8 @@ def test_three_kills_under_load_lose_no_acknowledged_call(tmp_path: Path, home: 
 
 def test_a_journal_left_by_a_dead_process_is_replayed_once(tmp_path: Path) -> None:
     from mixstack.store import CallRecord
-    from mixstack.store.calls import _INSERT, _ROW
     from mixstack.store.journal import Journal
+    from mixstack.store.sqlite.calls import _INSERT, _ROW
 
     db = tmp_path / "m.db"
     SQLiteStore(db).close()
