@@ -28,14 +28,14 @@ Step = Callable[[Pipeline], Awaitable[None]]
 
 async def _step_models(pipeline: Pipeline) -> None:
     stdout_console().print(
-        Panel("1. The catalog: open models in-process, rented ones when configured.")
+        Panel.fit("1. The catalog: open models in-process, rented ones when configured.")
     )
     models_command(config=pipeline.config.source)
 
 
 async def _step_run(pipeline: Pipeline) -> None:
     stdout_console().print(
-        Panel("2. One prompt through the pipeline, streamed from the embedded model.")
+        Panel.fit("2. One prompt through the pipeline, streamed from the embedded model.")
     )
     prompt = "List three benefits of running a language model on your own computer."
     stdout_console().print(f"[bold]prompt>[/bold] {prompt}")
@@ -58,7 +58,9 @@ async def _step_run(pipeline: Pipeline) -> None:
 
 
 async def _step_log(pipeline: Pipeline) -> None:
-    stdout_console().print(Panel("3. Every call is recorded in the local store (`mixstack logs`)."))
+    stdout_console().print(
+        Panel.fit("3. Every call is recorded in the local store (`mixstack logs`).")
+    )
     pipeline.flush()
     row = recent_calls(pipeline.store, 1)[0]
     keys = ("request_id", "model", "locality", "endpoint", "prompt_tokens", "completion_tokens")
@@ -71,7 +73,7 @@ async def _step_agent(pipeline: Pipeline) -> None:
     from mixstack.agents import AgentRuntime
 
     stdout_console().print(
-        Panel("An agent: the embedded model uses the calculator (`mixstack agent`).")
+        Panel.fit("An agent: the embedded model uses the calculator (`mixstack agent`).")
     )
     task = "What is 23 * 17?"
     stdout_console().print(f"[bold]task>[/bold] {task}")
@@ -88,7 +90,7 @@ async def _step_rephrase(pipeline: Pipeline) -> None:
     from mixstack.rephrase import rephrase
 
     stdout_console().print(
-        Panel("The rephraser: a rough prompt, rewritten offline (`mixstack rephrase`).")
+        Panel.fit("The rephraser: a rough prompt, rewritten offline (`mixstack rephrase`).")
     )
     rough = "Analyze this screenshot and tell me what to do."
     result = rephrase(rough, pipeline=pipeline)
@@ -107,7 +109,7 @@ async def _step_eval(pipeline: Pipeline) -> None:
     from mixstack.evals.suite import load_suite
 
     stdout_console().print(
-        Panel("An eval: a 3-case suite on the local model (`mixstack eval SUITE`).")
+        Panel.fit("An eval: a 3-case suite on the local model (`mixstack eval SUITE`).")
     )
     suite_text = (
         'name: demo-sums\ndefaults:\n  params: {max_tokens: 8, temperature: 0, stop: ["\\n"]}\n'
@@ -136,7 +138,7 @@ async def _step_route(pipeline: Pipeline) -> None:
     from mixstack.router.demo import demo_config
 
     stdout_console().print(
-        Panel("The router: private data stays local, and it says why (`mixstack route`).")
+        Panel.fit("The router: private data stays local, and it says why (`mixstack route`).")
     )
     router = shared_pipeline(demo_config(pipeline.config)).router
     prompt = "Email jane.roe@example.org that card 4111 1111 1111 1111 was refunded."
@@ -158,7 +160,9 @@ async def _step_gateway(pipeline: Pipeline) -> None:
     from mixstack.gateway import create_app
 
     stdout_console().print(
-        Panel("The OpenAI-compatible gateway (`mixstack serve`): any OpenAI SDK, same pipeline.")
+        Panel.fit(
+            "The OpenAI-compatible gateway (`mixstack serve`): any OpenAI SDK, same pipeline."
+        )
     )
     app = create_app(pipeline=pipeline)
     server = uvicorn.Server(uvicorn.Config(app, port=0, log_level="warning", access_log=False))
@@ -225,4 +229,4 @@ async def _demo(config_path: Path | None) -> None:
     async with Pipeline(cfg) as pipeline:
         for step in STEPS:
             await step(pipeline)
-    stdout_console().print(Panel('Done. Try `mixstack run "your prompt"` or `mixstack chat`.'))
+    stdout_console().print(Panel.fit('Done. Try `mixstack run "your prompt"` or `mixstack chat`.'))
