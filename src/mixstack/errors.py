@@ -3,7 +3,8 @@
     MixstackError                 base; `exit_code` is what the CLI exits with
     ├── UserError                 the caller can fix it (exit 2)
     │   ├── ConfigError           the config file or a field in it is wrong
-    │   │   └── SuiteError        an eval suite, a case file or a case in it is invalid
+    │   │   ├── SuiteError        an eval suite, a case file or a case in it is invalid
+    │   │   └── StoreFeatureError  a view or record only the SQLite store keeps
     │   ├── UnknownModelError     no such model in the catalog
     │   ├── InvalidRequestError   empty prompt, bad image, bad parameter
     │   │   └── ScanTooSlow       the privacy scan of a request ran out of time
@@ -54,6 +55,7 @@ __all__ = [
     "RateLimited",
     "ScanTooSlow",
     "ScorerError",
+    "StoreFeatureError",
     "SuiteError",
     "SweepError",
     "ToolError",
@@ -91,6 +93,10 @@ class UserError(MixstackError):
 
 class ConfigError(UserError):
     """The config file (or a field in it) is invalid."""
+
+
+class StoreFeatureError(ConfigError):
+    """A view or record that only the SQLite store keeps, asked of another store."""
 
 
 class UnknownModelError(UserError):

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 from prometheus_client import CollectorRegistry, Counter
 
+from mixstack.errors import StoreFeatureError
 from mixstack.monitor.baseline import Alert
 from mixstack.store import Store
 from mixstack.store.monitor import insert_alert
@@ -61,7 +62,7 @@ class AlertSink:
             self._post_later(alert.to_json())
         try:
             insert_alert(self._store(), alert.to_json(), ",".join(sent))
-        except NotImplementedError as exc:  # a store without the alerts table (PostgreSQL)
+        except StoreFeatureError as exc:  # a store without the alerts table (PostgreSQL)
             if not self._said_unstored:
                 log.warning("alerts are not stored: %s", exc)
                 self._said_unstored = True

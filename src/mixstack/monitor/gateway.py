@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from mixstack.config import Config
 from mixstack.config.workloads import InjectionPolicy
-from mixstack.errors import InjectionBlocked, MixstackError
+from mixstack.errors import InjectionBlocked, MixstackError, StoreFeatureError
 from mixstack.jsonbytes import dumps_text
 from mixstack.monitor.alerts import AlertSink
 from mixstack.monitor.baseline import Alert, Baselines, Observation
@@ -317,7 +317,7 @@ class GatewayMonitor:
             await asyncio.sleep(interval_s)
             try:
                 await anyio.to_thread.run_sync(seal_chain, self._store())
-            except NotImplementedError as exc:  # a store that keeps no chain (PostgreSQL)
+            except StoreFeatureError as exc:  # a store that keeps no chain (PostgreSQL)
                 log.warning("the privacy hash chain is not kept: %s", exc)
                 return
             except Exception:

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, cast
 
+from mixstack.errors import StoreFeatureError
 from mixstack.store.journal import Journal, replay_journals
 
 if TYPE_CHECKING:
@@ -463,7 +464,7 @@ def sqlite_of(store: object, what: str = "this view") -> SQLiteStore:
     if isinstance(store, SQLiteStore):
         return store
     url = getattr(store, "url", type(store).__name__)
-    raise NotImplementedError(
+    raise StoreFeatureError(
         f"{what} reads the SQLite store's aggregate tables; the store at {url} does not "
         "offer it yet. Use the SQLite store (the default) for it."
     )
