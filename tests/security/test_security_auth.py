@@ -12,7 +12,8 @@ import pytest
 
 from mixstack.config import parse_config
 from mixstack.gateway import Gateway
-from mixstack.guard.keys import next_reset, parse_expiry
+from mixstack.guard.keys import KeyStore, next_reset, parse_expiry
+from mixstack.store import open_store
 from tests.conftest import FAKE_MODELS
 from tests.upstream_servers import ServerThread
 
@@ -58,6 +59,23 @@ def test_revoking_the_last_key_keeps_the_gateway_closed(
     answer = http.post("/v1/chat/completions", json=BODY, headers=_bearer(secret))
     assert answer.json()["error"]["code"] == "invalid_api_key"
     assert "revoked" in answer.json()["error"]["message"]
+
+
+def test_a_key_created_elsewhere_is_enforced_while_no_keys_is_still_cached(home: Path) -> None:
+    # a replica that last saw no keys caches that answer; a key another process creates
+    # meanwhile must still be honoured with its limits, and the gateway closes at once
+    gw = Gateway(
+        parse_config({"models": FAKE_MODELS, "gateway": {"key_cache_s": 3600, "auth": "auto"}})
+    )
+    with ServerThread(gw.app()) as server, httpx.Client(base_url=server.url) as http:
+        assert _status(http, None) == 200  # "no keys" is now cached for an hour
+        with open_store(home=home) as other:
+            secret, _ = KeyStore(other).create(name="elsewhere", models=("fake/other",))
+        answer = http.post("/v1/chat/completions", json=BODY, headers=_bearer(secret))
+        assert answer.status_code == 403, answer.text
+        assert "fake/echo" in answer.json()["error"]["message"]
+        assert _status(http, None) == 401
+        assert _status(http, "mxs-made-up") == 401
 
 
 def test_auth_required_refuses_everything_before_any_key_exists(home: Path) -> None:

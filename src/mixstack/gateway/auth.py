@@ -51,9 +51,16 @@ class Authenticator:
 
     async def authenticate(self, headers: Mapping[str, str]) -> VirtualKey | None:
         """The caller's key; None only when keys are not enforced. Raises `KeyRejected`."""
-        if not await self.enforced():
-            return None
         token = bearer_token(headers)
+        if not await self.enforced():
+            # a known key is honoured even while the gateway looks open: under `auto`, a
+            # process that last saw no keys (cached for `cache_s`) must not serve a key that
+            # another process just created without its budget and limits
+            known = None if token is None or self.mode == "off" else await self.keys.alookup(token)
+            if known is None:
+                return None
+            self.keys.note_exists()
+            return self._usable(known)
         if not token:
             raise KeyRejected(
                 "this gateway needs an API key; send `Authorization: Bearer <key>` "
@@ -64,6 +71,11 @@ class Authenticator:
             raise KeyRejected(
                 "invalid API key; check the key or ask an admin for one (`mixstack keys create`)."
             )
+        return self._usable(key)
+
+    @staticmethod
+    def _usable(key: VirtualKey) -> VirtualKey:
+        """The key, unless it is revoked or expired (`KeyRejected` says which)."""
         if not key.active:
             raise KeyRejected(
                 f"API key {key.id} was revoked; ask an admin for a new key "

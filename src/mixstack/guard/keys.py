@@ -180,6 +180,10 @@ class KeyStore:
         self._any = (float("inf") if found else time.monotonic() + self.cache_s, found)
         return found
 
+    def note_exists(self) -> None:
+        """A key was seen: keys are enforced from now on (keys are never deleted)."""
+        self._note_any(True)
+
     def any_ever(self) -> bool:
         """Whether a key has ever been created (revoked and expired keys count: fail closed)."""
         cached = self._any_cached()
