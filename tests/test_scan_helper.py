@@ -6,14 +6,20 @@ import os
 import signal
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import TypeVar
 
+import httpx
 import pytest
 
+from mixstack.config import parse_config
 from mixstack.config.workloads import PiiSettings
+from mixstack.gateway import create_app
 from mixstack.guard import helper_process
 from mixstack.guard.injection import scan_injection
 from mixstack.guard.pii import PiiSpan, scanner_for
+from tests.conftest import FAKE_MODELS
+from tests.upstream_servers import ServerThread
 
 FILLER = "The quarterly report is due on Friday and the slides need one more pass. "
 LONG = FILLER * (helper_process.LONG_TEXT // len(FILLER) + 10)
@@ -81,3 +87,18 @@ def test_a_dead_helper_is_replaced_and_nothing_is_skipped(fresh_helper: None) ->
     again = _in_worker(_patterns, TEXT)
     assert again == first
     assert _helper_pid() not in (None, pid)
+
+
+def test_a_server_starts_the_helper_before_its_first_request(
+    fresh_helper: None, home: Path
+) -> None:
+    # `mixstack serve` readies the helper at start-up: the first long prompt then waits
+    # for no process start (the stall a health check saw); a test gateway does not
+    config = parse_config({"models": FAKE_MODELS})
+    with ServerThread(create_app(config)):
+        assert _helper_pid() is None
+    with ServerThread(create_app(config, serving=True)) as server:
+        pid = _helper_pid()
+        assert pid is not None
+        assert httpx.get(f"{server.url}/health").status_code == 200
+        assert _helper_pid() == pid

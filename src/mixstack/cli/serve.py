@@ -63,7 +63,7 @@ def serve_command(
         **server_options(settings),
     }
     if workers == 1:
-        uvicorn.run(create_app(cfg), **options)
+        uvicorn.run(create_app(cfg, serving=True), **options)
         return
     if config is not None:
         os.environ[CONFIG_ENV] = str(config.resolve())

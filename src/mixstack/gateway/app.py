@@ -51,6 +51,7 @@ from mixstack.gateway.ui import ui_routes
 from mixstack.gateway.wire import ChatWire
 from mixstack.guard.budget import Budget, Reservation
 from mixstack.guard.keys import KeyStore, ModelNotAllowed, VirtualKey
+from mixstack.guard.normalize import GuardScanner
 from mixstack.guard.ratelimit import RateLimiter, Ticket
 from mixstack.jsonbytes import dumps
 from mixstack.monitor import GatewayMonitor
@@ -204,8 +205,10 @@ class _App(Starlette):
 class Gateway:
     """One gateway process: a pipeline, keys, budgets, rate limits and metrics."""
 
-    def __init__(self, config: Config, *, pipeline: Pipeline | None = None):
+    def __init__(self, config: Config, *, pipeline: Pipeline | None = None, serving: bool = False):
         self.config = config
+        #: a long-running server (`mixstack serve`): start-up also readies the scan helper
+        self.serving = serving
         self.settings = config.gateway
         self._given = pipeline
         self.pipeline = pipeline or Pipeline(config)
@@ -236,8 +239,14 @@ class Gateway:
         async def lifespan(app: Starlette) -> AsyncIterator[None]:
             workloads = self.pipeline.router.chooser.workloads.values()  # with the built-in one
             if any(w.privacy in ("auto", "redact") for w in workloads):
-                # the guard's entity model loads before the first request, not during it
-                await asyncio.to_thread(self.pipeline.router.scanner.warm_up)
+                # the guard's entity model loads before the first request, not during it;
+                # a server also starts the helper process that scans long texts, whose
+                # start would otherwise fall on the first long prompt
+                scanner = self.pipeline.router.scanner
+                warm = [asyncio.to_thread(scanner.warm_up)]
+                if self.serving and isinstance(scanner, GuardScanner):
+                    warm.append(asyncio.to_thread(scanner.warm_up_helper))
+                await asyncio.gather(*warm)
             sealer = asyncio.get_running_loop().create_task(self.monitor.run())
             try:
                 yield
@@ -672,10 +681,13 @@ async def _parse(
     return await asyncio.to_thread(wire.parse, body, headers, caller)
 
 
-def create_app(config: Config | None = None, *, pipeline: Pipeline | None = None) -> Starlette:
-    """The ASGI app of a gateway (config: given, else `$MIXSTACK_CONFIG`, else built-in)."""
+def create_app(
+    config: Config | None = None, *, pipeline: Pipeline | None = None, serving: bool = False
+) -> Starlette:
+    """The ASGI app of a gateway (config: given, else `$MIXSTACK_CONFIG`, else built-in);
+    `serving` for a long-running server (see `Gateway.serving`)."""
     cfg = config if config is not None else (pipeline.config if pipeline else load_config())
-    return Gateway(cfg, pipeline=pipeline).app()
+    return Gateway(cfg, pipeline=pipeline, serving=serving).app()
 
 
 def app_from_env() -> Starlette:
@@ -684,4 +696,4 @@ def app_from_env() -> Starlette:
 
     config = load_config()
     GuardedHttpProtocol.configure(config.gateway)
-    return create_app(config)
+    return create_app(config, serving=True)

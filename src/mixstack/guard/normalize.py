@@ -168,6 +168,11 @@ class GuardScanner(PiiScanner):
                 found[(moved.type, moved.start, moved.end)] = moved
         return _resolve(list(found.values()))
 
+    def warm_up_helper(self) -> None:
+        """Start the helper process and load this scanner there, so the first long text
+        waits for neither (call from a worker thread; a server calls it at start-up)."""
+        helper_process.run(_scan_in_helper, self.settings, _HELPER_WARM_UP, True)
+
     def _scan_whole(self, text: str, model: bool = True) -> list[PiiSpan]:
         spans = super().scan(text, model=model)
         spans.extend(PiiSpan(SECRET, s, e, SECRET_SCORE, _SECRETS) for s, e in secret_spans(text))
@@ -195,6 +200,8 @@ class GuardScanner(PiiScanner):
         return found
 
 
+#: a text that makes the helper load its scanner and the entity model
+_HELPER_WARM_UP = "Warm-up note for Jane Roe, jane@example.com."
 #: the helper process's scanners, one per setting, kept warm between texts
 _HELPER_SCANNERS: dict[ScannerSettings, GuardScanner] = {}
 
