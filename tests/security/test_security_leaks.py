@@ -206,6 +206,9 @@ def test_every_text_field_is_read_by_the_scanner() -> None:
         ("jane.ca\u200bnary@exam\u200dple.org", "EMAIL_ADDRESS"),
         ("am9obi5kb2VAZXhhbXBsZS5vcmc=", "EMAIL_ADDRESS"),
         ("４１１１ １１１１ １１１１ １１１１", "CREDIT_CARD"),
+        # UTF-8 bytes URL-encoded: fullwidth digits, a name with accents
+        ("%EF%BC%94%EF%BC%91%EF%BC%91%EF%BC%91 1111 1111 1111", "CREDIT_CARD"),
+        ("patient Ren%C3%A9e M%C3%BCller was seen", "PERSON"),
     ],
 )
 def test_secrets_and_encoded_forms_are_found_and_span_the_original(text: str, kind: str) -> None:
@@ -235,6 +238,10 @@ def test_decoded_offsets_map_back() -> None:
     assert view.text == "a@b @ c"
     assert view.original(1, 2) == (1, 4)
     assert view.original(4, 5) == (6, 11)
+    accents = decode("Ren%C3%A9e %E2%82%AC %C3 %80 %ZZ")
+    assert accents.text == "Renée € %C3 %80 %ZZ"  # broken sequences stay as they are
+    assert accents.original(3, 4) == (3, 9)
+    assert accents.original(6, 7) == (11, 20)
 
 
 def _restored(answer: str) -> tuple[str, str]:

@@ -66,6 +66,27 @@ def maybe_encoded(text: str) -> bool:
     return not text.isascii()
 
 
+def _percent_char(text: str, i: int) -> str | None:
+    """The character URL-encoded at `i` (`%40`, or the UTF-8 bytes `%C3%A9` of one
+    character), or None when `text[i:]` does not start with one."""
+    if not _PERCENT.match(text, i):
+        return None
+    lead = int(text[i + 1 : i + 3], 16)
+    size = 1 if lead < 0x80 else 2 if 0xC2 <= lead < 0xE0 else 3 if 0xE0 <= lead < 0xF0 else 4
+    if lead >= 0xF5 or 0x80 <= lead < 0xC2:
+        return None  # a continuation byte or no UTF-8 lead byte at all
+    raw = bytearray([lead])
+    for k in range(1, size):
+        at = i + 3 * k
+        if not _PERCENT.match(text, at):
+            return None
+        raw.append(int(text[at + 1 : at + 3], 16))
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def _decode_once(text: str) -> DecodedText:
     out: list[str] = []
     starts: list[int] = []
@@ -73,14 +94,14 @@ def _decode_once(text: str) -> DecodedText:
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch == "%" and _PERCENT.match(text, i):
-            byte = int(text[i + 1 : i + 3], 16)
-            if byte < 0x80:  # multi-byte sequences are rare in PII and would need reassembly
-                out.append(chr(byte))
+        if ch == "%" and (char := _percent_char(text, i)) is not None:
+            size = 3 * len(char.encode("utf-8"))
+            for piece in unicodedata.normalize("NFKC", char):
+                out.append(piece)
                 starts.append(i)
-                ends.append(i + 3)
-                i += 3
-                continue
+                ends.append(i + size)
+            i += size
+            continue
         if ch == "&" and (m := _ENTITY.match(text, i)):
             decoded = html.unescape(m.group(0))
             if decoded != m.group(0):
