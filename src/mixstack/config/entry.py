@@ -4,10 +4,14 @@ capabilities, context window). The catalog builds them; providers receive them."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from mixstack.config.models import Capability, Locality, ModelConfig
+from mixstack.errors import ConfigError
 
 __all__ = ["ModelEntry"]
+
+_C = TypeVar("_C")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +30,16 @@ class ModelEntry:
     @property
     def model_id(self) -> str:
         """The id sent to the provider: `upstream_model` or the part after `provider/`."""
-        return self.config.upstream_model or self.name.partition("/")[2]
+        return self.config.upstream_id or self.name.partition("/")[2]
+
+    def settings(self, kind: type[_C]) -> _C:
+        """The entry's config as the provider's own type (a provider asks for its own)."""
+        if not isinstance(self.config, kind):
+            raise ConfigError(
+                f"{self.name} is declared for the {self.config.provider!r} provider, whose "
+                f"settings are not {kind.__name__}; fix its `provider:` in the config."
+            )
+        return self.config
 
     @property
     def stays_on_premises(self) -> bool:

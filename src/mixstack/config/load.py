@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from mixstack.config.models import ENTRY_TYPES
 from mixstack.config.schema import Config
 from mixstack.errors import ConfigError
 
@@ -56,10 +57,14 @@ def parse_config(data: Any, *, source: Path | None = None) -> Config:
 def _describe(label: str, exc: ValidationError) -> str:
     lines = []
     for err in exc.errors()[:5]:
-        path = _field_path(err["loc"])
+        loc, kind = _untagged(err["loc"])
+        path = _field_path(loc)
         got = err.get("input")
         shown = "" if isinstance(got, dict | list) else f" (got {got!r})"
-        lines.append(f"{label}: {path}: {err['msg']}{shown}")
+        message = err["msg"]
+        if kind is not None and err["type"] == "extra_forbidden":
+            message = _not_a_field(str(loc[-1]), kind)
+        lines.append(f"{label}: {path}: {message}{shown}")
     more = len(exc.errors()) - 5
     if more > 0:
         lines.append(f"… and {more} more")
@@ -74,3 +79,30 @@ def _field_path(loc: tuple[int | str, ...]) -> str:
         else:
             out += f".{part}" if out else part
     return out or "<root>"
+
+
+def _untagged(loc: tuple[int | str, ...]) -> tuple[tuple[int | str, ...], str | None]:
+    """The path without the model-entry type pydantic inserts (`models[0].local.path` →
+    `models[0].path`), and that type's tag."""
+    if len(loc) >= 3 and loc[0] == "models" and isinstance(loc[1], int):
+        tag = loc[2]
+        if isinstance(tag, str) and tag in ENTRY_TYPES:
+            return (*loc[:2], *loc[3:]), tag
+    return loc, None
+
+
+def _not_a_field(field: str, kind: str) -> str:
+    """Why an unknown field of a model entry is refused, and which providers take it."""
+    takers = [
+        name for name, entry in ENTRY_TYPES.items() if name != kind and field in entry.model_fields
+    ]
+    who = f"`{kind}` models" if kind != "plugin" else "plugin providers' models"
+    known = ", ".join(sorted(ENTRY_TYPES[kind].model_fields))
+    if field == "options":  # the untyped bag of old: built-in providers have typed settings
+        return f"`options` is for plugin providers; {who} take typed settings: {known}"
+    if takers:
+        return (
+            f"`{field}` is not a setting of {who} (it belongs to {', '.join(takers)} models); "
+            "remove it or fix `provider:`"
+        )
+    return f"`{field}` is not a setting of {who}; the settings are: {known}"

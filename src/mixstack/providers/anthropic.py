@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from mixstack.config import Config, ModelEntry
+from mixstack.config.models import AnthropicModelConfig
 from mixstack.errors import InvalidRequestError, ProviderError
 from mixstack.providers.base import Availability, Provider, ProviderReply
 from mixstack.providers.http_errors import parse_retry_after, status_error
@@ -124,8 +125,7 @@ def messages_params(model: ModelEntry, request: Request) -> dict[str, Any]:
     out: dict[str, Any] = {
         "model": model.model_id,
         "messages": turns,
-        "max_tokens": params.max_tokens
-        or int(model.config.options.get("max_tokens", _DEFAULT_MAX_TOKENS)),
+        "max_tokens": params.max_tokens or _default_max_tokens(model),
     }
     if system:
         out["system"] = "\n\n".join(system)
@@ -178,6 +178,12 @@ def _error(model: ModelEntry, exc: Exception) -> Exception:
     return exc
 
 
+def _default_max_tokens(model: ModelEntry) -> int:
+    """The cap sent when a request sets none: the entry's, else the API's usual 4096."""
+    cfg = model.config
+    return cfg.default_max_tokens if isinstance(cfg, AnthropicModelConfig) else _DEFAULT_MAX_TOKENS
+
+
 class AnthropicProvider(Provider):
     name = "anthropic"
     accepts = frozenset({"top_k"})
@@ -191,18 +197,19 @@ class AnthropicProvider(Provider):
         return _SDK.availability(model, "Anthropic API")
 
     def endpoint(self, model: ModelEntry) -> str:
-        return model.config.base_url or "https://api.anthropic.com"
+        return model.config.base_url_or_none or "https://api.anthropic.com"
 
     def _client(self, model: ModelEntry) -> anthropic.AsyncAnthropic:
         sdk = _SDK.load()
         key = _SDK.key(model)
-        slot = (model.config.base_url, key)
+        base_url = model.config.base_url_or_none
+        slot = (base_url, key)
         client = self._clients.get(slot)
         if client is None:
             timeouts = model.config.timeouts
             client = sdk.AsyncAnthropic(
                 api_key=key,
-                base_url=model.config.base_url,
+                base_url=base_url,
                 max_retries=0,
                 timeout=sdk.Timeout(timeouts.total, connect=timeouts.connect),
             )

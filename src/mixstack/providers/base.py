@@ -89,7 +89,7 @@ class Provider(abc.ABC):
 
     def endpoint(self, model: ModelEntry) -> str:
         """Where bytes go when this model is called: a host, or `in-process`."""
-        return model.config.base_url or "in-process"
+        return model.config.base_url_or_none or "in-process"
 
     #: request fields beyond the core ones (messages, temperature, top_p, max_tokens, stop,
     #: tools, response format) this provider honours; `*` = every field, sent as it is

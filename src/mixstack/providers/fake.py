@@ -22,7 +22,8 @@ import json
 import re
 from collections.abc import AsyncIterator
 
-from mixstack.config import Config, ModelConfig, ModelEntry, ScriptedReply
+from mixstack.config import Config, ModelEntry, ScriptedReply
+from mixstack.config.models import FakeModelConfig
 from mixstack.errors import ProviderError
 from mixstack.providers.base import Availability, Provider
 from mixstack.types import Chunk, FinishReason, Message, Request, ToolCallDelta, Usage
@@ -54,7 +55,7 @@ class FakeProvider(Provider):
     def count_prompt_tokens(self, model: ModelEntry, request: Request) -> int:
         return _prompt_tokens(request.messages)
 
-    def _choose(self, cfg: ModelConfig, request: Request) -> ScriptedReply:
+    def _choose(self, cfg: FakeModelConfig, request: Request) -> ScriptedReply:
         last = request.messages[-1].text if request.messages else ""
         default: ScriptedReply | None = None
         for reply in cfg.replies:
@@ -68,9 +69,10 @@ class FakeProvider(Provider):
         return ScriptedReply(text=f"echo: {users[-1].text if users else ''}")
 
     async def stream(self, model: ModelEntry, request: Request) -> AsyncIterator[Chunk]:
-        reply = self._choose(model.config, request)
-        if model.config.latency_ms:
-            await asyncio.sleep(model.config.latency_ms / 1000)
+        cfg = model.settings(FakeModelConfig)
+        reply = self._choose(cfg, request)
+        if cfg.latency_ms:
+            await asyncio.sleep(cfg.latency_ms / 1000)
         if reply.error is not None:
             raise ProviderError(reply.error, model=model.name)
         demands = request.tools and (

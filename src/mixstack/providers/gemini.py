@@ -224,18 +224,19 @@ class GeminiProvider(Provider):
         return _SDK.availability(model, "Gemini API")
 
     def endpoint(self, model: ModelEntry) -> str:
-        return model.config.base_url or "https://generativelanguage.googleapis.com"
+        return model.config.base_url_or_none or "https://generativelanguage.googleapis.com"
 
     def _client(self, model: ModelEntry) -> Any:
         genai = _SDK.load()
         key = _SDK.key(model)
-        slot = (model.config.base_url, key)
+        base_url = model.config.base_url_or_none
+        slot = (base_url, key)
         client = self._clients.get(slot)
         if client is None:
             from google.genai import types
 
             options = types.HttpOptions(
-                base_url=model.config.base_url,
+                base_url=base_url,
                 timeout=int(model.config.timeouts.total * 1000),
                 retry_options=types.HttpRetryOptions(attempts=1),
             )

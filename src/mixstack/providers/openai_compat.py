@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from mixstack.config import Config, ModelEntry
+from mixstack.config.models import EndpointModelConfig, OpenAIModelConfig, OpenAIQuirks
 from mixstack.errors import ProviderError, UpstreamTimeout
 from mixstack.jsonbytes import dumps
 from mixstack.providers.base import Availability, EmbeddingReply, Provider, ProviderReply
@@ -57,14 +58,29 @@ _FINISH: dict[str, FinishReason] = {
 }
 
 
+_NO_QUIRKS = OpenAIQuirks()
+
+
+def _settings(model: ModelEntry) -> EndpointModelConfig:
+    """The entry's endpoint settings (an `openai` entry, or a plugin's that reuses this
+    provider's wire format)."""
+    return model.settings(EndpointModelConfig)
+
+
+def _quirks(model: ModelEntry) -> OpenAIQuirks:
+    cfg = model.config
+    return cfg.quirks if isinstance(cfg, OpenAIModelConfig) else _NO_QUIRKS
+
+
 def _base_url(model: ModelEntry) -> str:
-    return (model.config.base_url or DEFAULT_BASE_URL).rstrip("/")
+    return (_settings(model).base_url or DEFAULT_BASE_URL).rstrip("/")
 
 
 def _key_env(model: ModelEntry) -> str | None:
-    if model.config.api_key_env:
-        return model.config.api_key_env
-    return _DEFAULT_KEY_ENV if model.config.base_url is None else None
+    cfg = _settings(model)
+    if cfg.api_key_env:
+        return cfg.api_key_env
+    return _DEFAULT_KEY_ENV if cfg.base_url is None else None
 
 
 # -- request translation ---------------------------------------------------------------------
@@ -117,7 +133,7 @@ def request_body(model: ModelEntry, request: Request, *, stream: bool) -> dict[s
     if params.top_p is not None:
         body["top_p"] = params.top_p
     if params.max_tokens is not None:
-        body[model.config.options.get("max_tokens_field", "max_tokens")] = params.max_tokens
+        body[_quirks(model).max_tokens_field] = params.max_tokens
     if params.stop:
         body["stop"] = list(params.stop)
     _sampling(body, request)
@@ -382,7 +398,7 @@ class OpenAICompatProvider(Provider):
         return cached[1] if stream else cached[0]
 
     def _headers(self, model: ModelEntry) -> dict[str, str]:
-        headers = {str(k): str(v) for k, v in model.config.options.get("headers", {}).items()}
+        headers = dict(_quirks(model).headers)
         headers["content-type"] = "application/json"
         env = _key_env(model)
         if env:

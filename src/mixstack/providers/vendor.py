@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from mixstack.config import ModelEntry
+from mixstack.config.models import EndpointModelConfig
 from mixstack.errors import ModelUnavailableError
 from mixstack.providers.base import Availability
 
@@ -41,7 +42,7 @@ class VendorSdk:
             ) from exc
 
     def key_env(self, model: ModelEntry) -> str:
-        return model.config.api_key_env or self.default_key_env
+        return model.settings(EndpointModelConfig).api_key_env or self.default_key_env
 
     def key(self, model: ModelEntry) -> str:
         env = self.key_env(model)
@@ -57,4 +58,4 @@ class VendorSdk:
         env = self.key_env(model)
         if not os.environ.get(env):
             return Availability(False, f"${env} is not set")
-        return Availability(True, model.config.base_url or where)
+        return Availability(True, model.config.base_url_or_none or where)

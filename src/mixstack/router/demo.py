@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from mixstack.config import Config, ModelConfig, Price
+from mixstack.config import Config, Price
+from mixstack.config.models import FakeModelConfig
 from mixstack.config.workloads import WorkloadConfig
 
 __all__ = ["demo_config"]
@@ -10,7 +11,7 @@ __all__ = ["demo_config"]
 
 def demo_config(config: Config) -> Config:
     """The config plus a rented model and a `support` workload that prefers it."""
-    rented = ModelConfig(
+    rented = FakeModelConfig(
         name="rented/big",
         provider="fake",
         locality="remote",

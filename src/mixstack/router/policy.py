@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mixstack.catalog import ModelEntry
+from mixstack.config.models import FakeModelConfig
 from mixstack.config.workloads import WorkloadConfig
 from mixstack.guard.pii import RequestScan, format_counts
 from mixstack.router.calibration import Calibration
@@ -198,7 +199,8 @@ def latency_ms(entry: ModelEntry, calibration: Calibration) -> float | None:
     measured = calibration.latency_ms(entry.name)
     if measured is not None:
         return measured
-    return entry.config.latency_ms or None
+    cfg = entry.config
+    return (cfg.latency_ms or None) if isinstance(cfg, FakeModelConfig) else None
 
 
 @dataclass(frozen=True, slots=True)

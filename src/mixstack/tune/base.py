@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from mixstack.catalog import Catalog, ModelEntry
+from mixstack.config.models import LocalModelConfig
 from mixstack.errors import UserError
 from mixstack.providers.local import LocalProvider
 from mixstack.providers.local.embedded import cache_dir
@@ -121,15 +122,16 @@ def resolve_base(catalog: Catalog, name: str) -> BaseModel:
             f"{name} is not a local GGUF model; tuning needs one as its base (for example "
             "local/smollm2-135m-instruct); pick it with --base."
         )
-    if entry.config.lora_path:
+    settings = entry.settings(LocalModelConfig)
+    if settings.lora_path:
         raise UserError(
             f"{name} is itself a tuned model (a LoRA adapter); tune its base "
-            f"{entry.config.path} instead."
+            f"{settings.path} instead."
         )
     return BaseModel(
         name=name,
         gguf=provider.resolve(entry),
-        style=entry.config.style,
+        style=settings.style,
         context_window=entry.context_window,
         entry=entry,
     )

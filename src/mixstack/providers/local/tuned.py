@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from mixstack._home import default_home
 from mixstack.config import ModelConfig
+from mixstack.config.models import model_config
 
 __all__ = ["MODEL_JSON", "registered_models", "tuned_dir"]
 
@@ -36,7 +37,7 @@ def registered_models(folder: Path) -> list[ModelConfig]:
     found = []
     for entry in sorted(folder.glob(f"*/{MODEL_JSON}")):
         try:
-            found.append(ModelConfig.model_validate(json.loads(entry.read_text("utf-8"))))
+            found.append(model_config(json.loads(entry.read_text("utf-8"))))
         except (OSError, ValueError, ValidationError) as exc:
             log.warning("tuned model %s is unreadable (%s); re-export it", entry, exc)
     return found
