@@ -234,7 +234,7 @@ def build(seed: int = 2027) -> list[dict[str, object]]:
     rng = random.Random(seed)
     rows: list[dict[str, object]] = []
     for family, attacks in ATTACKS.items():
-        for attack in attacks:
+        for n, attack in enumerate(attacks):
             channels = rng.sample(list(CARRIERS), 5)
             for channel in channels:
                 text, evasion = attack, ""
@@ -252,20 +252,31 @@ def build(seed: int = 2027) -> list[dict[str, object]]:
                         "family": family,
                         "channel": channel,
                         "evasion": evasion,
+                        "group": f"{family}-{n}",
                     }
                 )
-    for benign in BENIGN:
+    for n, benign in enumerate(BENIGN):
         for channel in rng.sample(list(CARRIERS), 5):
             fill = rng.sample(FILLERS, 2)
             body = rng.choice(CARRIERS[channel]).format(
                 attack=benign, before=fill[0], after=fill[1]
             )
-            rows.append({"text": body, "label": 0, "family": "lookalike", "channel": channel})
-    for _ in range(120):
+            rows.append(
+                {
+                    "text": body,
+                    "label": 0,
+                    "family": "lookalike",
+                    "channel": channel,
+                    "group": f"lookalike-{n}",
+                }
+            )
+    for n in range(120):
         fill = rng.sample(FILLERS, 3)
         channel = rng.choice(list(CARRIERS))
         body = rng.choice(CARRIERS[channel]).format(attack=fill[0], before=fill[1], after=fill[2])
-        rows.append({"text": body, "label": 0, "family": "plain", "channel": channel})
+        rows.append(
+            {"text": body, "label": 0, "family": "plain", "channel": channel, "group": f"plain-{n}"}
+        )
     return rows
 
 
