@@ -14,7 +14,11 @@ from __future__ import annotations
 import base64
 import json
 import random
+import sys
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+from variety import attack_rows, benign_rows  # a sibling script, not a package
 
 ATTACKS: dict[str, list[str]] = {
     "override": [
@@ -331,6 +335,7 @@ def build(seed: int = 11) -> list[dict[str, object]]:
             rows.append({"text": text, "label": 0, "family": "lookalike", "group": f"look-{n}"})
     for n, text in enumerate([*FILLERS, *prose()]):
         rows.append({"text": text, "label": 0, "family": "benign", "group": f"benign-{n}"})
+    rows += benign_rows(rng) + attack_rows(rng)
     rng.shuffle(rows)
     return rows
 

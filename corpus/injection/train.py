@@ -16,7 +16,7 @@ import random
 from pathlib import Path
 
 from mixstack.guard.injection_model import fit
-from mixstack.guard.injection_normalize import normalize_for_scan
+from mixstack.guard.injection_normalize import mask_mentions, normalize_for_scan
 
 ROOT = Path(__file__).resolve().parents[2]
 OUT = ROOT / "src" / "mixstack" / "guard" / "data" / "injection_model.npy"
@@ -25,8 +25,9 @@ MAX_FALSE_FLAGS = 0.05
 
 
 def scan_text(text: str) -> str:
+    """The text as the classifier reads it at scan time: normalised, quoted examples blanked."""
     norm = normalize_for_scan(text)
-    return "\n".join([norm.text, *norm.decoded])
+    return "\n".join([mask_mentions(norm.text)[0], *norm.decoded])
 
 
 def main() -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from mixstack.guard import helper_process
 from mixstack.guard.injection_model import load_model
-from mixstack.guard.injection_normalize import INVISIBLE, normalize_for_scan
+from mixstack.guard.injection_normalize import INVISIBLE, mask_mentions, normalize_for_scan
 from mixstack.guard.injection_rules import JAILBREAK_KINDS, RULES, Channel, Rule
 
 __all__ = [
@@ -37,9 +37,15 @@ _PIECES = re.compile(r"(?<=[.!?:;])\s+|\n+|<[^>]{0,120}>|\"\s*[,}\]:]\s*\"?")
 #: too short to carry an instruction, and its few n-grams make the classifier's score noise
 _MIN_WORDS = 4
 _WORDS = re.compile(r"[a-z]+")
+#: a colon-ended lead-in of fewer words than this is a label read with its continuation
+_LABEL_WORDS = 8
 #: evasion signals: their weight when seen (the decoded text is scanned for itself too)
 _EVASION_WEIGHT = {"invisible": 0.6, "homoglyph": 0.5, "encoded": 0.3}
 _EVASION_KIND = {"invisible": "hidden", "homoglyph": "homoglyph", "encoded": "encoded"}
+#: a rule match inside a mentioned quotation ("prompts like '...'", see `mask_mentions`) keeps
+#: this share of its weight: it still counts with a second signal (an attacker can dress a
+#: payload up as an example)
+_MENTION_SHARE = 0.35
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +88,8 @@ def scan_injection(
         return replace(scan, cleaned=text) if unchanged else scan
     cleaned = INVISIBLE.sub("", text) if INVISIBLE.search(text) else text
     norm = normalize_for_scan(text)
-    hits = _rule_hits(norm.text, channel, max_findings)
+    masked, mentions = mask_mentions(norm.text)
+    hits = _rule_hits(norm.text, channel, max_findings, mentions)
     for evasion in norm.evasions:
         hits.append(InjectionFinding(_EVASION_KIND[evasion], evasion, 0, _EVASION_WEIGHT[evasion]))
     for decoded in norm.decoded:
@@ -90,7 +97,7 @@ def scan_injection(
         if inner:
             best = max(h.score for h in inner)
             hits.append(InjectionFinding("encoded", decoded[:80], 0, min(0.95, best + 0.1)))
-    probability, piece, at = _classify([norm.text, *norm.decoded])
+    probability, piece, at = _classify([masked, *norm.decoded])
     # below its threshold the classifier says "no evidence", not "a little": its
     # probabilities there are not calibrated enough to add up with weak rule hits
     counted = probability if probability >= load_model().threshold else 0.0
@@ -115,14 +122,19 @@ def _scan_in_helper(text: str, channel: Channel, max_findings: int) -> tuple[Inj
     return scan, False
 
 
-def _rule_hits(text: str, channel: Channel, limit: int) -> list[InjectionFinding]:
+def _rule_hits(
+    text: str, channel: Channel, limit: int, mentions: list[tuple[int, int]] | None = None
+) -> list[InjectionFinding]:
     hits: list[InjectionFinding] = []
     for rule in RULES:
         if not _applies(rule, channel) or (rule.needs and not any(n in text for n in rule.needs)):
             continue
         for match in rule.pattern.finditer(text):
             excerpt = " ".join(match.group(0).split())[:80]
-            hits.append(InjectionFinding(rule.kind, excerpt, match.start(), rule.weight))
+            weight = rule.weight
+            if mentions and any(s <= match.start() and match.end() <= e for s, e in mentions):
+                weight = round(weight * _MENTION_SHARE, 3)
+            hits.append(InjectionFinding(rule.kind, excerpt, match.start(), weight))
             if len(hits) >= limit:
                 return hits
             break  # one match per rule is enough evidence
@@ -157,6 +169,8 @@ def _classify(texts: list[str]) -> tuple[float, str, int]:
         at = 0
         for match in [*_PIECES.finditer(text), None]:
             end = match.start() if match is not None else len(text)
+            if match is not None and _is_label(text, at, end, match):
+                continue  # the piece runs on into what the label introduces
             piece = text[at:end]
             if len(_WORDS.findall(piece, 0, 200)) >= _MIN_WORDS:
                 p = model.probability(piece)
@@ -164,3 +178,13 @@ def _classify(texts: list[str]) -> tuple[float, str, int]:
                     best, best_piece, best_at = p, piece, at
             at = match.end() if match is not None else end
     return best, best_piece, best_at
+
+
+def _is_label(text: str, start: int, end: int, match: re.Match[str]) -> bool:
+    """A short lead-in ending in a colon on the same line ("New rules from HR:", "Note:"):
+    scored on its own its few words are all attack vocabulary; it is read with what follows."""
+    return (
+        text[end - 1 : end] == ":"
+        and "\n" not in match.group(0)
+        and len(_WORDS.findall(text, start, end)) < _LABEL_WORDS
+    )

@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-__all__ = ["INVISIBLE", "NormalizedText", "normalize_for_scan"]
+__all__ = ["INVISIBLE", "NormalizedText", "mask_mentions", "normalize_for_scan"]
 
 # zero-width and joiner characters, bidi controls, word joiners, BOM, soft hyphen, Unicode tags
 INVISIBLE = re.compile(
@@ -49,6 +49,20 @@ _HEX = re.compile(r"\b(?:[0-9a-f]{2}){12,}\b")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 #: decode at most this many encoded blobs per text (each costs a decode attempt)
 _MAX_DECODES = 16
+#: a quotation (straight, curly or guillemet quotes; an apostrophe inside a word opens none)
+_QUOTED = re.compile(
+    "(?<![\\w'\"\u2018\u201c])['\"\u2018\u201c\u00ab]"
+    "([^'\"\u2019\u201d\u00bb\\n]{3,200}?)['\"\u2019\u201d\u00bb](?!\\w)"
+)
+#: words that introduce a quotation as an example of something said, not as something to do
+#: ("prompts like '...'", "the phrase '...'", "attackers wrote '...'"); a cue directly followed
+#: by a quote is a JSON key or a label (`"prompt": "..."`), not a mention
+_MENTION_CUE = re.compile(
+    r"\b(like|such as|e\.g\.?|i\.e\.?|for (example|instance)|phrases?|strings?|words?|"
+    r"wording|prompts|payloads?|attacks?|attempts?|wrote|writes|typed|tried|known as|"
+    r"called|named)[\s:,(]{0,3}$"
+)
+_QUOTES = "'\"\u2018\u201c\u00ab"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +108,22 @@ def normalize_for_scan(text: str) -> NormalizedText:
     low = _SPACED.sub(lambda m: _SPACER.sub("", m.group(0)), low)
     decoded = _decode_blobs(text)
     return NormalizedText(_SPACES.sub(" ", low), invisible, confusables, decoded)
+
+
+def mask_mentions(text: str) -> tuple[str, list[tuple[int, int]]]:
+    """`text` with quotations introduced as examples blanked ("we tried prompts like '...'"), and
+    their spans: a text that talks about an instruction (a security report, a tutorial, a test)
+    is not giving one. Blanks keep the length, so offsets into `text` stay valid."""
+    if not any(q in text for q in _QUOTES):
+        return text, []
+    spans = [
+        match.span(1)
+        for match in _QUOTED.finditer(text)
+        if _MENTION_CUE.search(text, max(0, match.start() - 24), match.start())
+    ]
+    for start, end in spans:
+        text = text[:start] + " " * (end - start) + text[end:]
+    return text, spans
 
 
 def _mixed_script_words(before: str, after: str) -> int:

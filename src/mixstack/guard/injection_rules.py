@@ -62,6 +62,10 @@ _SECRET = (
     r"chat( history)?|this chat|messages|e-?mails|contacts|address book|database|"
     r"medical|customer (list|data|database|records)|(the )?user'?s \w+|crm|logs)"
 )
+#: a speaker label starting a line or following a closing bracket or rule ("User: ...")
+_TURN = r"(?:^|[\]}>)\-=#]\s*)\s*(user|human|assistant|ai|system)\s*:\s*\S"
+#: a second label for another speaker
+_TURN_AGAIN = r"(?:^|[\]}>)\-=#.!?]\s*)\s*(?!\1\b)(user|human|assistant|ai|system)\s*:\s*\S"
 _FREE = (
     r"(no|without( any)?|zero|free (of|from)|broken free of|ignores? (every|all|any))\s+"
     r"(\w+\s+){0,2}(rules|restrictions|limits|filters?|guidelines|polic(y|ies)|ethics|"
@@ -131,6 +135,44 @@ RULES: tuple[Rule, ...] = (
             "from here on",
         ),
     ),
+    # a task switch or a standing order aimed at whoever processes the text
+    _r(
+        "override",
+        0.7,
+        r"\binstead of (answering|summari[sz]ing|translating|completing|doing) (the|this|my|"
+        r"your|that) (question|text|article|page|e-?mail|document|request|task)\b|"
+        r"\b(respond|reply|answer) to (every|all|each|any) (subsequent|following|future|"
+        r"later|further) (messages?|questions?|prompts?|requests?)\b|\bnow (come|comes|"
+        r"follows?|here (is|are)) (a |your |some )?new (tasks?|assignments?|instructions?)\b",
+        needs=("instead of", "subsequent", "following", "future", "later", "further", "new "),
+    ),
+    _r(
+        "override",
+        0.6,
+        r"\bwhen (you )?(summari[sz](e|ing)|translat(e|ing)|answer(ing)?|reply(ing)?|"
+        r"process(ing)?|read(ing)?) (this|the above|the following) (article|page|document|"
+        r"e-?mail|text|review|message|file)\b.{0,30}\b(make sure|be sure|always|also|"
+        r"remember) (to )?(add|include|mention|say|state|tell|write|claim|append)\b|"
+        r"\bif you are an? (ai|language model|llm|large language model|assistant|chatbot|"
+        r"bot|agent)\b|\b(hey|hi|hello|dear|attention|note to|message (to|for)|this (part|"
+        r"note|section|message|text|review) is (for|addressed to)) (the |any |you,? )?"
+        r"(ai|assistant|language model|llm|chatbot|bot|agent)s?\b(?! (manager|coach|editor|"
+        r"director|professor|principal|team|group|lab|researchers?|developers?))",
+        "untrusted",
+        needs=(
+            "when ",
+            "if you are",
+            "hey",
+            "hi ",
+            "hello",
+            "dear",
+            "attention",
+            "note to",
+            "message",
+            " is for",
+            "addressed to",
+        ),
+    ),
     _r(
         "override",
         0.45,
@@ -184,13 +226,20 @@ RULES: tuple[Rule, ...] = (
             "exempt",
         ),
     ),
+    # a claimed identity is ordinary on its own ("I am the admin of this server, how do I..."):
+    # it needs a second signal
+    _r(
+        "authority",
+        0.4,
+        r"\bi am (the|your) (ceo|admin|administrator|developer|owner|operator|creator)\b",
+        needs=("i am",),
+    ),
     _r(
         "authority",
         0.5,
-        r"\bi am (the|your) (ceo|admin|administrator|developer|owner|operator|creator)\b|"
         r"\bby (executive|company|management) order\b|\bthis is your (operator|developer|"
         r"creator|admin)\b|\b(ticket|code) \d+\b.{0,40}\b(assistant|you) (is|are|must)\b",
-        needs=("i am", "by ", "this is your", "ticket", "code"),
+        needs=("by ", "this is your", "ticket", "code"),
     ),
     # -- role play: a persona whose point is to have no rules
     _r(
@@ -243,10 +292,19 @@ RULES: tuple[Rule, ...] = (
         r"search_result|email|file)>|<(user|assistant|system)>",
         needs=("<|", "[inst", "[/inst", "_of_turn>", "</", "<user>", "<assistant>", "<system>"),
     ),
+    # one turn label is also a field name in logs and spec sheets ("User: jdoe", "System:
+    # Ubuntu 22.04"): a hint on its own; two different speakers make a forged transcript
     _r(
         "hijack",
-        0.75,
+        0.45,
         r"(^|[\]}>)\-=#]\s*)\s*(user|human|assistant|ai|system|assistant turn)\s*:\s*\S",
+        "untrusted",
+        needs=(":",),
+    ),
+    _r(
+        "hijack",
+        0.8,
+        rf"{_TURN}.{{0,400}}?{_TURN_AGAIN}",
         "untrusted",
         needs=(":",),
     ),
@@ -451,13 +509,16 @@ RULES: tuple[Rule, ...] = (
     _r(
         "role_marker",
         0.8,
-        r"</?(system|instructions?|tool_output)\b[^>]*>|^\s*(system|assistant)\s*:",
+        r"</?(system|instructions?|tool_output)\b[^>]*>",
         "untrusted",
         needs=("<", "system", "assistant"),
     ),
+    # an HTML comment is where pages hide text from readers, but comments also carry build
+    # notes ("ignore this block in the linter"): on its own a word there is a hint that needs
+    # a second signal (the classifier on the comment's text, another rule)
     _r(
         "hidden",
-        0.7,
+        0.45,
         r"<!--[^>]{0,200}?\b(assistant|system|ignore|disregard|instructions?|tool|execute|"
         r"call the|you must|reveal)\b.*?-->",
         "untrusted",
