@@ -104,3 +104,31 @@ def run_cli(
 @pytest.fixture
 def cli() -> Any:
     return run_cli
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[Any]:
+    """One PostgreSQL for the session's tests that compare backends (started from the Debian
+    package in a temp dir; each test takes a fresh database on it: `pg_database`)."""
+    from tests.services import postgres_server
+
+    with postgres_server() as server:
+        yield server
+
+
+@pytest.fixture
+def pg_database(pg_server: Any) -> str:
+    """The URL of a fresh, empty database on the session's PostgreSQL."""
+    from tests.services import create_database
+
+    return create_database(pg_server)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    """Each store backend in turn, on a fresh database (`tests/backends.py`)."""
+    from tests.backends import Backend
+
+    if request.param == "sqlite":
+        return Backend("sqlite", f"sqlite:///{tmp_path / 'mixstack.db'}")
+    return Backend("postgresql", request.getfixturevalue("pg_database"))

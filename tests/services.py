@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Postgres", "Redis", "pg_bin", "postgres_server", "redis_server"]
+__all__ = ["Postgres", "Redis", "create_database", "pg_bin", "postgres_server", "redis_server"]
 
 
 def _free_port() -> int:
@@ -43,6 +43,18 @@ class Postgres:
 
     def restart_url(self, db: str) -> str:
         return f"postgresql://mixstack@127.0.0.1:{self.port}/{db}"
+
+
+def create_database(server: Postgres) -> str:
+    """A fresh, empty database on `server`; its URL."""
+    import secrets
+
+    import psycopg
+
+    name = "t_" + secrets.token_hex(6)
+    with psycopg.connect(server.url, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return server.restart_url(name)
 
 
 def _as_server_user(argv: list[str]) -> list[str]:

@@ -20,9 +20,7 @@ from starlette.routing import Route
 
 from mixstack.config import parse_config
 from mixstack.gateway import Gateway
-from mixstack.store import recent_calls
-from mixstack.store.db import sqlite_of
-from mixstack.store.monitor import recent_alerts, seal_chain, verify_chain
+from mixstack.store import SQLiteStore, recent_calls
 from tests.conftest import FAKE_MODELS, run_cli
 from tests.upstream_servers import RecordingUpstream, Scripted, ServerThread, chat_json
 
@@ -209,7 +207,7 @@ def test_canary_in_the_answer_is_withheld_under_block(running: Running) -> None:
     flagged = running.chat("open", messages)
     assert flagged.status_code == 200
     assert flagged.headers["x-mixstack-prompt-leak"] == "canary found in the answer"
-    alerts = recent_alerts(_flushed(running), 10)
+    alerts = _flushed(running).alerts.recent(10)
     assert [a["kind"] for a in alerts].count("prompt_leak") == 2
 
 
@@ -223,7 +221,7 @@ def test_a_burst_of_flags_alerts_the_log_metrics_store_and_webhook(
     assert posted["kind"] == "threshold"
     assert posted["metric"] == "injection_flags"
     assert posted["value"] == 3
-    alerts = recent_alerts(_flushed(running), 10)
+    alerts = _flushed(running).alerts.recent(10)
     assert {(a["scope"], a["subject"]) for a in alerts} == {("key", "-"), ("workload", "watch")}
     assert all(a["sent_to"] == "log,metrics,webhook" for a in alerts)
     metrics = httpx.get(f"{running.url}/metrics").text
@@ -256,27 +254,29 @@ def test_streamed_answers_carry_the_flag_header(running: Running) -> None:
     assert body.rstrip().endswith("data: [DONE]")
 
 
-def _flushed(running: Running) -> Any:
+def _flushed(running: Running) -> SQLiteStore:
     running.gateway.pipeline.flush()
-    return sqlite_of(running.gateway.pipeline.store)
+    store = running.gateway.pipeline.store
+    assert isinstance(store, SQLiteStore)
+    return store
 
 
 def test_the_privacy_chain_shows_a_changed_or_deleted_row(running: Running) -> None:
     for i in range(4):
         running.chat("watch", [{"role": "user", "content": f"question {i}"}])
     store = _flushed(running)
-    assert seal_chain(store) == 4
-    assert seal_chain(store) == 0
-    assert verify_chain(store).ok
+    assert store.chain.seal() == 4
+    assert store.chain.seal() == 0
+    assert store.chain.verify().ok
     [second] = store.query("SELECT id FROM calls ORDER BY id LIMIT 1 OFFSET 1")
     store.write("UPDATE calls SET locality = 'remote' WHERE id = ?", (second["id"],)).result()
-    check = verify_chain(store)
+    check = store.chain.verify()
     assert not check.ok
     assert check.broken_at == second["id"]
     assert "changed" in check.reason
     [last] = store.query("SELECT id FROM calls ORDER BY id DESC LIMIT 1")
     store.write("DELETE FROM calls WHERE id = ?", (last["id"],)).result()
-    assert verify_chain(store, last=2).broken_at == last["id"]
+    assert store.chain.verify(last=2).broken_at == last["id"]
 
 
 def _image_of(text: str) -> str:

@@ -1,4 +1,5 @@
-"""Dashboard aggregates and paging on a real SQLite store, and the baselines' alerts."""
+"""Dashboard aggregates and paging, stored alerts and the privacy hash chain on each real
+store backend (a SQLite file; a PostgreSQL the tests start), and the baselines' alerts."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from pathlib import Path
 
 from mixstack.config.monitor import MonitorConfig
 from mixstack.monitor.baseline import Baselines, Observation
-from mixstack.store import CallRecord, SQLiteStore, apply_migrations, record_call
-from mixstack.store.dashboard import CallFilter, call_page, latency_percentiles, overview_totals
+from mixstack.store import CallFilter, CallRecord, SQLiteStore, Store, apply_migrations, record_call
+from tests.backends import Backend
 
 
-def _record(store: SQLiteStore, i: int, now: float, **extra: object) -> None:
+def _record(store: Store, i: int, now: float, **extra: object) -> None:
     fields: dict[str, object] = {
         "request_id": f"req_{i}",
         "model": f"m{i % 3}",
@@ -30,47 +31,133 @@ def _record(store: SQLiteStore, i: int, now: float, **extra: object) -> None:
     record_call(store, CallRecord(**fields))  # type: ignore[arg-type]
 
 
-def test_aggregates_add_up_across_stores_sharing_a_database(tmp_path: Path) -> None:
+def test_aggregates_add_up_across_stores_sharing_a_database(backend: Backend) -> None:
     now = time.time()
-    with SQLiteStore(tmp_path / "x.db") as first, SQLiteStore(tmp_path / "x.db") as second:
+    with backend.open() as first, backend.open() as second:
         for i in range(30):
             _record(first if i % 2 else second, i, now, error="boom" if i == 3 else None,
                     abuse='{"label": "injection"}' if i in (4, 5) else None)  # fmt: skip
         first.flush()
         second.flush()
-        totals = overview_totals(first, 3600, int(now // 3600) - 1)
+        totals = first.dashboard.totals(3600, int(now // 3600) - 1)
         assert totals["requests"] == 30
         assert totals["errors"] == 1
         assert totals["flagged"] == 2
         assert totals["prompt_tokens"] == 300
         assert abs(totals["cost_usd"] - 15.0) < 1e-9
-        [every] = latency_percentiles(first, 60, int(now // 60) - 5, step=10_000)
+        [every] = first.dashboard.latency(60, int(now // 60) - 5, step=10_000)
         assert every["requests"] == 30
         assert every["p50_ms"] == 50.0  # 40 ms falls under the 50 ms bound
         assert every["p99_ms"] == 1000.0
-        per_model = {m["group"]: m["requests"] for m in latency_percentiles(first, 60, 0)}
+        per_model = {m["group"]: m["requests"] for m in first.dashboard.latency(60, 0)}
         assert per_model == {"m0": 10, "m1": 10, "m2": 10}
+        by_key = second.dashboard.series(60, 0, 1_000_000, "caller")
+        assert {(r["grp"], r["requests"], r["tokens"]) for r in by_key} == {
+            ("key_0", 15, 225),
+            ("key_1", 15, 225),
+        }
+        # what is folded once is not counted again, whichever store asks
+        assert second.dashboard.totals(3600, int(now // 3600) - 1) == totals
 
 
-def test_keyset_pages_return_every_call_once_newest_first(tmp_path: Path) -> None:
+def test_keyset_pages_return_every_call_once_newest_first(backend: Backend) -> None:
     now = time.time()
-    with SQLiteStore(tmp_path / "x.db") as store:
+    with backend.open() as store:
         for i in range(23):
             _record(store, i, now - (i // 5))  # ties in created_at across page boundaries
         store.flush()
         seen: list[str] = []
+        order: list[tuple[float, int]] = []
         before = None
         while True:
-            page = call_page(store, CallFilter(), before=before, limit=5)
+            page = store.dashboard.calls(CallFilter(), before=before, limit=5)
             seen += [r["request_id"] for r in page]
+            order += [(r["created_at"], r["id"]) for r in page]
             if len(page) < 5:
                 break
             before = (page[-1]["created_at"], page[-1]["id"])
         assert len(seen) == 23
         assert len(set(seen)) == 23
-        only = call_page(store, CallFilter(caller="key_1"), limit=50)
+        assert order == sorted(order, reverse=True)
+        only = store.dashboard.calls(CallFilter(caller="key_1"), limit=50)
         assert {r["caller"] for r in only} == {"key_1"}
         assert len(only) == 11
+        flagged = store.dashboard.calls(CallFilter(flagged=True), limit=50)
+        assert flagged == []
+        assert {r["redacted"] for r in only} == {0}
+
+
+def test_alerts_are_stored_and_listed_newest_first(backend: Backend) -> None:
+    now = time.time()
+    with backend.open() as store:
+        for n, (kind, subject) in enumerate(
+            [("threshold", "key_a"), ("departure", "support"), ("threshold", "key_a")]
+        ):
+            alert = {
+                "created_at": now - 100 + n,
+                "kind": kind,
+                "metric": "injection_flags",
+                "scope": "key" if subject.startswith("key_") else "workload",
+                "subject": subject,
+                "value": 6.0 + n,
+                "threshold": 5.0 if kind == "threshold" else None,
+                "message": f"alert {n}",
+            }
+            store.alerts.record(alert, "log,metrics")
+        store.flush()
+        old = {**alert, "created_at": now - 7200, "message": "old"}
+        store.alerts.record(old, "log")
+        store.flush()
+    with backend.open() as other:  # another process lists them
+        rows = other.alerts.recent(10)
+        assert [r["message"] for r in rows] == ["old", "alert 2", "alert 1", "alert 0"]
+        assert rows[1]["threshold"] == 5.0
+        assert rows[2]["threshold"] is None
+        assert rows[1]["sent_to"] == "log,metrics"
+        page = other.alerts.recent(2, before_id=rows[1]["id"])
+        assert [r["message"] for r in page] == ["alert 1", "alert 0"]
+        assert [r["message"] for r in other.alerts.recent(10, subject="key_a")] == [
+            "old",
+            "alert 2",
+            "alert 0",
+        ]
+        assert len(other.alerts.recent(10, since=now - 3600)) == 3
+        assert other.alerts.counts(now - 3600) == {"threshold": 2, "departure": 1}
+
+
+def test_the_chain_seals_every_call_once_and_shows_a_changed_or_deleted_row(
+    backend: Backend,
+) -> None:
+    now = time.time()
+    with backend.open() as first, backend.open() as second:
+        assert first.chain.head() == (0, "0" * 64)
+        for i in range(6):
+            _record(first if i % 2 else second, i, now)
+        first.flush()
+        second.flush()
+        assert first.chain.unsealed() == 6
+        assert first.chain.seal() == 6
+        assert second.chain.seal() == 0  # the other process finds nothing left to seal
+        assert second.chain.unsealed() == 0
+        check = second.chain.verify()
+        assert check.ok, check
+        assert check.checked == 6
+        ids = [r[0] for r in backend.execute("SELECT id FROM calls ORDER BY id")]
+        assert first.chain.head()[0] == check.last_call_id == ids[-1]
+        backend.execute("UPDATE calls SET locality = 'remote' WHERE id = ?", (ids[1],))
+        check = first.chain.verify()
+        assert not check.ok
+        assert check.broken_at == ids[1]
+        assert "changed" in check.reason
+        assert first.chain.verify(last=3).ok  # the last three links do not cover it
+        backend.execute("DELETE FROM calls WHERE id = ?", (ids[-1],))
+        last = first.chain.verify(last=2)
+        assert last.broken_at == ids[-1]
+        assert "deleted" in last.reason
+        backend.execute("UPDATE privacy_chain SET hash = ? WHERE call_id = ?", ("f" * 64, ids[3]))
+        edited = second.chain.verify(last=4)
+        assert edited.broken_at == ids[3]
+        assert "chain itself" in edited.reason
 
 
 def test_migration_counts_calls_stored_before_it(tmp_path: Path) -> None:
@@ -86,9 +173,9 @@ def test_migration_counts_calls_stored_before_it(tmp_path: Path) -> None:
         )
     conn.close()
     with SQLiteStore(path) as store:
-        totals = overview_totals(store, 60, int(now // 60) - 1)
+        totals = store.dashboard.totals(60, int(now // 60) - 1)
         assert totals["requests"] == 7
-        [hist] = latency_percentiles(store, 3600, 0, step=1_000_000)
+        [hist] = store.dashboard.latency(3600, 0, step=1_000_000)
         assert hist["requests"] == 7
         assert hist["p50_ms"] == 15.0
 

@@ -13,7 +13,6 @@ from rich.table import Table
 from mixstack.cli.common import ConfigOption, JsonOption, load, print_json
 from mixstack.errors import InvalidRequestError
 from mixstack.store import open_store
-from mixstack.store.monitor import recent_alerts
 
 __all__ = ["alerts_command"]
 
@@ -46,7 +45,7 @@ def alerts_command(
     cfg = load(config)
     cutoff = _since(since)
     with open_store(cfg.store, home=cfg.home) as store:
-        rows = recent_alerts(store, n, subject=key, since=cutoff)
+        rows = store.alerts.recent(n, subject=key, since=cutoff)
     if as_json:
         print_json(rows)
         return

@@ -13,10 +13,8 @@ from typing import Any
 import httpx
 from prometheus_client import CollectorRegistry, Counter
 
-from mixstack.errors import StoreFeatureError
 from mixstack.monitor.baseline import Alert
 from mixstack.store import Store
-from mixstack.store.monitor import insert_alert
 
 __all__ = ["AlertSink"]
 
@@ -49,7 +47,6 @@ class AlertSink:
         )
         #: webhook deliveries that failed (shown on the dashboard)
         self.webhook_failures = 0
-        self._said_unstored = False
 
     def emit(self, alert: Alert) -> None:
         log.warning("alert: %s", alert.message)
@@ -60,12 +57,7 @@ class AlertSink:
         if self._webhook:
             sent.append("webhook")
             self._post_later(alert.to_json())
-        try:
-            insert_alert(self._store(), alert.to_json(), ",".join(sent))
-        except StoreFeatureError as exc:  # a store without the alerts table (PostgreSQL)
-            if not self._said_unstored:
-                log.warning("alerts are not stored: %s", exc)
-                self._said_unstored = True
+        self._store().alerts.record(alert.to_json(), ",".join(sent))
 
     def _post_later(self, payload: dict[str, Any]) -> None:
         try:

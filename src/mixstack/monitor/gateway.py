@@ -25,7 +25,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from mixstack.config import Config
 from mixstack.config.workloads import InjectionPolicy
-from mixstack.errors import InjectionBlocked, MixstackError, StoreFeatureError
+from mixstack.errors import InjectionBlocked, MixstackError
 from mixstack.jsonbytes import dumps_text
 from mixstack.monitor.alerts import AlertSink
 from mixstack.monitor.baseline import Alert, Baselines, Observation
@@ -41,7 +41,6 @@ from mixstack.pipeline import ABUSE_KEY, new_request_id
 from mixstack.router.router import LOCAL_ONLY_KEY
 from mixstack.router.workloads import WorkloadChooser
 from mixstack.store import CallRecord, Store, record_call
-from mixstack.store.monitor import seal_chain
 from mixstack.types import Completion, Request
 
 __all__ = ["GatewayMonitor", "Screened"]
@@ -312,19 +311,23 @@ class GatewayMonitor:
     # -- background ------------------------------------------------------------------------
 
     async def run(self, interval_s: float = 10.0) -> None:
-        """Seal the privacy chain over new calls, every `interval_s`, off the event loop."""
+        """Seal the privacy chain over new calls, every `interval_s`, off the event loop (on
+        PostgreSQL this also folds them into the dashboard's aggregates)."""
         while True:
             await asyncio.sleep(interval_s)
             try:
-                await anyio.to_thread.run_sync(seal_chain, self._store())
-            except StoreFeatureError as exc:  # a store that keeps no chain (PostgreSQL)
-                log.warning("the privacy hash chain is not kept: %s", exc)
-                return
+                await anyio.to_thread.run_sync(_seal_all, self._store())
             except Exception:
                 log.exception("could not seal the privacy chain; retrying in %ss", interval_s)
 
     async def aclose(self) -> None:
         await self.sink.aclose()
+
+
+def _seal_all(store: Store, batch: int = 5000) -> None:
+    """Seal until the backlog is gone (a busy store commits more than one batch per round)."""
+    while store.chain.seal(batch) >= batch:
+        pass
 
 
 def _article(word: str) -> str:

@@ -1,11 +1,13 @@
 """Persistent state behind typed repositories: SQLite (WAL, the default) or PostgreSQL.
 
 `open_store(url)` picks the backend; every front door reaches keys, budgets, calls, traces,
-the eval response cache and eval runs through `Store`'s repositories, never through SQL.
+the eval response cache, eval runs, the dashboard's views, alerts and the privacy hash chain
+through `Store`'s repositories, never through SQL.
 """
 
 from typing import Any
 
+from mixstack.store.alerts import AlertRepository
 from mixstack.store.base import (
     HOME_ENV,
     REDIS_ENV,
@@ -17,6 +19,8 @@ from mixstack.store.base import (
 )
 from mixstack.store.budgets import BudgetRepository, Hold, KeyUsage
 from mixstack.store.calls import CallRecord, CallRepository
+from mixstack.store.chain import ChainCheck, PrivacyChainRepository
+from mixstack.store.dashboard import CallFilter, DashboardRepository
 from mixstack.store.db import SQLiteStore, apply_migrations
 from mixstack.store.keys import KeyRepository, VirtualKey, next_reset
 from mixstack.store.responses import ResponseCacheRepository
@@ -27,14 +31,19 @@ __all__ = [
     "HOME_ENV",
     "REDIS_ENV",
     "STORE_ENV",
+    "AlertRepository",
     "BudgetRepository",
+    "CallFilter",
     "CallRecord",
     "CallRepository",
+    "ChainCheck",
+    "DashboardRepository",
     "EvalRunRepository",
     "EvalRunRow",
     "Hold",
     "KeyRepository",
     "KeyUsage",
+    "PrivacyChainRepository",
     "ResponseCacheRepository",
     "SQLiteStore",
     "Store",

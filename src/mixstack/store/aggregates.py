@@ -1,11 +1,12 @@
 """Per-minute and per-hour call aggregates, summed in memory and written in batches.
 
-Every recorded call adds to six cells (minute and hour × model, key, workload) and to four
-latency-histogram cells (its model's and all models', per minute and hour); the touched
-cells are upserted (`+=`) at most once a second and at every `SQLiteStore.flush()`/`close()`.
-Each process adds its own calls, so several gateway workers and the CLI sharing one
-database still sum correctly. (An insert trigger did the same in SQL and made inserts ten
-times slower.)
+Every call adds to six cells (minute and hour × model, key, workload) and to four
+latency-histogram cells (its model's and all models', per minute and hour); `Cells` sums
+them for a set of calls, and the touched cells are upserted (`+=`). On SQLite each process
+adds its own calls as it records them (`CallAggregates`: at most once a second and at every
+`SQLiteStore.flush()`/`close()`), so several gateway workers and the CLI sharing one
+database still sum correctly (an insert trigger did the same in SQL and made inserts ten
+times slower); PostgreSQL folds committed calls in (`postgres/fold.py`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from mixstack.store.calls import CallRecord
     from mixstack.store.db import SQLiteStore
 
-__all__ = ["ALL_MODELS", "LATENCY_BOUNDS_MS", "SPANS", "CallAggregates", "aggregates_of"]
+__all__ = ["ALL_MODELS", "LATENCY_BOUNDS_MS", "SPANS", "CallAggregates", "Cells", "aggregates_of"]
 
 #: upper bounds of the latency histogram buckets; bucket len(bounds) is open-ended
 LATENCY_BOUNDS_MS = (
@@ -48,58 +49,99 @@ _LATENCY_UPSERT = (
 _Cell = tuple[int, int, str, str]  # span, period, dim, value
 
 
+class Cells:
+    """The aggregate cells some calls add to, summed; rows to upsert come out sorted (one
+    lock order for every writer)."""
+
+    __slots__ = ("latency", "stats")
+
+    def __init__(self) -> None:
+        self.stats: dict[_Cell, list[float]] = {}
+        self.latency: dict[tuple[int, int, str, int], int] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.stats or self.latency)
+
+    def add(
+        self,
+        created_at: float,
+        model: str,
+        caller: str,
+        workload: str,
+        *,
+        error: bool,
+        flagged: bool,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost_usd: float,
+        latency_ms: float,
+    ) -> None:
+        bucket = bisect.bisect_right(LATENCY_BOUNDS_MS, latency_ms)
+        errors = 1.0 if error else 0.0
+        flags = 1.0 if flagged else 0.0
+        for span in SPANS:
+            period = int(created_at // span)
+            for dim, value in (("model", model), ("caller", caller), ("workload", workload)):
+                cell = self.stats.get((span, period, dim, value))
+                if cell is None:
+                    cell = self.stats[(span, period, dim, value)] = [0.0] * 7
+                cell[0] += 1
+                cell[1] += errors
+                cell[2] += prompt_tokens
+                cell[3] += completion_tokens
+                cell[4] += cost_usd
+                cell[5] += latency_ms
+                cell[6] += flags
+            for each in (model, ALL_MODELS):
+                key = (span, period, each, bucket)
+                self.latency[key] = self.latency.get(key, 0) + 1
+
+    def stats_rows(self) -> list[tuple[int, int, str, str, int, int, int, int, float, float, int]]:
+        """(span, period, dim, value, requests, errors, prompt_tokens, completion_tokens,
+        cost_usd, latency_ms, flagged) per cell."""
+        return [
+            (s, p, d, v, int(c[0]), int(c[1]), int(c[2]), int(c[3]), c[4], c[5], int(c[6]))
+            for (s, p, d, v), c in sorted(self.stats.items())
+        ]
+
+    def latency_rows(self) -> list[tuple[int, int, str, int, int]]:
+        """(span, period, model, bucket, n) per histogram cell."""
+        return [(s, p, m, b, n) for (s, p, m, b), n in sorted(self.latency.items())]
+
+
 class CallAggregates:
     def __init__(self, store: SQLiteStore):
         self._store = store
         self._lock = threading.Lock()
-        self._stats: dict[_Cell, list[float]] = {}
-        self._latency: dict[tuple[int, int, str, int], int] = {}
+        self._cells = Cells()
         self._last = time.monotonic()
 
     def add(self, rec: CallRecord) -> None:
-        bucket = bisect.bisect_right(LATENCY_BOUNDS_MS, rec.latency_ms)
-        error = 1.0 if rec.error is not None else 0.0
-        flagged = 1.0 if rec.abuse is not None else 0.0
         with self._lock:
-            for span in SPANS:
-                period = int(rec.created_at // span)
-                for dim, value in (
-                    ("model", rec.model),
-                    ("caller", rec.caller),
-                    ("workload", rec.workload),
-                ):
-                    cell = self._stats.get((span, period, dim, value))
-                    if cell is None:
-                        cell = self._stats[(span, period, dim, value)] = [0.0] * 7
-                    cell[0] += 1
-                    cell[1] += error
-                    cell[2] += rec.prompt_tokens
-                    cell[3] += rec.completion_tokens
-                    cell[4] += rec.cost_usd
-                    cell[5] += rec.latency_ms
-                    cell[6] += flagged
-                for model in (rec.model, ALL_MODELS):
-                    key = (span, period, model, bucket)
-                    self._latency[key] = self._latency.get(key, 0) + 1
+            self._cells.add(
+                rec.created_at,
+                rec.model,
+                rec.caller,
+                rec.workload,
+                error=rec.error is not None,
+                flagged=rec.abuse is not None,
+                prompt_tokens=rec.prompt_tokens,
+                completion_tokens=rec.completion_tokens,
+                cost_usd=rec.cost_usd,
+                latency_ms=rec.latency_ms,
+            )
         if time.monotonic() - self._last >= _FLUSH_S:
             self.flush()
 
     def flush(self) -> None:
         """Queue the touched cells' upserts (committed by the store's writer)."""
         with self._lock:
-            stats, self._stats = self._stats, {}
-            latency, self._latency = self._latency, {}
+            cells, self._cells = self._cells, Cells()
             self._last = time.monotonic()
-        if stats:
-            self._store.write_many(
-                _STATS_UPSERT,
-                [(s, p, d, v, int(c[0]), int(c[1]), int(c[2]), int(c[3]), c[4], c[5], int(c[6]))
-                 for (s, p, d, v), c in stats.items()],
-            )  # fmt: skip
-        if latency:
-            self._store.write_many(
-                _LATENCY_UPSERT, [(s, p, m, b, n) for (s, p, m, b), n in latency.items()]
-            )
+        if cells.stats:
+            self._store.write_many(_STATS_UPSERT, list(cells.stats_rows()))
+        if cells.latency:
+            self._store.write_many(_LATENCY_UPSERT, list(cells.latency_rows()))
 
 
 _BY_STORE: weakref.WeakKeyDictionary[SQLiteStore, CallAggregates] = weakref.WeakKeyDictionary()

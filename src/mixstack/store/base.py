@@ -17,8 +17,11 @@ from typing import Literal, Protocol
 
 from mixstack._home import HOME_ENV, default_home
 from mixstack.errors import ConfigError
+from mixstack.store.alerts import AlertRepository
 from mixstack.store.budgets import BudgetRepository
 from mixstack.store.calls import CallRepository
+from mixstack.store.chain import PrivacyChainRepository
+from mixstack.store.dashboard import DashboardRepository
 from mixstack.store.keys import KeyRepository
 from mixstack.store.rates import RateRepository
 from mixstack.store.responses import ResponseCacheRepository
@@ -73,6 +76,17 @@ class Store(Protocol):
     @property
     def rates(self) -> RateRepository:
         """Rate-limit windows shared by every process on this store."""
+
+    @property
+    def dashboard(self) -> DashboardRepository:
+        """The `/ui` dashboard's aggregates and pages, over every process's calls."""
+
+    @property
+    def alerts(self) -> AlertRepository: ...
+
+    @property
+    def chain(self) -> PrivacyChainRepository:
+        """The privacy hash chain over the call log."""
 
     def on_flush(self, hook: Callable[[], None]) -> None:
         """Call `hook` at each `flush()` and at `close()`, before the queue is drained."""

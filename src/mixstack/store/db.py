@@ -30,8 +30,11 @@ from mixstack.errors import StoreFeatureError
 from mixstack.store.journal import Journal, replay_journals
 
 if TYPE_CHECKING:
+    from mixstack.store.sqlite.alerts import SQLiteAlerts
     from mixstack.store.sqlite.budgets import SQLiteBudgets
     from mixstack.store.sqlite.calls import SQLiteCalls
+    from mixstack.store.sqlite.chain import SQLiteChain
+    from mixstack.store.sqlite.dashboard import SQLiteDashboard
     from mixstack.store.sqlite.keys import SQLiteKeys
     from mixstack.store.sqlite.rates import SQLiteRates
     from mixstack.store.sqlite.responses import SQLiteResponses
@@ -189,6 +192,24 @@ class SQLiteStore:
         from mixstack.store.sqlite.runs import SQLiteRuns
 
         return SQLiteRuns(self)
+
+    @functools.cached_property
+    def dashboard(self) -> SQLiteDashboard:
+        from mixstack.store.sqlite.dashboard import SQLiteDashboard
+
+        return SQLiteDashboard(self)
+
+    @functools.cached_property
+    def alerts(self) -> SQLiteAlerts:
+        from mixstack.store.sqlite.alerts import SQLiteAlerts
+
+        return SQLiteAlerts(self)
+
+    @functools.cached_property
+    def chain(self) -> SQLiteChain:
+        from mixstack.store.sqlite.chain import SQLiteChain
+
+        return SQLiteChain(self)
 
     # -- writes -------------------------------------------------------------------------
 
@@ -465,6 +486,6 @@ def sqlite_of(store: object, what: str = "this view") -> SQLiteStore:
         return store
     url = getattr(store, "url", type(store).__name__)
     raise StoreFeatureError(
-        f"{what} reads the SQLite store's aggregate tables; the store at {url} does not "
-        "offer it yet. Use the SQLite store (the default) for it."
+        f"{what} is kept only by the SQLite store; the store at {url} does not offer it "
+        "yet. Use the SQLite store (the default) for it."
     )

@@ -14,11 +14,10 @@ from mixstack.errors import MixstackError
 from mixstack.gateway.ui.auth import COOKIE, is_admin
 from mixstack.gateway.ui.render import parse_json, render, when
 from mixstack.guard.keys import VirtualKey
-from mixstack.store.dashboard import eval_runs, trace_steps, traces_page
-from mixstack.store.monitor import recent_alerts
 
 if TYPE_CHECKING:
     from mixstack.gateway.app import Gateway
+    from mixstack.store import Store
 
 __all__ = ["AdminPages"]
 
@@ -30,7 +29,7 @@ class AdminPages:
         self.gateway = gateway
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         return self.gateway.pipeline.store
 
     # -- login ------------------------------------------------------------------------------
@@ -70,12 +69,12 @@ class AdminPages:
     # -- evals ------------------------------------------------------------------------------
 
     async def evals(self, request: Request, admin: VirtualKey) -> Response:
-        rows = await anyio.to_thread.run_sync(eval_runs, self.store)
+        rows = await anyio.to_thread.run_sync(self.store.dashboard.eval_runs)
         runs = [_run_view(r) for r in rows]
         return render("evals.html.j2", title="Evals", section="Evals", admin=admin, runs=runs)
 
     async def compare(self, request: Request, admin: VirtualKey) -> Response:
-        rows = await anyio.to_thread.run_sync(eval_runs, self.store, 200)
+        rows = await anyio.to_thread.run_sync(self.store.dashboard.eval_runs, 200)
         by_id = {r["id"]: _run_view(r) for r in rows}
         a, b = (
             by_id.get(request.query_params.get("a", "")),
@@ -114,7 +113,7 @@ class AdminPages:
 
     async def report(self, request: Request, admin: VirtualKey) -> Response:
         run_id = request.path_params["run_id"]
-        rows = await anyio.to_thread.run_sync(eval_runs, self.store, 200)
+        rows = await anyio.to_thread.run_sync(self.store.dashboard.eval_runs, 200)
         row = next((r for r in rows if r["id"] == run_id), None)
         summary = parse_json(row["summary"]) if row else None
         if row is None or summary is None:
@@ -135,7 +134,7 @@ class AdminPages:
     # -- traces -----------------------------------------------------------------------------
 
     async def traces(self, request: Request, admin: VirtualKey) -> Response:
-        rows = await anyio.to_thread.run_sync(traces_page, self.store)
+        rows = await anyio.to_thread.run_sync(self.store.dashboard.traces)
         traces = [{**r, "when": when(r["created_at"])} for r in rows]
         return render(
             "traces.html.j2", title="Agent traces", section="Traces", admin=admin, traces=traces
@@ -143,7 +142,7 @@ class AdminPages:
 
     async def trace(self, request: Request, admin: VirtualKey) -> Response:
         trace_id = request.path_params["trace_id"]
-        head, steps = await anyio.to_thread.run_sync(trace_steps, self.store, trace_id)
+        head, steps = await anyio.to_thread.run_sync(self.store.dashboard.trace, trace_id)
         if head is None:
             return render(
                 "login.html.j2",
@@ -182,7 +181,7 @@ class AdminPages:
         before = request.query_params.get("before_id")
         before_id = int(before) if before and before.isdigit() else None
         rows = await anyio.to_thread.run_sync(
-            lambda: recent_alerts(self.store, PAGE, before_id=before_id)
+            lambda: self.store.alerts.recent(PAGE, before_id=before_id)
         )
         names = {
             k.id: f"{k.name} ({k.id})" if k.name else k.id

@@ -23,17 +23,11 @@ from mixstack.gateway.ui.render import (
     when,
 )
 from mixstack.guard.keys import VirtualKey
-from mixstack.store.dashboard import (
-    CallFilter,
-    call_page,
-    latency_percentiles,
-    overview_series,
-    overview_totals,
-)
-from mixstack.store.monitor import alert_counts, chain_head, seal_chain, verify_chain
+from mixstack.store.dashboard import CallFilter
 
 if TYPE_CHECKING:
     from mixstack.gateway.app import Gateway
+    from mixstack.store import Store
 
 __all__ = ["CallPages"]
 
@@ -50,7 +44,7 @@ class CallPages:
         self.gateway = gateway
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store:
         return self.gateway.pipeline.store
 
     def _by_key(self, where: CallFilter) -> CallFilter:
@@ -93,9 +87,9 @@ class CallPages:
         span, periods, step = WINDOWS[window]
         now = int(time.time() // span)
         since = now - periods + 1
-        store = self.store
-        totals = overview_totals(store, span, since)
-        rows = overview_series(store, span, since, step, by)  # type: ignore[arg-type]
+        board = self.store.dashboard
+        totals = board.totals(span, since)
+        rows = board.series(span, since, step, by)  # type: ignore[arg-type]
         steps = list(range((since // step) * step, now + 1, step))
         index = {s: i for i, s in enumerate(steps)}
         metrics: dict[str, dict[str, list[float]]] = {
@@ -128,14 +122,14 @@ class CallPages:
                 if values is None:
                     values = series[line] = [0.0] * len(steps)
                 values[at] += row[metric] or 0
-        percentiles = latency_percentiles(store, span, since, step)
+        percentiles = board.latency(span, since, step)
         p50 = [0.0] * len(steps)
         p99 = [0.0] * len(steps)
         for p in percentiles:
             at = index.get(p["group"])
             if at is not None:
                 p50[at], p99[at] = p["p50_ms"], p["p99_ms"]
-        by_model = latency_percentiles(store, span, since)
+        by_model = board.latency(span, since)
         overall = _overall(by_model)
         unit = _unit(span * step)
         times = [s * span for s in steps]
@@ -160,7 +154,7 @@ class CallPages:
             }
             for name, a in sorted(table.items(), key=lambda kv: -kv[1]["requests"])
         ]
-        alerts = sum(alert_counts(store, since * span).values())
+        alerts = sum(self.store.alerts.counts(since * span).values())
         return {
             "totals": totals,
             "charts": charts,
@@ -176,7 +170,9 @@ class CallPages:
         where = call_filter(request)
         rows, names = await anyio.to_thread.run_sync(
             lambda: (
-                call_page(self.store, self._by_key(where), before=page_before(request), limit=PAGE),
+                self.store.dashboard.calls(
+                    self._by_key(where), before=page_before(request), limit=PAGE
+                ),
                 self._key_names(),
             )
         )
@@ -197,12 +193,13 @@ class CallPages:
 
         def load() -> tuple[list[dict[str, Any]], Any, int, dict[str, str]]:
             store = self.store
-            seal_chain(store)
-            check = verify_chain(store, last=None if full else 1000)
-            head_id, _ = chain_head(store)
-            newest = call_page(store, where, limit=1)
-            unsealed = max(0, (newest[0]["id"] if newest else 0) - head_id)
-            rows = call_page(store, self._by_key(where), before=page_before(request), limit=PAGE)
+            store.flush()  # this process's calls committed, then sealed with everyone's
+            store.chain.seal()
+            check = store.chain.verify(last=None if full else 1000)
+            unsealed = store.chain.unsealed()
+            rows = store.dashboard.calls(
+                self._by_key(where), before=page_before(request), limit=PAGE
+            )
             return rows, check, unsealed, self._key_names()
 
         rows, check, unsealed, names = await anyio.to_thread.run_sync(load)

@@ -12,9 +12,13 @@ from typing import TYPE_CHECKING
 from mixstack.errors import ConfigError
 
 if TYPE_CHECKING:
+    from mixstack.store.postgres.alerts import PgAlerts
     from mixstack.store.postgres.budgets import PgBudgets
     from mixstack.store.postgres.calls import PgCalls
+    from mixstack.store.postgres.chain import PgChain
+    from mixstack.store.postgres.dashboard import PgDashboard
     from mixstack.store.postgres.engine import PgEngine
+    from mixstack.store.postgres.fold import CallFold
     from mixstack.store.postgres.keys import PgKeys
     from mixstack.store.postgres.rates import PgRates
     from mixstack.store.postgres.responses import PgResponses
@@ -79,6 +83,31 @@ class PostgresStore:
         from mixstack.store.postgres.runs import PgRuns
 
         return PgRuns(self.engine)
+
+    @functools.cached_property
+    def fold(self) -> CallFold:
+        """Folds committed calls into the dashboard's aggregates and the privacy chain."""
+        from mixstack.store.postgres.fold import CallFold
+
+        return CallFold(self.engine)
+
+    @functools.cached_property
+    def dashboard(self) -> PgDashboard:
+        from mixstack.store.postgres.dashboard import PgDashboard
+
+        return PgDashboard(self.engine, self.fold)
+
+    @functools.cached_property
+    def alerts(self) -> PgAlerts:
+        from mixstack.store.postgres.alerts import PgAlerts
+
+        return PgAlerts(self.engine)
+
+    @functools.cached_property
+    def chain(self) -> PgChain:
+        from mixstack.store.postgres.chain import PgChain
+
+        return PgChain(self.engine, self.fold)
 
     def on_flush(self, hook: Callable[[], None]) -> None:
         self.engine.on_flush(hook)
