@@ -5,15 +5,19 @@ migration count, and a call hashes to the same digest on either backend."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from typing import Any
 
 import psycopg
 
+from mixstack.config import parse_config
+from mixstack.gateway import Gateway
 from mixstack.store import CallFilter, CallRecord, Store, open_store
 from mixstack.store.postgres.engine import migration_scripts
 from tests.backends import Backend
+from tests.conftest import FAKE_MODELS
 
 
 def _call(i: int, now: float, **extra: Any) -> CallRecord:
@@ -198,3 +202,28 @@ def test_both_backends_hash_and_sum_the_same_calls_the_same_way(
     assert len(sqlite_digests) == 40
     assert pg_digests == sqlite_digests
     assert pg_view == sqlite_view
+
+
+def test_the_gateway_seals_and_folds_committed_calls_in_the_background(pg_database: str) -> None:
+    now = time.time()
+    gateway = Gateway(parse_config({"store": pg_database, "models": FAKE_MODELS}))
+    store = gateway.pipeline.store
+
+    async def background() -> None:
+        for i in range(12):
+            store.calls.record(_call(i, now))
+        store.flush()
+        task = asyncio.create_task(gateway.monitor.run(interval_s=0.05))
+        deadline = time.monotonic() + 15
+        while store.chain.unsealed() and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        task.cancel()
+        await gateway.pipeline.aclose()
+
+    asyncio.run(background())
+    with psycopg.connect(pg_database) as conn:  # folded and sealed with no page asking
+        [(requests,)] = conn.execute(
+            "SELECT sum(requests) FROM call_stats WHERE span = 60 AND dim = 'model'"
+        ).fetchall()
+        [(links,)] = conn.execute("SELECT count(*) FROM privacy_chain").fetchall()
+    assert (requests, links) == (12, 12)

@@ -60,6 +60,23 @@ def test_aggregates_add_up_across_stores_sharing_a_database(backend: Backend) ->
         assert second.dashboard.totals(3600, int(now // 3600) - 1) == totals
 
 
+def test_a_quiet_process_calls_reach_the_others_dashboards_without_a_flush(
+    backend: Backend,
+) -> None:
+    now = time.time()
+    with backend.open() as quiet, backend.open() as reader:
+        for i in range(3):
+            _record(quiet, i, now)  # then nothing: no flush, no further call, no close
+        deadline = time.monotonic() + 15
+        seen = 0
+        while time.monotonic() < deadline:
+            seen = reader.dashboard.totals(60, int(now // 60) - 1)["requests"]
+            if seen == 3:
+                break
+            time.sleep(0.1)
+        assert seen == 3
+
+
 def test_keyset_pages_return_every_call_once_newest_first(backend: Backend) -> None:
     now = time.time()
     with backend.open() as store:

@@ -3,7 +3,7 @@
 Every call adds to six cells (minute and hour × model, key, workload) and to four
 latency-histogram cells (its model's and all models', per minute and hour); `Cells` sums
 them for a set of calls, and the touched cells are upserted (`+=`). On SQLite each process
-adds its own calls as it records them (`CallAggregates`: at most once a second and at every
+adds its own calls as it records them (`CallAggregates`: about once a second, and at every
 `SQLiteStore.flush()`/`close()`), so several gateway workers and the CLI sharing one
 database still sum correctly (an insert trigger did the same in SQL and made inserts ten
 times slower); PostgreSQL folds committed calls in (`postgres/fold.py`).
@@ -115,6 +115,7 @@ class CallAggregates:
         self._lock = threading.Lock()
         self._cells = Cells()
         self._last = time.monotonic()
+        self._timer: threading.Timer | None = None
 
     def add(self, rec: CallRecord) -> None:
         with self._lock:
@@ -130,8 +131,23 @@ class CallAggregates:
                 cost_usd=rec.cost_usd,
                 latency_ms=rec.latency_ms,
             )
-        if time.monotonic() - self._last >= _FLUSH_S:
+            due = time.monotonic() - self._last >= _FLUSH_S
+            if not due and self._timer is None:
+                # a process gone quiet writes its last calls' cells a second later too, so
+                # the other workers' dashboards count them without waiting for its next call
+                self._timer = threading.Timer(_FLUSH_S, self._flush_later)
+                self._timer.daemon = True
+                self._timer.start()
+        if due:
             self.flush()
+
+    def _flush_later(self) -> None:
+        with self._lock:
+            self._timer = None
+        try:
+            self.flush()
+        except RuntimeError:  # the store closed meanwhile (and flushed these cells then)
+            pass
 
     def flush(self) -> None:
         """Queue the touched cells' upserts (committed by the store's writer)."""
