@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from variety import attack_rows, benign_rows  # a sibling script, not a package
+from variety import attack_rows, benign_rows, loose_rows  # a sibling script, not a package
 
 ATTACKS: dict[str, list[str]] = {
     "override": [
@@ -309,8 +309,10 @@ ROOT = HERE.parents[1]
 
 
 def prose() -> list[str]:
-    """Benign sentences: CPython docstrings (`benign_prose.txt`) and the sweep's filler story."""
+    """Benign sentences: CPython docstrings (`benign_prose.txt`), half of mixstack's own
+    docstrings (`project_prose.txt`) and the sweep's filler story."""
     lines = (HERE / "benign_prose.txt").read_text("utf-8").splitlines()
+    lines += (HERE / "project_prose.txt").read_text("utf-8").splitlines()
     story = (ROOT / "src" / "mixstack" / "sweep" / "filler.txt").read_text("utf-8")
     lines += [s.strip() + "." for s in story.split(".") if len(s.strip()) > 30][:1500]
     return [line for line in lines if line]
@@ -335,7 +337,7 @@ def build(seed: int = 11) -> list[dict[str, object]]:
             rows.append({"text": text, "label": 0, "family": "lookalike", "group": f"look-{n}"})
     for n, text in enumerate([*FILLERS, *prose()]):
         rows.append({"text": text, "label": 0, "family": "benign", "group": f"benign-{n}"})
-    rows += benign_rows(rng) + attack_rows(rng)
+    rows += benign_rows(rng) + attack_rows(rng) + loose_rows()
     rng.shuffle(rows)
     return rows
 

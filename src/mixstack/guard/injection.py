@@ -39,8 +39,12 @@ _MIN_WORDS = 4
 _WORDS = re.compile(r"[a-z]+")
 #: a colon-ended lead-in of fewer words than this is a label read with its continuation
 _LABEL_WORDS = 8
-#: evasion signals: their weight when seen (the decoded text is scanned for itself too)
+#: evasion signals: their weight when seen in at least `_EVASION_MANY` words (the decoded
+#: text is scanned for itself too); in fewer, a stray character in an ordinary text (a name
+#: spelt with a Greek letter, a zero-width space pasted from a web page) is only a hint
 _EVASION_WEIGHT = {"invisible": 0.6, "homoglyph": 0.5, "encoded": 0.3}
+_EVASION_FEW = 0.3
+_EVASION_MANY = 3
 _EVASION_KIND = {"invisible": "hidden", "homoglyph": "homoglyph", "encoded": "encoded"}
 #: a rule match inside a mentioned quotation ("prompts like '...'", see `mask_mentions`) keeps
 #: this share of its weight: it still counts with a second signal (an attacker can dress a
@@ -89,9 +93,11 @@ def scan_injection(
     cleaned = INVISIBLE.sub("", text) if INVISIBLE.search(text) else text
     norm = normalize_for_scan(text)
     masked, mentions = mask_mentions(norm.text)
-    hits = _rule_hits(norm.text, channel, max_findings, mentions)
+    hits = _rule_hits(norm.text, channel, max_findings, masked if mentions else None)
+    counts = {"invisible": norm.in_words, "homoglyph": norm.confusables, "encoded": _EVASION_MANY}
     for evasion in norm.evasions:
-        hits.append(InjectionFinding(_EVASION_KIND[evasion], evasion, 0, _EVASION_WEIGHT[evasion]))
+        weight = _EVASION_WEIGHT[evasion] if counts[evasion] >= _EVASION_MANY else _EVASION_FEW
+        hits.append(InjectionFinding(_EVASION_KIND[evasion], evasion, 0, weight))
     for decoded in norm.decoded:
         inner = _rule_hits(decoded, channel, max_findings)
         if inner:
@@ -123,21 +129,26 @@ def _scan_in_helper(text: str, channel: Channel, max_findings: int) -> tuple[Inj
 
 
 def _rule_hits(
-    text: str, channel: Channel, limit: int, mentions: list[tuple[int, int]] | None = None
+    text: str, channel: Channel, limit: int, masked: str | None = None
 ) -> list[InjectionFinding]:
+    """One finding per rule that matches. With `masked` (the text with mentioned quotations
+    blanked), a rule that matches only thanks to a mention keeps `_MENTION_SHARE` of its
+    weight."""
     hits: list[InjectionFinding] = []
     for rule in RULES:
         if not _applies(rule, channel) or (rule.needs and not any(n in text for n in rule.needs)):
             continue
-        for match in rule.pattern.finditer(text):
-            excerpt = " ".join(match.group(0).split())[:80]
-            weight = rule.weight
-            if mentions and any(s <= match.start() and match.end() <= e for s, e in mentions):
-                weight = round(weight * _MENTION_SHARE, 3)
-            hits.append(InjectionFinding(rule.kind, excerpt, match.start(), weight))
-            if len(hits) >= limit:
-                return hits
-            break  # one match per rule is enough evidence
+        weight = rule.weight
+        match = rule.pattern.search(masked if masked is not None else text)
+        if match is None and masked is not None:
+            match = rule.pattern.search(text)
+            weight = round(weight * _MENTION_SHARE, 3)
+        if match is None:
+            continue
+        excerpt = " ".join(text[match.start() : match.end()].split())[:80]
+        hits.append(InjectionFinding(rule.kind, excerpt, match.start(), weight))
+        if len(hits) >= limit:
+            return hits
     return hits
 
 

@@ -34,6 +34,16 @@ _CONFUSABLES = {
     "ꭵ": "i", "Ꭺ": "a", "Ꮯ": "c", "Ꭼ": "e", "Ꮋ": "h", "Ꮪ": "s", "Ꭲ": "t",
 }  # fmt: skip
 _CONFUSABLE_TABLE = str.maketrans(_CONFUSABLES)
+#: invisible characters touching a Latin letter split or pad words for a pattern matcher;
+#: the same characters elsewhere are ordinary (a zero-width joiner inside an emoji sequence,
+#: a left-to-right mark around a number in mixed-script text, a soft hyphen at a break point)
+_INVISIBLE_SET = (
+    "[\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff\U000e0000-\U000e007f]"
+)
+_IN_WORD_INVISIBLE = re.compile(f"(?<=[A-Za-z]){_INVISIBLE_SET}|{_INVISIBLE_SET}(?=[A-Za-z])")
+#: Unicode tag characters mirror ASCII (U+E0041 is an invisible "A"): a run of them is text
+#: hidden from the reader (a flag emoji uses a few, never a sentence's worth)
+_TAG_RUN = re.compile("[\U000e0020-\U000e007e]{8,}")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
 _LEET_TABLE = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"})
 # a word mixing letters with digits used as letters (`1gn0re`, `pr0mpt`); `@` and `$` stay,
@@ -73,11 +83,13 @@ class NormalizedText:
     invisible: int = 0
     confusables: int = 0
     decoded: tuple[str, ...] = ()
+    #: invisible characters touching Latin letters (the evasion; `invisible` counts all)
+    in_words: int = 0
 
     @property
     def evasions(self) -> tuple[str, ...]:
         out = []
-        if self.invisible:
+        if self.in_words:
             out.append("invisible")
         if self.confusables:
             out.append("homoglyph")
@@ -90,7 +102,12 @@ def normalize_for_scan(text: str) -> NormalizedText:
     """Lower-cased skeleton of `text` with evasions undone; decoded blobs come separately."""
     text = text.removeprefix("\ufeff")  # a leading byte-order mark is ordinary
     invisible = len(INVISIBLE.findall(text))
+    in_words = 0
+    tagged: tuple[str, ...] = ()
     if invisible:
+        in_words = len(_IN_WORD_INVISIBLE.findall(text))
+        tagged = tuple(_untag(m.group(0)) for m in _TAG_RUN.finditer(text))
+        in_words += sum(len(t) for t in tagged)
         text = INVISIBLE.sub("", text)
     confusables = 0
     if _NON_ASCII.search(text):
@@ -106,8 +123,13 @@ def normalize_for_scan(text: str) -> NormalizedText:
         low = _PERCENT.sub(lambda m: unquote(m.group(0)), low)
     low = _LEET_WORD.sub(lambda m: m.group(0).translate(_LEET_TABLE), low)
     low = _SPACED.sub(lambda m: _SPACER.sub("", m.group(0)), low)
-    decoded = _decode_blobs(text)
-    return NormalizedText(_SPACES.sub(" ", low), invisible, confusables, decoded)
+    decoded = tagged + _decode_blobs(text)
+    return NormalizedText(_SPACES.sub(" ", low), invisible, confusables, decoded, in_words)
+
+
+def _untag(run: str) -> str:
+    """The ASCII text a run of Unicode tag characters spells, lower-cased."""
+    return " ".join("".join(chr(ord(ch) - 0xE0000) for ch in run).lower().split())
 
 
 def mask_mentions(text: str) -> tuple[str, list[tuple[int, int]]]:
@@ -134,7 +156,9 @@ def _mixed_script_words(before: str, after: str) -> int:
         if word_before == word_after:
             continue
         latin = sum(1 for ch in word_before if ch.isascii() and ch.isalpha())
-        if latin:
+        # one Latin letter beside a Greek one is a unit or a formula ("µs" becomes Greek "μs"
+        # under NFKC), not a word with a swapped letter
+        if latin >= 2:
             count += 1
     return count
 

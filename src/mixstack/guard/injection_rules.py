@@ -62,6 +62,12 @@ _SECRET = (
     r"chat( history)?|this chat|messages|e-?mails|contacts|address book|database|"
     r"medical|customer (list|data|database|records)|(the )?user'?s \w+|crm|logs)"
 )
+#: where an order starts: a sentence, a line, a clause, or a word that sequences steps
+_ORDER = (
+    r"(?:^|[.!?:;,>\]}]\s*|(?:^|\s)[-*]\s+|\n\s*|\b(?:please|now|next|then|first|also|"
+    r"immediately|and|"
+    r"just|quickly|silently)\s+)"
+)
 #: a speaker label starting a line or following a closing bracket or rule ("User: ...")
 _TURN = r"(?:^|[\]}>)\-=#]\s*)\s*(user|human|assistant|ai|system)\s*:\s*\S"
 #: a second label for another speaker
@@ -329,14 +335,33 @@ RULES: tuple[Rule, ...] = (
         ),
     ),
     # -- tool redirection: make the model call a tool the user did not ask for
+    # an order to use a tool: the verb opens a sentence, a line or a clause ("Next, use the
+    # email tool"); documentation that talks about calling tools ("tool calling", "every
+    # function takes") is not one
     _r(
         "tool_call",
         0.7,
-        r"\b(call|use|invoke|run|execute|trigger|make a tool call to)\b.{0,40}?\b(tool|function|"
-        r"command|script)\b|\{\s*\"(tool|tool_calls|name|function)\"\s*:|\b(write_file|http_get|"
-        r"http_post|delete_file|shell|exec|run_shell)\s*\(|\b[a-z]+_[a-z_]+\([a-z_]+\s*=|"
-        r"\b(with|using) (your|the) [a-z_]+ (tool|function)\b",
-        needs=("tool", "function", "command", "script", '"', "("),
+        rf"{_ORDER}(call|use|invoke|run|execute|trigger|make a tool call to)\b.{{0,40}}?"
+        r"\b(tool|function|command|script)\b|\b(with|using) your [a-z_]+ (tool|function)\b",
+        needs=("tool", "function", "command", "script"),
+    ),
+    # a whole call object in content is a call for the model to copy (the text tool protocol
+    # answers with exactly this); a lone "tool" key or a written-out call (`transfer(amount=`)
+    # is also what code and API documentation look like: a hint that needs a second signal
+    _r(
+        "tool_call",
+        0.7,
+        r"\{\s*\"(tool|name|function)\"\s*:\s*\"[^\"]{1,64}\"\s*,\s*\"(arguments|args|"
+        r"parameters|input)\"\s*:",
+        needs=('"arguments"', '"args"', '"parameters"', '"input"'),
+    ),
+    _r(
+        "tool_call",
+        0.45,
+        r"\{\s*\"(tool|tool_calls|function)\"\s*:|\b(write_file|http_get|http_post|delete_file|"
+        r"shell|exec|run_shell)\s*\(|\b[a-z]+_[a-z_]+\([a-z_]+\s*=|\b(with|using) the [a-z_]+ "
+        r"(tool|function)\b",
+        needs=("tool", "function", "(", "shell", "exec"),
     ),
     _r(
         "tool_call",
