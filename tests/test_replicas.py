@@ -20,16 +20,21 @@ import pytest
 import yaml
 
 from mixstack.guard.keys import KeyStore
-from mixstack.store import VirtualKey, open_store
+from mixstack.store import KeyUsage, VirtualKey, open_store
+from mixstack.store.redis.budgets import RedisBudgets
 from tests.services import Postgres, Redis, postgres_server, redis_server
 from tests.upstream_servers import RecordingUpstream, Scripted, ServerThread, chat_json, free_port
 
 #: $1 per 1k tokens: a request of ~10 prompt + 20 completion tokens holds about $0.03
 PRICE = {"input_per_1m": 1000.0, "output_per_1m": 1000.0}
+#: the largest hold of one request here (prompt bound + completion, both sides priced)
+HOLD = (11 + 4 + 20) * PRICE["input_per_1m"] / 1e6 * 2
 
 
 def _slow_answer(body: dict[str, Any]) -> Scripted:
-    return Scripted(json_body=chat_json("ok"), delay_s=0.02)
+    # "slow …" requests stay in flight long enough to kill the replica serving them
+    slow = str(body["messages"][-1]["content"]).startswith("slow")
+    return Scripted(json_body=chat_json("ok"), delay_s=8.0 if slow else 0.02)
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +166,7 @@ async def _fire(urls: list[str], secret: str, n: int) -> list[httpx.Response]:
 
 
 async def _fire_tolerant(
-    urls: list[str], secret: str, n: int
+    urls: list[str], secret: str, n: int, text: str = "hi"
 ) -> list[httpx.Response | BaseException]:
     """`_fire`, with a request that failed (its replica was killed) as its exception."""
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
@@ -172,7 +177,7 @@ async def _fire_tolerant(
                 f"{urls[i % len(urls)]}/v1/chat/completions",
                 json={
                     "model": "up/m",
-                    "messages": [{"role": "user", "content": f"hi {i}"}],
+                    "messages": [{"role": "user", "content": f"{text} {i}"}],
                     "max_tokens": 20,
                 },
                 headers={"authorization": f"Bearer {secret}"},
@@ -188,7 +193,7 @@ def _key(url: str, home: Path, **limits: Any) -> tuple[str, str]:
 
 
 def test_budget_is_never_exceeded_by_more_than_one_hold(
-    cluster: tuple[Replicas, str, Path],
+    cluster: tuple[Replicas, str, Path], redis: Redis
 ) -> None:
     replicas, url, home = cluster
     secret, key_id = _key(url, home, budget_usd=1.0)
@@ -203,9 +208,38 @@ def test_budget_is_never_exceeded_by_more_than_one_hold(
     key = _settled(url, home, key_id, len(admitted))
     # the spend stays within the budget plus the largest single hold (the estimate a real
     # cost may exceed), and every hold was given back
-    hold = (11 + 4 + 20) * PRICE["input_per_1m"] / 1e6 * 2
-    assert key.spent_usd <= 1.0 + hold
+    assert key.spent_usd <= 1.0 + HOLD
     assert key.reserved_usd == pytest.approx(0.0, abs=1e-9)
+    # the holds lived in Redis, which learned every spend and holds nothing now
+    spent, held = _wait_redis_settled(redis, url, home, key_id)
+    assert spent == pytest.approx(key.spent_usd)
+    assert held == 0
+
+
+def _wait_redis_settled(redis: Redis, url: str, home: Path, key_id: str) -> tuple[float, float]:
+    for _ in range(150):
+        spent, held = _redis_numbers(redis, url, home, key_id)
+        if held == 0:
+            break
+        time.sleep(0.1)
+    return spent, held
+
+
+def _redis_numbers(redis: Redis, url: str, home: Path, key_id: str) -> tuple[float, float]:
+    """(spend, USD held now) for the key as Redis's budget numbers have them (holds of a
+    process whose lease ended are freed on reading)."""
+
+    async def read() -> KeyUsage | None:
+        with open_store(url, home=home) as store:
+            budgets = RedisBudgets(redis.url, store)
+            try:
+                return await budgets.usage(key_id)
+            finally:
+                await budgets.aclose()
+
+    usage = asyncio.run(read())
+    assert usage is not None
+    return usage.spent_usd, usage.reserved_usd
 
 
 def _settled(url: str, home: Path, key_id: str, requests: int) -> VirtualKey:
@@ -245,6 +279,32 @@ def test_a_revoked_key_is_refused_by_every_replica_within_a_second(
     after = asyncio.run(_fire(replicas.urls, secret, 3))
     assert [a.status_code for a in after] == [401] * 3
     assert all("revoked" in a.json()["error"]["message"] for a in after)
+
+
+def test_a_redis_restart_mid_run_never_overspends(
+    cluster: tuple[Replicas, str, Path], redis: Redis
+) -> None:
+    replicas, url, home = cluster
+    secret, key_id = _key(url, home, budget_usd=1.0)
+
+    async def load() -> list[httpx.Response]:
+        task = asyncio.ensure_future(_fire(replicas.urls, secret, 300))
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(redis.stop)  # every number Redis had is gone (no persistence)
+        await asyncio.sleep(0.3)
+        await asyncio.to_thread(redis.start)
+        return await task
+
+    answers = asyncio.run(load())
+    admitted = [a for a in answers if a.status_code != 429]
+    refused = [a for a in answers if a.status_code == 429]
+    assert any(a.status_code == 200 for a in admitted)
+    assert refused
+    assert all("budget" in a.json()["error"]["message"] for a in refused)
+    key = _settled(url, home, key_id, len(admitted))
+    assert key.spent_usd <= 1.0 + HOLD
+    assert key.reserved_usd == pytest.approx(0.0, abs=1e-9)  # the store's holds came back
+    assert _wait_redis_settled(redis, url, home, key_id)[1] == 0
 
 
 def test_kill_9_of_a_replica_loses_no_acknowledged_call(
@@ -292,6 +352,41 @@ def test_redis_down_degrades_to_postgres_limits_not_to_none(
         assert statuses.count(429) == 40
     finally:
         redis.start()
+
+
+def test_the_budget_holds_of_a_killed_replica_are_freed(
+    cluster: tuple[Replicas, str, Path], redis: Redis
+) -> None:
+    replicas, url, home = cluster
+    alive = [i for i, p in enumerate(replicas.procs) if p.poll() is None]
+    assert len(alive) >= 2
+    victim, survivor = alive[0], replicas.urls[alive[1]]
+    secret, key_id = _key(url, home, budget_usd=1.0)
+
+    async def load() -> None:
+        # 20 slow calls (~$0.7 held) on the victim, killed while they are in flight
+        task = asyncio.ensure_future(
+            _fire_tolerant([replicas.urls[victim]], secret, 20, text="slow")
+        )
+        with open_store(url, home=home) as store:
+            budgets = RedisBudgets(redis.url, store)
+            for _ in range(200):
+                usage = await budgets.usage(key_id)
+                if usage is not None and usage.reserved_usd >= 20 * 0.03:
+                    break
+                await asyncio.sleep(0.05)
+            await budgets.aclose()
+        os.killpg(replicas.procs[victim].pid, signal.SIGKILL)
+        await task
+
+    asyncio.run(load())
+    replicas.procs[victim].wait(timeout=10)
+    numbers = _redis_numbers(redis, url, home, key_id)
+    assert numbers[1] >= 20 * 0.03, numbers  # held by the dead replica
+    assert _wait_redis_settled(redis, url, home, key_id) == (0.0, 0.0)  # its lease ended
+    # the whole budget is there again: 25 calls of ≤ $0.035 fit in it
+    answers = asyncio.run(_fire([survivor], secret, 25))
+    assert [a.status_code for a in answers].count(429) == 0
 
 
 def _counted(metrics: str, label: str) -> float:

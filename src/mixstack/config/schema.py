@@ -40,12 +40,12 @@ class Config(BaseModel):
     )
     redis: str | None = Field(
         default=None,
-        description="redis://host:port/db for rate-limit windows shared by gateway replicas; "
-        "$MIXSTACK_REDIS overrides it",
+        description="redis://host:port/db for the rate-limit windows, budget holds and circuit "
+        "breakers gateway replicas share; $MIXSTACK_REDIS overrides it",
     )
     redis_down: Literal["store", "closed"] = Field(
         default="store",
-        description="when Redis is unreachable: `store` keeps the limits in the store "
+        description="when Redis is unreachable: `store` keeps the limits and holds in the store "
         "(slower, still shared), `closed` refuses limited requests until it is back",
     )
     store_content: bool = Field(

@@ -57,7 +57,7 @@ from mixstack.jsonbytes import dumps
 from mixstack.monitor import GatewayMonitor
 from mixstack.pipeline import CallStream, Pipeline
 from mixstack.router import RouteDecision
-from mixstack.store import shared_rates
+from mixstack.store import shared_budgets, shared_rates
 from mixstack.types import Chunk, Completion, Embeddings, Request
 
 __all__ = ["BodyTimeout", "BodyTooLarge", "Gateway", "app_from_env", "canonical_path", "create_app"]
@@ -218,7 +218,10 @@ class Gateway:
         )
         self.keys = KeyStore(self.pipeline.store, cache_s=self.settings.key_cache_s)
         self.auth = Authenticator(self.keys, self.settings.auth)
-        self.budget = Budget(self.pipeline.store)
+        self.budget = Budget(
+            self.pipeline.store,
+            shared_budgets(self.pipeline.store, self.config.redis, self.config.redis_down),
+        )
         self._chat_wire = ChatWire()
         #: the other wire formats, each on its own path, all through `serve`
         self._wires: list[WireFormat] = [

@@ -10,7 +10,7 @@ process starting frees only the holds of processes that are gone.
 from __future__ import annotations
 
 from mixstack.errors import BudgetExceeded
-from mixstack.store import Hold, Store, VirtualKey
+from mixstack.store import BudgetRepository, Hold, Store, VirtualKey
 
 __all__ = ["Budget", "Reservation"]
 
@@ -19,14 +19,15 @@ Reservation = Hold
 
 
 class Budget:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, repo: BudgetRepository | None = None):
         self.store = store
-        self.repo = store.budgets
+        #: the store's holds, or Redis's (`store.shared_budgets`)
+        self.repo = repo or store.budgets
 
     async def reserve(self, key: VirtualKey, cost_usd: float, tokens: int) -> Reservation:
         if not key.limited:
             return Hold(None, key.id, 0.0, 0)
-        hold = await self.repo.reserve(key.id, cost_usd, tokens)
+        hold = await self.repo.reserve(key.id, cost_usd, tokens, key.period_start)
         if hold is None:
             raise BudgetExceeded(await self._message(key, cost_usd, tokens))
         return hold

@@ -15,6 +15,7 @@ from mixstack.store.base import (
     Store,
     default_home,
     open_store,
+    shared_budgets,
     shared_rates,
 )
 from mixstack.store.budgets import BudgetRepository, Hold, KeyUsage
@@ -55,6 +56,7 @@ __all__ = [
     "open_store",
     "recent_calls",
     "record_call",
+    "shared_budgets",
     "shared_rates",
 ]
 

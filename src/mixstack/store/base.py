@@ -35,6 +35,7 @@ __all__ = [
     "Store",
     "default_home",
     "open_store",
+    "shared_budgets",
     "shared_rates",
     "sqlite_path",
 ]
@@ -150,3 +151,16 @@ def shared_rates(
     from mixstack.store.redis import RedisRates
 
     return RedisRates(redis, store.rates, redis_down)
+
+
+def shared_budgets(
+    store: Store, redis: str | None = None, redis_down: Literal["store", "closed"] = "store"
+) -> BudgetRepository:
+    """The budget holds every process shares: Redis's (the store's while Redis is down),
+    else the store's."""
+    redis = redis or os.environ.get(REDIS_ENV) or None
+    if redis is None:
+        return store.budgets
+    from mixstack.store.redis.budgets import RedisBudgets
+
+    return RedisBudgets(redis, store, redis_down)

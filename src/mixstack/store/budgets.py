@@ -4,6 +4,10 @@ A hold belongs to the process that took it (its *owner*, a lease the process ren
 it lives). A process that starts, or that notices a lease has lapsed, frees only the holds
 of owners that are gone: one gateway restarting never frees the holds of the others
 sharing the store.
+
+With `redis:` configured the holds live in Redis (`store/redis/budgets.py`) and the store
+keeps the record of spend; `ledger` and `adopt` are what Redis needs from the store to
+rebuild its numbers and to hand its holds over while it is down.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["LEASE_S", "BudgetRepository", "Hold", "KeyUsage"]
+__all__ = ["LEASE_S", "BudgetRepository", "Hold", "KeyUsage", "Ledger"]
 
 #: a process's lease lasts this long unless renewed (it renews at a third of it)
 LEASE_S = 30.0
@@ -25,6 +29,21 @@ class Hold:
     key_id: str
     cost_usd: float
     tokens: int
+    #: where the hold lives: the store's own holds, or Redis's (`store/redis/budgets.py`)
+    backend: str = "store"
+
+
+@dataclass(frozen=True, slots=True)
+class Ledger:
+    """A key's budget as the store has it, read in one snapshot."""
+
+    budget_usd: float | None
+    max_tokens: int | None
+    period_start: float | None
+    spent_usd: float
+    tokens_used: int
+    #: the store's holds in flight
+    holds: tuple[Hold, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,9 +59,19 @@ class BudgetRepository(Protocol):
     def owner(self) -> str:
         """This process's lease id (host, pid and a random part)."""
 
-    async def reserve(self, key_id: str, cost_usd: float, tokens: int) -> Hold | None:
+    async def reserve(
+        self, key_id: str, cost_usd: float, tokens: int, period_start: float | None = None
+    ) -> Hold | None:
         """Hold the amounts, or None (and nothing held) when spent + held would pass the
-        key's USD or token budget."""
+        key's USD or token budget. `period_start` is the key's current budget period (the
+        store reads its own; Redis learns from it that the spend started again)."""
+
+    async def adopt(self, key_id: str, cost_usd: float, tokens: int) -> Hold | None:
+        """Hold the amounts without the budget check: a hold already granted elsewhere
+        (Redis, before it went down) carried over. None if the store cannot keep it."""
+
+    async def ledger(self, key_id: str) -> Ledger | None:
+        """The key's budget, spend and holds in flight, in one snapshot."""
 
     def settle(self, hold: Hold, cost_usd: float, tokens: int) -> None:
         """Free the hold and add the real spend; queued, never waited on."""

@@ -8,7 +8,7 @@ import threading
 import time
 from typing import TYPE_CHECKING
 
-from mixstack.store.budgets import LEASE_S, Hold, KeyUsage
+from mixstack.store.budgets import LEASE_S, Hold, KeyUsage, Ledger
 from mixstack.store.lease import Heartbeat, new_owner, owner_gone
 
 if TYPE_CHECKING:
@@ -43,6 +43,23 @@ _SPEND = (
     "UPDATE api_keys SET spent_usd = spent_usd + %(cost)s, tokens_used = tokens_used + "
     "%(tokens)s, requests = requests + 1 WHERE id = %(key)s"
 )
+# a hold Redis granted before it went down: kept without the budget check
+_ADOPT = """
+WITH k AS (
+    UPDATE api_keys SET reserved_usd = reserved_usd + %(cost)s,
+        tokens_reserved = tokens_reserved + %(tokens)s
+    WHERE id = %(key)s RETURNING id
+)
+INSERT INTO budget_holds (key_id, owner, cost_usd, tokens, created_at)
+SELECT id, %(owner)s, %(cost)s, %(tokens)s, %(now)s FROM k RETURNING id
+"""
+# one statement, one snapshot: the spend and the holds in flight agree
+_LEDGER = """
+SELECT budget_usd, max_tokens, period_start, spent_usd, tokens_used,
+    ARRAY(SELECT ARRAY[id::float8, cost_usd, tokens::float8] FROM budget_holds
+          WHERE key_id = k.id) AS holds
+FROM api_keys k WHERE id = %(key)s
+"""
 _FREE_OWNER = """
 WITH gone AS (DELETE FROM budget_holds WHERE owner = %(owner)s RETURNING key_id, cost_usd, tokens),
 sums AS (SELECT key_id, sum(cost_usd) AS c, sum(tokens) AS t FROM gone GROUP BY key_id)
@@ -100,11 +117,19 @@ class PgBudgets:
         self._db.execute(_FREE_OWNER, {"owner": owner})
         self._db.execute("DELETE FROM store_leases WHERE owner = %s", (owner,))
 
-    async def reserve(self, key_id: str, cost_usd: float, tokens: int) -> Hold | None:
+    async def reserve(
+        self, key_id: str, cost_usd: float, tokens: int, period_start: float | None = None
+    ) -> Hold | None:
+        return await self._take(_TAKE, key_id, cost_usd, tokens)
+
+    async def adopt(self, key_id: str, cost_usd: float, tokens: int) -> Hold | None:
+        return await self._take(_ADOPT, key_id, cost_usd, tokens)
+
+    async def _take(self, sql: str, key_id: str, cost_usd: float, tokens: int) -> Hold | None:
         if not self._leased:
             await self._db.run(self._ensure_lease)
         row = await self._db.aquery_one(
-            _TAKE,
+            sql,
             {
                 "key": key_id,
                 "cost": cost_usd,
@@ -118,6 +143,20 @@ class PgBudgets:
     def settle(self, hold: Hold, cost_usd: float, tokens: int) -> None:
         values = {"hold": hold.id, "cost": cost_usd, "tokens": tokens, "key": hold.key_id}
         self._db.submit(_SPEND if hold.id is None else _SETTLE, values)
+
+    async def ledger(self, key_id: str) -> Ledger | None:
+        row = await self._db.aquery_one(_LEDGER, {"key": key_id})
+        if row is None:
+            return None
+        holds = tuple(Hold(int(h[0]), key_id, h[1], int(h[2])) for h in row["holds"] or ())
+        return Ledger(
+            row["budget_usd"],
+            row["max_tokens"],
+            row["period_start"],
+            row["spent_usd"],
+            row["tokens_used"],
+            holds,
+        )
 
     async def usage(self, key_id: str) -> KeyUsage | None:
         row = await self._db.aquery_one(

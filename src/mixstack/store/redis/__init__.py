@@ -1,5 +1,5 @@
 """Hot counters in Redis (`redis: redis://…`): rate-limit windows every replica shares,
-updated atomically by Lua scripts with Redis's own clock.
+updated atomically by Lua scripts with Redis's own clock (budget holds: `budgets.py`).
 
 When Redis cannot be reached, limits fall back to the store's windows (PostgreSQL or
 SQLite: slower, still shared and exact) or, with `redis_down: closed`, every limited
@@ -11,13 +11,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from mixstack.errors import ConfigError, RateLimited
+from mixstack.errors import RateLimited
 from mixstack.store.rates import WINDOW_S, RateRepository, RateVerdict
-
-if TYPE_CHECKING:
-    import redis.asyncio as aioredis
+from mixstack.store.redis.connection import LoopClients, is_down, require_client
 
 __all__ = ["RedisDown", "RedisRates"]
 
@@ -84,44 +82,14 @@ class RedisRates:
     """A `RateRepository` on Redis with the store's windows behind it."""
 
     def __init__(self, url: str, fallback: RateRepository, on_down: RedisDown = "store"):
-        try:
-            import redis.asyncio  # noqa: F401
-        except ImportError:
-            raise ConfigError(
-                "`redis:` needs the Redis client; install `mixstack[redis]` (redis-py)."
-            ) from None
+        require_client()
         self.url = url
         self.fallback = fallback
         self.on_down = on_down
-        self._clients: dict[int, aioredis.Redis] = {}
+        self._clients = LoopClients(url, connections=_CONNECTIONS, timeout_s=_TIMEOUT_S)
         self._down_until = 0.0
         self._admit_sha: Any = None
         self._settle_sha: Any = None
-
-    def _client(self) -> aioredis.Redis:
-        """One client per event loop (a client's connections belong to the loop they
-        were made on)."""
-        import redis.asyncio as aioredis
-
-        loop = id(asyncio.get_running_loop())
-        client = self._clients.get(loop)
-        if client is None:
-            # a bounded pool: a burst of requests queues on a few connections instead of
-            # opening one each (a hundred connects at once time out on a busy machine and
-            # would look like Redis being down)
-            pool = aioredis.BlockingConnectionPool.from_url(
-                self.url,
-                max_connections=_CONNECTIONS,
-                # waiting for a pooled connection is not Redis being down: a busy process
-                # queues; a Redis that is down fails the connection attempts themselves
-                timeout=None,
-                socket_connect_timeout=_TIMEOUT_S,
-                socket_timeout=_TIMEOUT_S,
-                decode_responses=True,
-            )
-            client = aioredis.Redis(connection_pool=pool)
-            self._clients = {loop: client}
-        return client
 
     async def admit(
         self, key_id: str, rpm: int | None, tpm: int | None, tokens: int
@@ -130,7 +98,7 @@ class RedisRates:
             try:
                 return await self._admit(key_id, rpm, tpm, tokens)
             except Exception as exc:  # connection refused, timeout, a restarting server
-                if not _is_down(exc):
+                if not is_down(exc):
                     raise
                 if self._down_until == 0.0 or time.monotonic() >= self._down_until:
                     log.warning(
@@ -153,7 +121,7 @@ class RedisRates:
     async def _admit(
         self, key_id: str, rpm: int | None, tpm: int | None, tokens: int
     ) -> RateVerdict:
-        client = self._client()
+        client = self._clients.get()
         args = (-1 if rpm is None else rpm, -1 if tpm is None else tpm, tokens, WINDOW_S)
         result = await client.eval(_ADMIT, 3, *_keys(key_id), *args)
         event, reason, wait, window_tokens = result
@@ -176,18 +144,9 @@ class RedisRates:
 
     async def _settle(self, key_id: str, event: int, tokens: int) -> None:
         try:
-            await self._client().eval(_SETTLE, 1, _keys(key_id)[1], event, tokens)
+            await self._clients.get().eval(_SETTLE, 1, _keys(key_id)[1], event, tokens)
         except Exception as exc:  # the entry keeps its estimate: the window errs strict
             log.warning("could not settle a rate-limit entry in Redis: %s", exc)
 
 
 _PENDING: set[asyncio.Task[None]] = set()
-
-
-def _is_down(exc: Exception) -> bool:
-    import redis.exceptions
-
-    return isinstance(
-        exc,
-        redis.exceptions.ConnectionError | redis.exceptions.TimeoutError | OSError,
-    ) or (isinstance(exc, redis.exceptions.ResponseError) and "LOADING" in str(exc))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import threading
 import time
 from typing import TYPE_CHECKING
 
-from mixstack.store.budgets import LEASE_S, Hold, KeyUsage
+from mixstack.store.budgets import LEASE_S, Hold, KeyUsage, Ledger
 from mixstack.store.lease import Heartbeat, new_owner, owner_gone
 
 if TYPE_CHECKING:
@@ -28,6 +29,14 @@ _SPEND_UNHELD = (
 _SPEND = (
     "UPDATE api_keys SET spent_usd = spent_usd + ?, tokens_used = tokens_used + ?, "
     "requests = requests + 1 WHERE id = ?"
+)
+
+
+# one statement, one snapshot: the spend and the holds in flight agree
+_LEDGER = (
+    "SELECT budget_usd, max_tokens, period_start, spent_usd, tokens_used, "
+    "(SELECT json_group_array(json_array(id, cost_usd, tokens)) FROM budget_holds "
+    "WHERE key_id = k.id) FROM api_keys k WHERE id = ?"
 )
 
 
@@ -75,7 +84,9 @@ class SQLiteBudgets:
         self._store.submit("DELETE FROM budget_holds WHERE owner = ?", (self._owner,))
         self._store.submit("DELETE FROM store_leases WHERE owner = ?", (self._owner,))
 
-    async def reserve(self, key_id: str, cost_usd: float, tokens: int) -> Hold | None:
+    async def reserve(
+        self, key_id: str, cost_usd: float, tokens: int, period_start: float | None = None
+    ) -> Hold | None:
         self._ensure_lease()
         future = self._store.write(_TAKE, (key_id, self._owner, cost_usd, tokens, time.time()))
         try:
@@ -83,6 +94,18 @@ class SQLiteBudgets:
         except sqlite3.IntegrityError:  # the budget trigger aborted the insert
             return None
         return Hold(hold_id, key_id, cost_usd, tokens)
+
+    async def adopt(self, key_id: str, cost_usd: float, tokens: int) -> Hold | None:
+        # the budget trigger (0003) refuses a hold past the budget even here; the caller
+        # logs a hold it could not carry over
+        return await self.reserve(key_id, cost_usd, tokens)
+
+    async def ledger(self, key_id: str) -> Ledger | None:
+        row = await self._store.aquery_one(_LEDGER, (key_id,))
+        if row is None:
+            return None
+        holds = tuple(Hold(int(h[0]), key_id, h[1], int(h[2])) for h in json.loads(row[5]))
+        return Ledger(row[0], row[1], row[2], row[3], row[4], holds)
 
     def settle(self, hold: Hold, cost_usd: float, tokens: int) -> None:
         if hold.id is None:

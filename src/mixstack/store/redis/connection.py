@@ -1,0 +1,72 @@
+"""One Redis connection pool per event loop, and what counts as Redis being down."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from mixstack.errors import ConfigError
+
+if TYPE_CHECKING:
+    import redis.asyncio as aioredis
+
+__all__ = ["LoopClients", "is_down", "require_client"]
+
+
+def require_client() -> None:
+    try:
+        import redis.asyncio  # noqa: F401
+    except ImportError:
+        raise ConfigError(
+            "`redis:` needs the Redis client; install `mixstack[redis]` (redis-py)."
+        ) from None
+
+
+class LoopClients:
+    """One client per event loop (a client's connections belong to the loop they were
+    made on), from a bounded pool: a burst of requests queues on a few connections instead
+    of opening one each (a hundred connects at once time out on a busy machine and would
+    look like Redis being down)."""
+
+    def __init__(self, url: str, *, connections: int, timeout_s: float):
+        self.url = url
+        self._connections = connections
+        self._timeout_s = timeout_s
+        self._clients: dict[int, aioredis.Redis] = {}
+
+    def get(self) -> aioredis.Redis:
+        import redis.asyncio as aioredis
+
+        loop = id(asyncio.get_running_loop())
+        client = self._clients.get(loop)
+        if client is None:
+            pool = aioredis.BlockingConnectionPool.from_url(
+                self.url,
+                max_connections=self._connections,
+                # waiting for a pooled connection is not Redis being down: a busy process
+                # queues; a Redis that is down fails the connection attempts themselves
+                timeout=None,
+                socket_connect_timeout=self._timeout_s,
+                socket_timeout=self._timeout_s,
+                decode_responses=True,
+            )
+            client = aioredis.Redis(connection_pool=pool)
+            self._clients = {loop: client}
+        return client
+
+    async def aclose(self) -> None:
+        """Close this loop's client (others belong to loops that are gone)."""
+        loop = id(asyncio.get_running_loop())
+        client = self._clients.pop(loop, None)
+        if client is not None:
+            await client.aclose()
+
+
+def is_down(exc: BaseException) -> bool:
+    """A refused connection, a timeout, or a server still loading its data."""
+    import redis.exceptions
+
+    return isinstance(
+        exc,
+        redis.exceptions.ConnectionError | redis.exceptions.TimeoutError | OSError,
+    ) or (isinstance(exc, redis.exceptions.ResponseError) and "LOADING" in str(exc))
