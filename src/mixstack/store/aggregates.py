@@ -12,6 +12,7 @@ times slower); PostgreSQL folds committed calls in (`postgres/fold.py`).
 from __future__ import annotations
 
 import bisect
+import contextlib
 import threading
 import time
 import weakref
@@ -144,10 +145,9 @@ class CallAggregates:
     def _flush_later(self) -> None:
         with self._lock:
             self._timer = None
-        try:
+        # RuntimeError: the store closed meanwhile (and flushed these cells then)
+        with contextlib.suppress(RuntimeError):
             self.flush()
-        except RuntimeError:  # the store closed meanwhile (and flushed these cells then)
-            pass
 
     def flush(self) -> None:
         """Queue the touched cells' upserts (committed by the store's writer)."""
