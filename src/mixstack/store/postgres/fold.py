@@ -42,10 +42,13 @@ _TAKE = (
     "c.prompt_tokens, c.completion_tokens, c.cost_usd, c.latency_ms "
     "FROM call_inbox i LEFT JOIN calls c ON c.id = i.call_id ORDER BY i.call_id LIMIT %s"
 )
+# each batch goes in one statement per table, its columns as arrays: a call log spread over
+# days touches a cell or two per call, and a statement per cell was ten times slower
 _STATS_UPSERT = (
     "INSERT INTO call_stats (span, period, dim, value, requests, errors, prompt_tokens, "
-    "completion_tokens, cost_usd, latency_ms, flagged) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "completion_tokens, cost_usd, latency_ms, flagged) SELECT * FROM unnest(%s::int[], "
+    "%s::bigint[], %s::text[], %s::text[], %s::bigint[], %s::bigint[], %s::bigint[], "
+    "%s::bigint[], %s::float8[], %s::float8[], %s::bigint[]) "
     "ON CONFLICT (span, dim, period, value) DO UPDATE SET "
     "requests = call_stats.requests + excluded.requests, "
     "errors = call_stats.errors + excluded.errors, "
@@ -56,12 +59,14 @@ _STATS_UPSERT = (
     "flagged = call_stats.flagged + excluded.flagged"
 )
 _LATENCY_UPSERT = (
-    "INSERT INTO call_latency (span, period, model, bucket, n) VALUES (%s, %s, %s, %s, %s) "
+    "INSERT INTO call_latency (span, period, model, bucket, n) SELECT * FROM "
+    "unnest(%s::int[], %s::bigint[], %s::text[], %s::int[], %s::bigint[]) "
     "ON CONFLICT (span, period, model, bucket) DO UPDATE SET n = call_latency.n + excluded.n"
 )
 _LINK = (
     "INSERT INTO privacy_chain (seq, call_id, request_id, digest, hash, sealed_at) "
-    "VALUES (%s, %s, %s, %s, %s, %s)"
+    "SELECT * FROM unnest(%s::bigint[], %s::bigint[], %s::text[], %s::text[], %s::text[], "
+    "%s::float8[])"
 )
 
 
@@ -92,13 +97,13 @@ class CallFold:
             if not rows:
                 return 0
             cells, links = _fold(rows, _chain_head(conn))
-            with conn.cursor() as cur:
-                if cells.stats:
-                    cur.executemany(_STATS_UPSERT, cells.stats_rows())
-                if cells.latency:
-                    cur.executemany(_LATENCY_UPSERT, cells.latency_rows())
-                if links:
-                    cur.executemany(_LINK, links)
+            for sql, values in (
+                (_STATS_UPSERT, cells.stats_rows()),
+                (_LATENCY_UPSERT, cells.latency_rows()),
+                (_LINK, links),
+            ):
+                if values:
+                    conn.execute(sql, [list(column) for column in zip(*values, strict=True)])
             conn.execute(
                 "DELETE FROM call_inbox WHERE call_id = ANY(%s)", ([r["call_id"] for r in rows],)
             )
