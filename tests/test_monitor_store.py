@@ -221,3 +221,18 @@ def test_baselines_alert_on_departure_and_threshold_with_a_cooldown() -> None:
     assert threshold.metric == "injection_flags"
     assert threshold.value == 6  # default limit: more than 5 in 10 minutes
     assert baselines.snapshot()[0]["subject"] == "k"
+
+
+def test_a_deleted_link_breaks_the_chain(backend: Backend) -> None:
+    now = time.time()
+    with backend.open() as store:
+        for i in range(5):
+            _record(store, i, now)
+        store.flush()
+        assert store.chain.seal() == 5
+        ids = [r[0] for r in backend.execute("SELECT id FROM calls ORDER BY id")]
+        backend.execute("DELETE FROM privacy_chain WHERE call_id = ?", (ids[2],))
+        check = store.chain.verify()
+        assert not check.ok
+        assert check.broken_at == ids[3]  # the link after the gap no longer follows
+        assert check.checked == 2
