@@ -32,15 +32,25 @@ HOLD = (11 + 4 + 20) * PRICE["input_per_1m"] / 1e6 * 2
 
 
 def _slow_answer(body: dict[str, Any]) -> Scripted:
+    text = str(body["messages"][-1]["content"])
+    if text.startswith("fail"):  # a model whose endpoint fails (its circuit opens)
+        return Scripted(status=500, json_body={"error": {"message": "boom"}})
+    if text.startswith("flaky"):  # the same model answering again, slowly enough that a
+        return Scripted(json_body=chat_json("ok"), delay_s=1.5)  # trial is still in flight
     # "slow …" requests stay in flight long enough to kill the replica serving them
-    slow = str(body["messages"][-1]["content"]).startswith("slow")
-    return Scripted(json_body=chat_json("ok"), delay_s=8.0 if slow else 0.02)
+    return Scripted(json_body=chat_json("ok"), delay_s=8.0 if text.startswith("slow") else 0.02)
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
-    with ServerThread(RecordingUpstream(_slow_answer).app) as server:
-        yield server.url
+def recording() -> Iterator[tuple[RecordingUpstream, str]]:
+    recorder = RecordingUpstream(_slow_answer)
+    with ServerThread(recorder.app) as server:
+        yield recorder, server.url
+
+
+@pytest.fixture(scope="module")
+def upstream(recording: tuple[RecordingUpstream, str]) -> str:
+    return recording[1]
 
 
 @pytest.fixture(scope="module")
@@ -126,15 +136,18 @@ def cluster(
             {
                 "models": [
                     {
-                        "name": "up/m",
+                        "name": name,
                         "provider": "openai",
                         "base_url": upstream + "/v1",
                         "price": PRICE,
                         "retries": 0,
                     }
+                    for name in ("up/m", "up/flaky")
                 ],
                 "default_model": "up/m",
                 "gateway": {"key_cache_s": 0.5, "default_completion_tokens": 20},
+                # a circuit opens after 5 failures in a row (on any replica), one trial 2 s on
+                "circuit": {"threshold": 5, "cooldown_s": 2.0},
             }
         )
     )
@@ -166,7 +179,7 @@ async def _fire(urls: list[str], secret: str, n: int) -> list[httpx.Response]:
 
 
 async def _fire_tolerant(
-    urls: list[str], secret: str, n: int, text: str = "hi"
+    urls: list[str], secret: str, n: int, text: str = "hi", model: str = "up/m"
 ) -> list[httpx.Response | BaseException]:
     """`_fire`, with a request that failed (its replica was killed) as its exception."""
     limits = httpx.Limits(max_connections=n, max_keepalive_connections=n)
@@ -176,7 +189,7 @@ async def _fire_tolerant(
             return await client.post(
                 f"{urls[i % len(urls)]}/v1/chat/completions",
                 json={
-                    "model": "up/m",
+                    "model": model,
                     "messages": [{"role": "user", "content": f"{text} {i}"}],
                     "max_tokens": 20,
                 },
@@ -305,6 +318,47 @@ def test_a_redis_restart_mid_run_never_overspends(
     assert key.spent_usd <= 1.0 + HOLD
     assert key.reserved_usd == pytest.approx(0.0, abs=1e-9)  # the store's holds came back
     assert _wait_redis_settled(redis, url, home, key_id)[1] == 0
+
+
+def test_a_circuit_opened_on_one_replica_is_open_on_all_with_one_trial(
+    cluster: tuple[Replicas, str, Path], recording: tuple[RecordingUpstream, str]
+) -> None:
+    replicas, url, home = cluster
+    recorder = recording[0]
+    secret, _ = _key(url, home)
+    urls = replicas.urls
+
+    def calls(texts: list[str]) -> list[httpx.Response]:
+        async def run() -> list[httpx.Response | BaseException]:
+            return await _fire_tolerant(urls, secret, len(urls) * 3, texts[0], "up/flaky")
+
+        answers = asyncio.run(run())
+        assert all(isinstance(a, httpx.Response) for a in answers), answers
+        return answers  # type: ignore[return-value]
+
+    def flaky_hits() -> int:
+        return sum(str(r["messages"][-1]["content"]).startswith("flaky") for r in recorder.requests)
+
+    # five failures on the first replica open the model's circuit
+    with httpx.Client(timeout=30) as client:
+        for i in range(5):
+            failed = client.post(
+                f"{urls[0]}/v1/chat/completions",
+                json={"model": "up/flaky", "messages": [{"role": "user", "content": f"fail {i}"}]},
+                headers={"authorization": f"Bearer {secret}"},
+            )
+            assert failed.status_code >= 500
+    time.sleep(0.6)  # every replica has read the shared state
+    before = flaky_hits()
+    paused = calls(["flaky"])  # 9 calls, 3 on each replica
+    assert flaky_hits() == before  # none reached the endpoint
+    assert all("paused" in a.json()["error"]["message"] for a in paused), paused[0].text
+    time.sleep(2.2)  # the cooldown is over: one trial, on whichever replica gets there first
+    tried = calls(["flaky"])
+    assert flaky_hits() == before + 1
+    assert [a.status_code for a in tried].count(200) == 1
+    time.sleep(0.6)  # the trial succeeded: closed on every replica
+    assert [a.status_code for a in calls(["flaky"])] == [200] * 9
 
 
 def test_kill_9_of_a_replica_loses_no_acknowledged_call(

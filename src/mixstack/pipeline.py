@@ -24,10 +24,10 @@ from mixstack.guard.redact import ChunkRestorer, RedactionMap, redact_request
 from mixstack.guard.usage import checked_usage, prompt_bound, text_bound
 from mixstack.jsonbytes import dumps_text
 from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry, ProviderReply
-from mixstack.resilience import Attempt, CallPolicy, Resilience, Target
+from mixstack.resilience import Attempt, Breakers, CallPolicy, Resilience, Target
 from mixstack.router import RouteDecision, Router, RouteRefused
 from mixstack.router.decision import shape_json
-from mixstack.store import CallRecord, Store, open_store, record_call
+from mixstack.store import CallRecord, Store, open_store, record_call, shared_circuits
 from mixstack.streaming import StreamAccumulator
 from mixstack.types import (
     Chunk,
@@ -105,7 +105,10 @@ class Pipeline:
         self._store = store
         self._owns_store = store is None
         self._record = record
-        self.resilience = Resilience()
+        circuit = self.config.circuit
+        self.resilience = Resilience(
+            Breakers(circuit.threshold, circuit.cooldown_s, shared_circuits(self.config.redis))
+        )
         #: called with the request and the OCR text of its images when they are read for a
         #: text-only model (the gateway scans that text for injections)
         self.on_ocr_text: Callable[[Request, tuple[str, ...]], None] | None = None
@@ -484,6 +487,7 @@ class Pipeline:
     async def aclose(self) -> None:
         for provider in self.providers.loaded():
             await provider.aclose()
+        await self.resilience.breakers.aclose()
         self.close_store()
 
     def close_store(self) -> None:

@@ -8,6 +8,10 @@
 A stream may move to another target only before its first chunk; after that a failure ends
 the stream with an error. Only failures of the model or its endpoint are retried or fall
 back; a bad request or a policy refusal is raised at once.
+
+With `redis:` configured the breakers' state is shared (`SharedCircuits`): a circuit that
+failures open on one replica is open on all within `SYNC_S`, and one half-open trial runs
+across all of them. Without Redis, or while it is down, each process keeps its own.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from mixstack.errors import (
     InvalidRequestError,
@@ -30,6 +34,7 @@ from mixstack.errors import (
 if TYPE_CHECKING:
     from mixstack.catalog import ModelEntry
     from mixstack.providers.base import Provider, ProviderReply
+    from mixstack.store.redis.circuits import CircuitState
     from mixstack.types import Chunk, Request
 
 __all__ = [
@@ -38,6 +43,7 @@ __all__ = [
     "CallPolicy",
     "CircuitBreaker",
     "Resilience",
+    "SharedCircuits",
     "Target",
     "backoff_delay",
     "is_retryable",
@@ -153,13 +159,41 @@ class CircuitBreaker:
             self.opened_at = time.monotonic()
 
 
-class Breakers:
-    """One circuit breaker per endpoint (a base URL, or `in-process`)."""
+class SharedCircuits(Protocol):
+    """Breaker state kept where every replica sees it (`store.redis.circuits`); each
+    method answers None when that place cannot be reached."""
 
-    def __init__(self, threshold: int = 5, cooldown_s: float = 30.0):
+    async def failed(self, circuit: str, threshold: int) -> CircuitState | None: ...
+
+    async def succeeded(self, circuit: str) -> None: ...
+
+    async def claim_trial(self, circuit: str, cooldown_s: float, lease_s: float) -> bool | None: ...
+
+    async def states(self) -> dict[str, CircuitState] | None: ...
+
+    async def aclose(self) -> None: ...
+
+
+#: how often a process reads the shared breakers' state (a circuit opened elsewhere is open
+#: here within this)
+SYNC_S = 0.25
+#: how long a half-open trial may run before another replica may try one (its caller died)
+TRIAL_S = 30.0
+
+
+class Breakers:
+    """One circuit breaker per endpoint (a base URL, or `in-process`), shared through
+    `shared` when given."""
+
+    def __init__(
+        self, threshold: int = 5, cooldown_s: float = 30.0, shared: SharedCircuits | None = None
+    ):
         self.threshold = threshold
         self.cooldown_s = cooldown_s
+        self.shared = shared
         self._by_endpoint: dict[str, CircuitBreaker] = {}
+        self._sync: asyncio.Task[None] | None = None
+        self._synced = False
 
     def get(self, endpoint: str) -> CircuitBreaker:
         breaker = self._by_endpoint.get(endpoint)
@@ -170,6 +204,80 @@ class Breakers:
 
     def states(self) -> dict[str, str]:
         return {endpoint: b.state for endpoint, b in self._by_endpoint.items()}
+
+    async def allow(self, circuit: str) -> bool:
+        if self.shared is None:
+            return self.get(circuit).allow()
+        if not self._synced:  # a process's first call knows what the others saw
+            await self._read()
+            self._synced = True
+        self._ensure_sync()
+        breaker = self.get(circuit)
+        state = breaker.state
+        if state != "half-open":
+            return state == "closed"
+        # one trial across every replica; a trial whose caller died is given up after
+        # TRIAL_S (or the cooldown, if longer)
+        lease = max(self.cooldown_s, TRIAL_S)
+        granted = await self.shared.claim_trial(circuit, self.cooldown_s, lease)
+        return breaker.allow() if granted is None else granted
+
+    async def failure(self, circuit: str) -> None:
+        breaker = self.get(circuit)
+        breaker.failure()
+        if self.shared is not None:
+            state = await self.shared.failed(circuit, self.threshold)
+            if state is not None:
+                _adopt(breaker, state)
+
+    async def success(self, circuit: str) -> None:
+        breaker = self.get(circuit)
+        known = breaker.failures or breaker.opened_at is not None
+        breaker.success()
+        # nothing to tell while this process saw the circuit healthy (the common case: no
+        # round trip)
+        if self.shared is not None and known:
+            await self.shared.succeeded(circuit)
+
+    async def aclose(self) -> None:
+        """Stop reading the shared state (this loop's connection closes with it)."""
+        if self._sync is not None:
+            self._sync.cancel()
+            await asyncio.gather(self._sync, return_exceptions=True)
+            self._sync = None
+        if self.shared is not None:
+            await self.shared.aclose()
+
+    def _ensure_sync(self) -> None:
+        if self._sync is None or self._sync.done():
+            self._sync = asyncio.get_running_loop().create_task(self._sync_forever())
+
+    async def _sync_forever(self) -> None:
+        while True:
+            await self._read()
+            await asyncio.sleep(SYNC_S)
+
+    async def _read(self) -> bool:
+        """This process's breakers take the shared state; False if it could not be read."""
+        assert self.shared is not None
+        states = await self.shared.states()
+        if states is None:
+            return False
+        for circuit, breaker in self._by_endpoint.items():
+            if circuit not in states:
+                breaker.failures, breaker.opened_at = 0, None
+        for circuit, state in states.items():
+            _adopt(self.get(circuit), state)
+        return True
+
+
+def _adopt(breaker: CircuitBreaker, state: CircuitState) -> None:
+    """The shared state, in this process's clock."""
+    breaker.failures = state.failures
+    if state.open_for_s is None:
+        breaker.opened_at = None
+    else:
+        breaker.opened_at = time.monotonic() - state.open_for_s
 
 
 class Resilience:
@@ -215,9 +323,9 @@ class Resilience:
         for target in targets:
             on_switch(target, failures)
             endpoint = target.provider.endpoint(target.entry)
-            breaker = self.breakers.get(_circuit(target, endpoint))
+            circuit = _circuit(target, endpoint)
             for attempt in self._tries(target):
-                if not breaker.allow():
+                if not await self.breakers.allow(circuit):
                     last = self._open_circuit_error(target, endpoint)
                     break
                 try:
@@ -228,13 +336,13 @@ class Resilience:
                     last = exc
                     if not _may_fall_back(exc):
                         raise exc from None
-                    breaker.failure()
+                    await self.breakers.failure(circuit)
                     if _no_retry(exc, attempt, target):
                         break
                     if not await self._pause(attempt, exc):
                         break
                     continue
-                breaker.success()
+                await self.breakers.success(circuit)
                 return reply
             failures.append(Attempt(target.entry.name, str(last)))
         assert last is not None
@@ -249,10 +357,10 @@ class Resilience:
         for target in targets:
             on_switch(target, failures)
             endpoint = target.provider.endpoint(target.entry)
-            breaker = self.breakers.get(_circuit(target, endpoint))
+            circuit = _circuit(target, endpoint)
             timeouts = target.entry.config.timeouts
             for attempt in self._tries(target):
-                if not breaker.allow():
+                if not await self.breakers.allow(circuit):
                     last = self._open_circuit_error(target, endpoint)
                     break
                 started = time.monotonic()
@@ -261,7 +369,7 @@ class Resilience:
                     async with asyncio.timeout(min(timeouts.first_token, timeouts.total)):
                         first = await anext(chunks)
                 except StopAsyncIteration:
-                    breaker.success()
+                    await self.breakers.success(circuit)
                     return
                 except Exception as exc:
                     await _close(chunks)
@@ -269,13 +377,13 @@ class Resilience:
                     last = exc
                     if not _may_fall_back(exc):
                         raise exc from None
-                    breaker.failure()
+                    await self.breakers.failure(circuit)
                     if _no_retry(exc, attempt, target):
                         break
                     if not await self._pause(attempt, exc):
                         break
                     continue
-                breaker.success()
+                await self.breakers.success(circuit)
                 async for chunk in _rest(first, chunks, target, started + timeouts.total):
                     yield chunk
                 return

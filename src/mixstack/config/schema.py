@@ -23,6 +23,20 @@ __all__ = ["DEFAULT_MODEL", "Config"]
 DEFAULT_MODEL = "local/smollm2-135m-instruct"
 
 
+class CircuitConfig(BaseModel):
+    """When a model's endpoint is paused after failing (shared by every replica with
+    `redis:`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    threshold: int = Field(
+        default=5, ge=1, description="failures in a row that open a model's circuit"
+    )
+    cooldown_s: float = Field(
+        default=30.0, gt=0, description="seconds an open circuit waits before one trial call"
+    )
+
+
 class Config(BaseModel):
     """The whole `mixstack.yaml`, validated: models, workloads, routing, keys, tools,
     permissions."""
@@ -55,6 +69,7 @@ class Config(BaseModel):
     gateway: GatewayConfig = GatewayConfig()
     workloads: dict[str, WorkloadConfig] = Field(default_factory=dict)
     routing: RoutingConfig = RoutingConfig()
+    circuit: CircuitConfig = CircuitConfig()
     tools: ToolsConfig = ToolsConfig()
     permissions: dict[str, PermissionSet] = Field(
         default_factory=dict, description="per workload name (or `default`)"

@@ -256,6 +256,7 @@ class Gateway:
             finally:
                 sealer.cancel()
                 await self.monitor.aclose()
+                await self.budget.aclose()
                 if self._given is None:
                     await self.pipeline.aclose()
 

@@ -32,6 +32,12 @@ class Budget:
             raise BudgetExceeded(await self._message(key, cost_usd, tokens))
         return hold
 
+    async def aclose(self) -> None:
+        """Stop the holds' heartbeat when they live in Redis (the store closes on its own)."""
+        aclose = getattr(self.repo, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
     def settle(self, reservation: Reservation, cost_usd: float, tokens: int) -> None:
         """Release the hold and add the real spend; queued, never waited on."""
         self.repo.settle(reservation, cost_usd, tokens)

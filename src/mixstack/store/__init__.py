@@ -16,6 +16,7 @@ from mixstack.store.base import (
     default_home,
     open_store,
     shared_budgets,
+    shared_circuits,
     shared_rates,
 )
 from mixstack.store.budgets import BudgetRepository, Hold, KeyUsage
@@ -57,6 +58,7 @@ __all__ = [
     "recent_calls",
     "record_call",
     "shared_budgets",
+    "shared_circuits",
     "shared_rates",
 ]
 

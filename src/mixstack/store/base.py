@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from mixstack._home import HOME_ENV, default_home
 from mixstack.errors import ConfigError
@@ -28,6 +28,9 @@ from mixstack.store.responses import ResponseCacheRepository
 from mixstack.store.runs import EvalRunRepository
 from mixstack.store.traces import TraceRepository
 
+if TYPE_CHECKING:
+    from mixstack.store.redis.circuits import RedisCircuits
+
 __all__ = [
     "HOME_ENV",
     "REDIS_ENV",
@@ -36,6 +39,7 @@ __all__ = [
     "default_home",
     "open_store",
     "shared_budgets",
+    "shared_circuits",
     "shared_rates",
     "sqlite_path",
 ]
@@ -164,3 +168,13 @@ def shared_budgets(
     from mixstack.store.redis.budgets import RedisBudgets
 
     return RedisBudgets(redis, store, redis_down)
+
+
+def shared_circuits(redis: str | None = None) -> RedisCircuits | None:
+    """Circuit-breaker state every process shares (Redis's), or None: per process."""
+    redis = redis or os.environ.get(REDIS_ENV) or None
+    if redis is None:
+        return None
+    from mixstack.store.redis.circuits import RedisCircuits
+
+    return RedisCircuits(redis)

@@ -25,12 +25,10 @@ which Redis Cluster would place in different slots.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import logging
 import math
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +36,7 @@ from mixstack.errors import BudgetExceeded
 from mixstack.store.budgets import BudgetRepository, Hold, KeyUsage, Ledger
 from mixstack.store.lease import new_owner
 from mixstack.store.redis import budget_scripts as lua
-from mixstack.store.redis.connection import LoopClients, is_down, require_client
+from mixstack.store.redis.connection import LoopClients, is_down, require_client, run_script
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
@@ -428,31 +426,13 @@ class RedisBudgets:
     async def _eval(self, script: str, key_id: str | None, *args: Any) -> Any:
         client: aioredis.Redis = self._clients.get()
         keys = [_GEN] if key_id is None else [_hash(key_id), _GEN]
-        return await _run_script(client, script, keys, args)
+        return await run_script(client, script, keys, args)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-
-_SHAS: dict[str, str] = {}
-
-
-async def _run_script(
-    client: aioredis.Redis, script: str, keys: list[str], args: Iterable[Any]
-) -> Any:
-    """EVALSHA, loading the script once if this Redis has not seen it (a restart)."""
-    import redis.exceptions
-
-    sha = _SHAS.get(script)
-    if sha is None:
-        sha = _SHAS[script] = hashlib.sha1(script.encode()).hexdigest()
-    try:
-        return await client.evalsha(sha, len(keys), *keys, *args)
-    except redis.exceptions.NoScriptError:
-        return await client.eval(script, len(keys), *keys, *args)
 
 
 def _ledger_args(ledger: Ledger) -> list[Any]:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import hashlib
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from mixstack.errors import ConfigError
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-__all__ = ["LoopClients", "is_down", "require_client"]
+__all__ = ["LoopClients", "is_down", "require_client", "run_script"]
 
 
 def require_client() -> None:
@@ -70,3 +72,21 @@ def is_down(exc: BaseException) -> bool:
         exc,
         redis.exceptions.ConnectionError | redis.exceptions.TimeoutError | OSError,
     ) or (isinstance(exc, redis.exceptions.ResponseError) and "LOADING" in str(exc))
+
+
+_SHAS: dict[str, str] = {}
+
+
+async def run_script(
+    client: aioredis.Redis, script: str, keys: list[str], args: Iterable[Any]
+) -> Any:
+    """EVALSHA, loading the script once if this Redis has not seen it (a restart)."""
+    import redis.exceptions
+
+    sha = _SHAS.get(script)
+    if sha is None:
+        sha = _SHAS[script] = hashlib.sha1(script.encode()).hexdigest()
+    try:
+        return await client.evalsha(sha, len(keys), *keys, *args)
+    except redis.exceptions.NoScriptError:
+        return await client.eval(script, len(keys), *keys, *args)
