@@ -1,10 +1,17 @@
-"""Real LoRA training of the embedded SmolLM2 on a tiny dataset: the loss falls, a killed
-run resumes from its checkpoint, and the exported GGUF adapter loads in llama.cpp and changes
-what the model says."""
+"""Real LoRA training of both embedded local models (SmolLM2-135M-Instruct and Gemma 3 270M)
+on a tiny dataset: the loss falls, a killed run resumes from its checkpoint, and the exported
+GGUF adapter loads in llama.cpp on its base and changes what the model says.
+
+Torch and llama.cpp get one thread each here: on a machine shared with other work, their
+spinning thread pools wait on each other's descheduled threads and a training step takes
+five times as long (measured: 12-16 s with two threads, 2.5 s with one, under a load of 7
+on 2 cores). The code path is the same at any thread count.
+"""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -12,6 +19,7 @@ import pytest
 from mixstack.config import parse_config
 from mixstack.evals.suite import ScorerSpec
 from mixstack.pipeline import Pipeline
+from mixstack.providers.local.embedded import GEMMA3, SMOLLM2
 from mixstack.store import open_store
 from mixstack.store.tune import get_tuned_model
 from mixstack.tune import (
@@ -30,7 +38,6 @@ from mixstack.types import Request, SamplingParams
 pytest.importorskip("peft", reason="the tune extra (mixstack[tune]) is not installed")
 pytestmark = pytest.mark.model
 
-BASE = "local/smollm2-135m-instruct"
 SYSTEM = "Reply with the ticket's team."
 TICKETS = [
     ("I was charged twice", "ledger"),
@@ -40,13 +47,39 @@ TICKETS = [
     ("Why is there an extra fee", "ledger"),
     ("Error 500 on upload", "forge"),
 ]
+#: a made-up team name neither base model ever answers with
+LABEL = "ledger"
+
+
+@dataclass(frozen=True)
+class Case:
+    base: str
+    settings: TrainSettings
+    #: kill the first run at this step, then resume (checked on one base: checkpoints hold
+    #: only the adapter, optimiser and schedule, whatever the architecture)
+    kill_at: int | None = None
+
+
+def _settings(learning_rate: float) -> TrainSettings:
+    return TrainSettings(
+        rank=8, alpha=16, top_layers=8, max_steps=3, batch_size=4, warmup_fraction=0.0,
+        learning_rate=learning_rate, checkpoint_every=1, max_length=64, threads=1,
+    )  # fmt: skip
+
+
+CASES = {
+    "smollm2": Case(SMOLLM2, _settings(1e-2), kill_at=2),
+    # a base model with a 262k-word vocabulary: its first loss is higher, a lower rate suits it
+    "gemma3": Case(GEMMA3, _settings(5e-3)),
+}
 
 
 class _Killed(Exception):
     pass
 
 
-def _dataset(tmp_path: Path) -> Dataset:
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Dataset:
     found = Candidates()
     for i, (text, team) in enumerate(TICKETS):
         found.seen += 1
@@ -54,34 +87,37 @@ def _dataset(tmp_path: Path) -> Dataset:
             Example(str(i), (("system", SYSTEM), ("user", text)), team, "test", team)
         )
     return build_dataset(
-        found, tmp_path / "ds", workload="tickets", checks=[ScorerSpec(type="exact")],
-        source="test", heldout=0.3,
+        found, tmp_path_factory.mktemp("tune") / "ds", workload="tickets",
+        checks=[ScorerSpec(type="exact")], source="test", heldout=0.3,
     )  # fmt: skip
 
 
-async def test_training_lowers_the_loss_resumes_and_the_gguf_adapter_changes_the_output(
-    tmp_path: Path, home: Path
+def _config(base: str) -> dict[str, object]:
+    # the registered tuned model copies its base's entry, one thread included
+    return {"models": [{"name": base, "provider": "local", "threads": 1}]}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+async def test_training_lowers_the_loss_and_the_gguf_adapter_changes_the_output(
+    case: Case, dataset: Dataset, tmp_path: Path, home: Path
 ) -> None:
-    cfg = parse_config({})
-    async with Pipeline(cfg) as pipeline:
-        base = resolve_base(pipeline.catalog, BASE)
-        dataset = _dataset(tmp_path)
-        settings = TrainSettings(
-            rank=8, alpha=16, top_layers=8, max_steps=4, batch_size=4, learning_rate=2e-2,
-            warmup_fraction=0.0, checkpoint_every=1, max_length=64,
-        )  # fmt: skip
+    assert {e.answer for e in dataset.train} == {LABEL}, "the split the test relies on moved"
+    settings = case.settings
+    async with Pipeline(parse_config(_config(case.base))) as pipeline:
+        base = resolve_base(pipeline.catalog, case.base)
+        if case.kill_at is not None:
 
-        def kill_at_three(report: StepReport) -> None:
-            if report.step == 3:
-                raise _Killed
+            def kill(report: StepReport) -> None:
+                if report.step == case.kill_at:
+                    raise _Killed
 
-        with pytest.raises(_Killed):
-            train(base, dataset, tmp_path / "run", settings, on_step=kill_at_three)
-        assert (tmp_path / "run" / "checkpoint.pt").is_file()
+            with pytest.raises(_Killed):
+                train(base, dataset, tmp_path / "run", settings, on_step=kill)
+            assert (tmp_path / "run" / "checkpoint.pt").is_file()
         result = train(base, dataset, tmp_path / "run", settings)
-        assert result.resumed_from == 2
-        assert result.steps == 4
-        assert len(result.losses) == 4
+        assert result.resumed_from == (case.kill_at - 1 if case.kill_at else 0)
+        assert result.steps == settings.max_steps
+        assert len(result.losses) == settings.max_steps
         assert result.losses[-1] < result.losses[0] * 0.5, result.losses
         assert not (tmp_path / "run" / "checkpoint.pt").exists()
 
@@ -93,21 +129,20 @@ async def test_training_lowers_the_loss_resumes_and_the_gguf_adapter_changes_the
         )  # fmt: skip
     lineage = get_tuned_model(open_store(), "local/tickets-test")
     assert lineage is not None
-    assert lineage.base_model == BASE
+    assert lineage.base_model == case.base
     assert lineage.data_sha256 == dataset.data_sha256
     assert lineage.hyperparameters["rank"] == 8
 
     # a fresh pipeline finds the registered model in its catalog and llama.cpp loads it
-    async with Pipeline(parse_config({})) as pipeline:
+    async with Pipeline(parse_config(_config(case.base))) as pipeline:
         assert entry.name in pipeline.catalog
         answers = {}
-        for model in (BASE, entry.name):
+        for model in (case.base, entry.name):
             request = Request(
                 messages=Request.from_prompt(TICKETS[0][0], system=SYSTEM).messages,
                 model=model,
                 params=SamplingParams(max_tokens=6, temperature=0),
             )
             answers[model] = (await pipeline.complete(request)).text
-    assert answers[entry.name] != answers[BASE]
-    assert "ledger" in answers[entry.name].lower(), answers
-    assert "ledger" not in answers[BASE].lower(), answers
+    assert LABEL in answers[entry.name].lower(), answers
+    assert LABEL not in answers[case.base].lower(), answers

@@ -9,6 +9,7 @@ user cache, keyed by the GGUF's sha256.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
@@ -22,7 +23,7 @@ from mixstack.config.models import LocalModelConfig
 from mixstack.errors import UserError
 from mixstack.providers.local import LocalProvider
 from mixstack.providers.local.embedded import cache_dir
-from mixstack.providers.local.engine import LoadedModel, load_model
+from mixstack.providers.local.engine import LoadedModel
 from mixstack.tune.deps import require
 from mixstack.types import Message
 
@@ -35,8 +36,16 @@ SUPPORTED_ARCHS = ("llama", "gemma3")
 
 
 def file_sha256(path: Path) -> str:
+    """The file's sha256, hashed once per process for a given size and modification time
+    (a tuning run asks for its base's several times; Gemma's is 250 MB)."""
+    st = path.stat()
+    return _sha256(str(path.resolve()), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=32)
+def _sha256(path: str, _size: int, _mtime_ns: int) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as f:
+    with open(path, "rb") as f:
         while block := f.read(1 << 20):
             digest.update(block)
     return digest.hexdigest()
@@ -51,10 +60,12 @@ class BaseModel:
     style: str
     context_window: int
     entry: ModelEntry
+    provider: LocalProvider
 
     def llama(self) -> LoadedModel:
-        """The llama.cpp instance that renders and tokenizes prompts (shared per process)."""
-        return load_model(self.gguf, n_ctx=self.context_window, threads=None, style=self.style)
+        """The llama.cpp instance that renders and tokenizes prompts: the one the pipeline
+        serves this model with (loaded once per process, shared)."""
+        return self.provider.loaded(self.entry)
 
     def arch(self) -> str:
         value = str(self.llama().llama.metadata.get("general.architecture", ""))
@@ -134,4 +145,5 @@ def resolve_base(catalog: Catalog, name: str) -> BaseModel:
         style=settings.style,
         context_window=entry.context_window,
         entry=entry,
+        provider=provider,
     )
