@@ -149,7 +149,7 @@ COMMANDS: dict[str, Fate] = {
     ),
     "mixstack tune train ds run --base local/smollm2-135m-instruct": covered(
         "tests/test_tune_train.py",
-        "test_training_lowers_the_loss_resumes_and_the_gguf_adapter_changes_the_output",
+        "test_training_lowers_the_loss_and_the_gguf_adapter_changes_the_output",
         "minutes of training on a dataset the reader built",
     ),
     "mixstack tune export run --name tickets-smollm2": covered(

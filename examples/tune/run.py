@@ -1,14 +1,17 @@
 """The tuning loop end to end, offline: distil the `tickets` workload from a rented model
-(a stand-in served on 127.0.0.1) into SmolLM2-135M, gate it, route to it, roll back.
+(a stand-in served on 127.0.0.1) into a local model, gate it, route to it, roll back.
 
-    python examples/tune/run.py            (from the repository root; needs mixstack[tune])
+    python examples/tune/run.py                          (SmolLM2-135M-Instruct)
+    python examples/tune/run.py --base local/gemma3-270m (Gemma 3 270M, a base model)
 
-Prints each step's figures; the last line sums them up. Everything it writes goes under
-examples/tune/out/ (its own mixstack home, so your own calibration is untouched).
+Run it from the repository root; it needs mixstack[tune]. Prints each step's figures; the
+last line sums them up. Everything it writes goes under examples/tune/out/<base>/ (its own
+mixstack home, so your own calibration is untouched).
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -18,7 +21,26 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-OUT = HERE / "out"
+#: per base: the tuned model's name and training settings that suit it (a base model with a
+#: 262k-word vocabulary starts from a higher loss and takes a lower rate)
+BASES: dict[str, dict[str, Any]] = {
+    "local/smollm2-135m-instruct": {"tuned": "local/tickets-smollm2", "lr": 4e-3, "top": 12},
+    "local/gemma3-270m": {"tuned": "local/tickets-gemma3", "lr": 2e-3, "top": 12},
+}
+
+
+def _args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--base", choices=sorted(BASES), default="local/smollm2-135m-instruct")
+    parser.add_argument("--lr", type=float, help="peak learning rate (default: per base)")
+    parser.add_argument("--top-layers", type=int, help="adapt the top N blocks (default: 12)")
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    return parser.parse_args()
+
+
+ARGS = _args()
+OUT = HERE / "out" / ARGS.base.removeprefix("local/")
 os.environ["MIXSTACK_HOME"] = str(OUT / "home")
 sys.path.insert(0, str(HERE))
 
@@ -46,13 +68,14 @@ from mixstack.tune import (  # noqa: E402
 from mixstack.tune.dataset import suite_checks  # noqa: E402
 from mixstack.types import Request  # noqa: E402
 
-BASE = "local/smollm2-135m-instruct"
+BASE = ARGS.base
 TEACHER = "rented/ticket-labeller"
-TUNED = "local/tickets-smollm2"
+TUNED = BASES[BASE]["tuned"]
 TARGET = 0.8
 SETTINGS = TrainSettings(
-    rank=8, alpha=16, top_layers=12, epochs=1.0, batch_size=8, learning_rate=4e-3, seed=0
-)
+    rank=8, alpha=16, top_layers=ARGS.top_layers or BASES[BASE]["top"], epochs=ARGS.epochs,
+    batch_size=8, learning_rate=ARGS.lr or BASES[BASE]["lr"], seed=0, threads=ARGS.threads,
+)  # fmt: skip
 
 
 def pct(run: dict[str, Any]) -> str:
@@ -95,7 +118,10 @@ def tokens_per_second(gguf: Path, lora: Path, rounds: int = 5) -> tuple[float, f
 
 
 async def main() -> None:
-    OUT.mkdir(exist_ok=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    threads = SETTINGS.threads or os.cpu_count()
+    print(f"base {BASE} -> {TUNED}; lr {SETTINGS.learning_rate}, top {SETTINGS.top_layers} "
+          f"layers, {SETTINGS.epochs} epoch(s), {threads} torch thread(s)")  # fmt: skip
     (HERE / "tickets.jsonl").write_text(
         "".join(json.dumps(t) + "\n" for t in tickets(400)), encoding="utf-8"
     )
@@ -167,11 +193,11 @@ async def main() -> None:
     overhead = 100 * (1 - tuned_tps / base_tps)
     print(f"tokens/s: base {base_tps:.1f}, tuned {tuned_tps:.1f} (LoRA overhead {overhead:.1f}%)")
     print(
-        f"SUMMARY base {100 * runs[BASE]['pass_rate']:.1f}% tuned "
+        f"SUMMARY {BASE} {100 * runs[BASE]['pass_rate']:.1f}% tuned "
         f"{100 * runs[TUNED]['pass_rate']:.1f}% teacher {100 * runs[TEACHER]['pass_rate']:.1f}% "
         f"(n={runs[TUNED]['n']}) · train {result.seconds:.0f} s for {r['train']} examples · "
         f"tok/s base {base_tps:.1f} tuned {tuned_tps:.1f} ({overhead:+.1f}% overhead) · "
-        f"promoted={gate.passed} · load {load:.1f}"
+        f"promoted={gate.passed} · load {load:.1f} -> {os.getloadavg()[0]:.1f}"
     )
 
 

@@ -165,9 +165,10 @@ class _TrainProgress:
 def train_command(
     dataset_dir: Annotated[Path, typer.Argument(help="A folder from `tune dataset`.")],
     out_dir: Annotated[Path, typer.Argument(help="Folder for the run (adapter, checkpoint).")],
-    base: Annotated[str, typer.Option(help="The local base model.")] = (
-        "local/smollm2-135m-instruct"
-    ),
+    base: Annotated[
+        str,
+        typer.Option(help="The local base model (e.g. local/gemma3-270m; llama or gemma3)."),
+    ] = "local/smollm2-135m-instruct",
     rank: Annotated[int, typer.Option(help="LoRA rank.")] = 8,
     alpha: Annotated[float, typer.Option(help="LoRA alpha (scale = alpha / rank).")] = 16.0,
     targets: Annotated[
@@ -183,7 +184,13 @@ def train_command(
     max_length: Annotated[int, typer.Option(help="Tokens per example, at most.")] = 256,
     seed: Annotated[int, typer.Option(help="Seed (adapter init and batch order).")] = 0,
     device: Annotated[str, typer.Option(help="cpu or cuda[:N].")] = "cpu",
-    threads: Annotated[int | None, typer.Option(help="CPU threads (default: all).")] = None,
+    threads: Annotated[
+        int | None,
+        typer.Option(
+            help="CPU threads (default: all). On a machine busy with other work, fewer train "
+            "faster: torch's threads wait on each other's descheduled ones."
+        ),
+    ] = None,
     no_resume: Annotated[
         bool, typer.Option("--no-resume", help="Ignore a checkpoint in the run folder.")
     ] = False,
