@@ -13,6 +13,7 @@ import functools
 import hashlib
 import json
 import logging
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -113,14 +114,22 @@ def _dequantised(base: BaseModel, transformers: Any, torch: Any) -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    partial = folder.with_name(folder.name + ".partial")
+    # one folder per process, renamed into place: two processes converting at once (two
+    # test runs, two trainings) never write into or delete each other's files
+    partial = folder.with_name(f"{folder.name}.{os.getpid()}.partial")
     shutil.rmtree(partial, ignore_errors=True)
     model.save_pretrained(str(partial))
     (partial / "mixstack-source.json").write_text(
         json.dumps({"gguf": str(base.gguf), "sha256": base.sha256()}), encoding="utf-8"
     )
-    shutil.rmtree(folder, ignore_errors=True)
-    partial.rename(folder)
+    if (folder / "config.json").is_file():
+        shutil.rmtree(partial)  # another process finished first: keep its (identical) copy
+        return folder
+    shutil.rmtree(folder, ignore_errors=True)  # a broken leftover without its config
+    try:
+        partial.rename(folder)
+    except OSError:  # another process renamed its copy in between
+        shutil.rmtree(partial, ignore_errors=True)
     return folder
 
 
