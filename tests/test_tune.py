@@ -297,6 +297,26 @@ async def test_a_failed_gate_is_never_promoted(tmp_path: Path, home: Path) -> No
     assert not (home / "calibration.json").exists()
 
 
+async def test_a_tuned_model_the_router_cannot_pick_is_not_promoted(
+    tmp_path: Path, home: Path
+) -> None:
+    """An adapter on a completion-only base (Gemma 3 270M) passes its gate by name, but the
+    router never sends routed traffic to a model without the chat capability."""
+    from mixstack.errors import UserError
+
+    _path, cfg = _config(tmp_path)
+    tuned = cfg.models[1].model_copy(update={"capabilities": ["completion"]})
+    cfg = cfg.model_copy(update={"models": [cfg.models[0], tuned, cfg.models[2]]})
+    gate = await _gate(tmp_path, cfg, target=0.5)
+    assert gate.passed
+    assert gate.unroutable is not None
+    assert gate.to_json()["unroutable"] == gate.unroutable
+    with open_store() as store, pytest.raises(UserError, match="lacks the chat capability"):
+        promote(store, gate, "tickets", home / "calibration.json")
+    assert not (home / "calibration.json").exists()
+    assert _route(cfg) != "fake/tuned"
+
+
 def test_cli_errors_name_the_fix(tmp_path: Path, cli: Any) -> None:
     suite = _suite(tmp_path)
     missing = cli("tune", "dataset", str(tmp_path / "ds"), "-w", "tickets", "--suite", str(suite))

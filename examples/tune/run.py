@@ -182,7 +182,9 @@ async def main() -> None:
                   f"({c['a_only']} vs {c['b_only']} discordant)")  # fmt: skip
     print(gate.verdict())
     with open_store() as store:
-        if gate.passed:
+        if gate.unroutable:
+            print(f"not promoted: {gate.unroutable}")
+        elif gate.passed:
             promote(store, gate, "tickets", OUT / "home" / "calibration.json")
             print(f"route after promotion: {route(cfg)}")
             rollback(store, "tickets")
@@ -197,7 +199,8 @@ async def main() -> None:
         f"{100 * runs[TUNED]['pass_rate']:.1f}% teacher {100 * runs[TEACHER]['pass_rate']:.1f}% "
         f"(n={runs[TUNED]['n']}) · train {result.seconds:.0f} s for {r['train']} examples · "
         f"tok/s base {base_tps:.1f} tuned {tuned_tps:.1f} ({overhead:+.1f}% overhead) · "
-        f"promoted={gate.passed} · load {load:.1f} -> {os.getloadavg()[0]:.1f}"
+        f"promoted={gate.passed and not gate.unroutable} · "
+        f"load {load:.1f} -> {os.getloadavg()[0]:.1f}"
     )
 
 

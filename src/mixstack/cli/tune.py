@@ -300,7 +300,8 @@ def gate_command(
 ) -> None:
     """Evaluate tuned vs base vs teacher on the held-out split; promote on a pass.
 
-    Exit codes: 0 passed (and promoted unless --no-promote); 6 below the quality target.
+    Exit codes: 0 passed (and promoted unless --no-promote); 6 below the quality target;
+    2 passed but the router could never pick the tuned model (a completion-only base).
     """
     from mixstack.pipeline import Pipeline
     from mixstack.router.calibration import calibration_path, load_calibration
@@ -333,7 +334,7 @@ def gate_command(
                 progress=CountProgress(err_console, label="gate"),
             )
             promoted = None
-            if promote and result.passed:
+            if promote and result.passed and not result.unroutable:
                 promoted = promote_model(pipeline.store, result, dataset.report["workload"], path)
             return result, promoted
 
@@ -350,6 +351,9 @@ def gate_command(
             )
     if not result.passed:
         raise typer.Exit(6)
+    if promote and result.unroutable:
+        err_console.print(f"not promoted: {escape(result.unroutable)}.")
+        raise typer.Exit(2)
 
 
 def _pct(value: Any) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from mixstack.evals import EvalSettings, evaluate_suite, load_suite
 from mixstack.evals.evaluate import Progress
 from mixstack.pipeline import Pipeline
+from mixstack.router.policy import BASE_MODEL_REASON
 from mixstack.tune.dataset import Dataset
 
 __all__ = ["GateResult", "run_gate"]
@@ -26,6 +27,8 @@ class GateResult:
     teacher: str | None
     target: float
     summary: dict[str, Any]
+    #: why the router would never send the workload's traffic to the tuned model (None: it can)
+    unroutable: str | None = None
 
     def run_of(self, model: str) -> dict[str, Any] | None:
         return next((r for r in self.summary["runs"] if r["model"] == model), None)
@@ -59,6 +62,7 @@ class GateResult:
             "teacher": self.teacher,
             "target": self.target,
             "passed": self.passed,
+            "unroutable": self.unroutable,
             "verdict": self.verdict(),
             "run_id": self.summary.get("run_id"),
             "runs": self.summary["runs"],
@@ -84,4 +88,16 @@ async def run_gate(
     summary = await evaluate_suite(
         suite, pipeline, EvalSettings(models=models, out_dir=out_dir), progress=progress
     )
-    return GateResult(tuned, base, teacher, target, summary)
+    return GateResult(tuned, base, teacher, target, summary, _unroutable(pipeline, tuned))
+
+
+def _unroutable(pipeline: Pipeline, tuned: str) -> str | None:
+    """The router's own rule: a model without the chat capability (an adapter on a
+    completion-only base such as Gemma 3 270M) serves only requests that name it."""
+    if "chat" in pipeline.catalog.get(tuned).capabilities:
+        return None
+    return (
+        f"{tuned} lacks the chat capability ({BASE_MODEL_REASON}), so promoting it would "
+        f"change no route; call it by name (model: {tuned}), or tune a chat base such as "
+        "local/smollm2-135m-instruct to route a workload to it"
+    )

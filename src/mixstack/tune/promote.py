@@ -47,9 +47,12 @@ def _write(path: Path, data: dict[str, Any]) -> None:
 
 
 def promote(store: Store, gate: GateResult, workload: str, path: Path) -> Promotion:
-    """Write the gate's calibration of `workload`; refused when the gate did not pass."""
+    """Write the gate's calibration of `workload`; refused when the gate did not pass or the
+    router could never pick the tuned model for routed traffic."""
     if not gate.passed:
         raise UserError(f"{gate.verdict()}; collect more data or train longer, then gate again.")
+    if gate.unroutable:
+        raise UserError(f"not promoted: {gate.unroutable}.")
     data = read_calibration(path)
     # the file's target is global: keep it when set, else record the one the gate used
     if data.get("target") is None:
