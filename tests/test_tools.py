@@ -9,9 +9,10 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
 import pytest
+from pydantic import Field
 
 from mixstack.agents.builtins import builtin_tools, calculate, load_tools, resolve_in_root
 from mixstack.agents.tools import AgentTool, ToolContext, ToolError, function_tool
@@ -41,6 +42,35 @@ def test_schema_comes_from_signature_and_docstring() -> None:
     assert lookup.parameters["required"] == ["city"]
     assert lookup.annotations.read_only is True
     assert lookup.spec().name == "lookup"
+
+
+async def test_annotated_field_constraints_reach_the_schema_and_the_check() -> None:
+    @function_tool
+    def book(
+        nights: Annotated[int, Field(ge=1, le=30)],
+        code: Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="airport code")],
+    ) -> str:
+        """Book a stay.
+
+        Args:
+            nights: how many nights
+        """
+        return f"{code}:{nights}"
+
+    props = book.parameters["properties"]
+    assert props["nights"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 30,
+        "description": "how many nights",
+    }
+    assert props["code"]["pattern"] == "^[A-Z]{3}$"
+    assert props["code"]["description"] == "airport code"
+    bad = await book.call({"nights": 0, "code": "lyon"}, ToolContext())
+    assert not bad.ok
+    assert "nights" in bad.output
+    assert "code" in bad.output
+    assert (await book.call({"nights": 2, "code": "LYS"}, ToolContext())).output == "LYS:2"
 
 
 async def test_invalid_arguments_become_a_message_not_an_exception() -> None:

@@ -14,8 +14,10 @@ import operator
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
+
+from pydantic import Field
 
 from mixstack._plugins import plugins
 from mixstack.agents.tools import (
@@ -134,7 +136,15 @@ def _format_number(value: int | float) -> str:
     return str(value)
 
 
-def calculator(expression: str) -> str:
+#: what an expression is made of, for the schema: a grammar holds a local model to it (a
+#: small model otherwise writes `7 \\times 8`); the calculator's own errors stay the check
+_NAMES = "|".join(sorted({*_FUNCTIONS, *_CONSTANTS}, key=len, reverse=True))
+_EXPRESSION_PATTERN = f"^([0-9(.-]|{_NAMES})([0-9 .+*/%^()-]|{_NAMES})*$"
+
+
+def calculator(
+    expression: Annotated[str, Field(json_schema_extra={"pattern": _EXPRESSION_PATTERN})],
+) -> str:
     """Evaluate an arithmetic expression such as "2 * (3 + 4)" or "sqrt(2) ** 3".
 
     Args:
@@ -206,6 +216,62 @@ def list_dir(ctx: ToolContext, path: str = ".") -> str:
     if len(entries) > _MAX_LIST:
         lines.append(f"… and {len(entries) - _MAX_LIST} more")
     return "\n".join(lines) if lines else "(empty folder)"
+
+
+#: entries a file tool's choices may list; a bigger tree leaves the path free
+_MAX_CHOICES = 64
+_MAX_VISITED = 2000
+
+
+def _entries(root: Path | None, depth: int = 2) -> tuple[list[str], list[str]] | None:
+    """(files, folders) under the root as relative paths, hidden names and links left out;
+    None when the tree is too big to offer as choices."""
+    if root is None:
+        return None
+    files: list[str] = []
+    folders: list[str] = []
+    visited = 0
+    pending = [(root, "", 0)]
+    while pending:
+        folder, prefix, level = pending.pop(0)
+        try:
+            items = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError:
+            continue
+        for item in items:
+            visited += 1
+            if visited > _MAX_VISITED or len(files) + len(folders) > _MAX_CHOICES:
+                return None
+            if item.name.startswith(".") or item.is_symlink():
+                continue
+            rel = prefix + item.name
+            if item.is_dir():
+                folders.append(rel)
+                if level + 1 < depth:
+                    pending.append((Path(item.path), rel + "/", level + 1))
+            elif item.is_file():
+                files.append(rel)
+    return files, folders
+
+
+def _file_choices(ctx: ToolContext) -> dict[str, list[Any]]:
+    found = _entries(ctx.root)
+    files = [f for f in found[0] if not f.lower().endswith(_IMAGE)] if found else []
+    return {"path": files} if files else {}
+
+
+def _folder_choices(ctx: ToolContext) -> dict[str, list[Any]]:
+    found = _entries(ctx.root)
+    return {"path": [".", *found[1]]} if found else {}
+
+
+_IMAGE = (".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp")
+
+
+def _image_choices(ctx: ToolContext) -> dict[str, list[Any]]:
+    found = _entries(ctx.root)
+    images = [f for f in found[0] if f.lower().endswith(_IMAGE)] if found else []
+    return {"path": images} if images else {}
 
 
 def write_file(path: str, content: str, ctx: ToolContext) -> str:
@@ -327,13 +393,13 @@ def builtin_tools(ctx: ToolContext) -> list[AgentTool]:
     tools: list[AgentTool] = [FunctionTool(calculator, annotations=_READ_ONLY)]
     if ctx.root is not None:
         tools += [
-            FunctionTool(read_file, annotations=_READ_ONLY),
-            FunctionTool(list_dir, annotations=_READ_ONLY),
+            FunctionTool(read_file, annotations=_READ_ONLY, choices=_file_choices),
+            FunctionTool(list_dir, annotations=_READ_ONLY, choices=_folder_choices),
             FunctionTool(
                 write_file,
                 annotations=ToolAnnotations(read_only=False, destructive=True, open_world=False),
             ),
-            FunctionTool(ocr, annotations=_READ_ONLY),
+            FunctionTool(ocr, annotations=_READ_ONLY, choices=_image_choices),
         ]
     if ctx.http_allow_hosts:
         tools.append(

@@ -1,5 +1,6 @@
 """A small agent eval: tasks over the calculator, the file tools and custom tools, each
-passed when the agent calls the tool the task needs and its answer holds the expected text.
+passed when the agent calls the tool the task needs and its answer holds the expected text
+(an answer the runtime composed from the tool result counts, and is counted apart).
 
 `run_agent_eval()` runs them on a model (the embedded SmolLM2 by default) and returns one
 row per task; `bench/agents.py` prints the pass rate per tool kind, the README quotes it.
@@ -104,7 +105,8 @@ def _tools_for(task: AgentTask) -> list[AgentTool]:
 async def run_agent_eval(
     pipeline: Pipeline, tasks: tuple[AgentTask, ...] = AGENT_TASKS, model: str | None = None
 ) -> list[dict[str, Any]]:
-    """One row per task: passed, the tools called, the answer, seconds taken."""
+    """One row per task: passed, the tools called, the answer (and whether the runtime
+    composed it from a tool result), model calls, tokens and seconds taken."""
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
@@ -116,6 +118,7 @@ async def run_agent_eval(
             )
             called = [c.tool for c in result.tool_calls if c.ok]
             passed = task.tool in called and task.expected.lower() in result.result.lower()
+            usage = result.usage
             rows.append(
                 {
                     "id": task.id,
@@ -123,7 +126,11 @@ async def run_agent_eval(
                     "passed": passed,
                     "tools": called,
                     "answer": result.result,
+                    "composed": result.composed,
                     "stopped": result.stopped,
+                    "reason": result.reason,
+                    "model_calls": usage.get("model_calls", 0),
+                    "tokens": usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0),
                     "seconds": round(time.perf_counter() - started, 2),
                 }
             )

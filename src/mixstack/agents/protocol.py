@@ -13,6 +13,7 @@ import re
 from mixstack.guard.injection import InjectionScan
 from mixstack.toolcalls import (
     NEXT_STEP,
+    PROTOCOL_STOPS,
     ParseError,
     TextTurn,
     first_json_object,
@@ -23,12 +24,16 @@ from mixstack.toolcalls import (
     task_values,
     turn_schema,
 )
+from mixstack.toolfit import FIT, fitting_tools
 from mixstack.types import Message
 
 __all__ = [
+    "FIT",
+    "PROTOCOL_STOPS",
     "ParseError",
     "TextTurn",
     "first_json_object",
+    "fitting_tools",
     "loads_lenient",
     "parse_turn",
     "protocol_system_prompt",

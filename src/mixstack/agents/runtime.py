@@ -42,6 +42,9 @@ class AgentResult:
     tool_calls: list[ToolCallRecord] = field(default_factory=list)
     usage: dict[str, Any] = field(default_factory=dict)
     kind: str = "agent"
+    #: the runtime composed the answer from a tool result because the model's could not
+    #: stand (the reason and the trace's `compose` step say why)
+    composed: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +53,7 @@ class AgentResult:
             "reason": self.reason,
             "trace_id": self.trace_id,
             "kind": self.kind,
+            "composed": self.composed,
             "steps": self.steps,
             "tool_calls": [c.to_json() for c in self.tool_calls],
             "usage": self.usage,
@@ -220,6 +224,7 @@ class AgentRuntime:
             tool_calls=outcome.tool_calls,
             usage=usage,
             kind="team" if self.team else "agent",
+            composed=outcome.composed,
         )
 
 

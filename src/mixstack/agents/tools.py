@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, get_type_hints, overload
+from typing import Annotated, Any, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
@@ -92,6 +92,12 @@ class AgentTool(abc.ABC):
         """The arguments, checked and coerced; raises `ToolError` with a readable message."""
         return arguments
 
+    def choices(self, ctx: ToolContext) -> dict[str, list[Any]]:
+        """The values a parameter can take here, where they are few and known (the files a
+        file tool can open): constrained decoding holds a local model to them. Empty when
+        any value may do."""
+        return {}
+
     @abc.abstractmethod
     async def invoke(self, arguments: dict[str, Any], ctx: ToolContext) -> str:
         """Run the tool with validated arguments; raise `ToolError` for expected failures."""
@@ -128,8 +134,10 @@ class FunctionTool(AgentTool):
         name: str | None = None,
         description: str | None = None,
         annotations: ToolAnnotations = ToolAnnotations(),
+        choices: Callable[[ToolContext], dict[str, list[Any]]] | None = None,
     ):
         self.fn = fn
+        self._choices = choices
         self.name = name or fn.__name__
         summary, arg_docs = _parse_docstring(inspect.getdoc(fn) or "")
         self.description = description if description is not None else summary
@@ -143,6 +151,9 @@ class FunctionTool(AgentTool):
         except ValidationError as exc:
             raise ToolError(_describe_errors(exc)) from exc
         return {name: getattr(parsed, name) for name in type(parsed).model_fields}
+
+    def choices(self, ctx: ToolContext) -> dict[str, list[Any]]:
+        return self._choices(ctx) if self._choices is not None else {}
 
     async def invoke(self, arguments: dict[str, Any], ctx: ToolContext) -> str:
         kwargs = dict(arguments)
@@ -278,7 +289,7 @@ def _parse_docstring(doc: str) -> tuple[str, dict[str, str]]:
 def _arguments_model(
     fn: Callable[..., Any], tool_name: str, docs: dict[str, str]
 ) -> tuple[str | None, type[BaseModel]]:
-    hints = get_type_hints(fn)
+    hints = get_type_hints(fn, include_extras=True)
     context_param: str | None = None
     fields: dict[str, Any] = {}
     for param in inspect.signature(fn).parameters.values():
@@ -289,7 +300,11 @@ def _arguments_model(
             context_param = param.name
             continue
         default = ... if param.default is inspect.Parameter.empty else param.default
-        fields[param.name] = (annotation, Field(default, description=docs.get(param.name)))
+        doc = docs.get(param.name)
+        # the docstring's description joins the annotation's own `Field(...)` (its bounds,
+        # pattern or description), which a second `Field` beside it would replace
+        typed = Annotated[annotation, Field(description=doc)] if doc else annotation
+        fields[param.name] = (typed, default)
     model_name = "".join(p.capitalize() for p in re.split(r"\W+", tool_name) if p) or "Tool"
     model = create_model(
         f"{model_name}Arguments",
