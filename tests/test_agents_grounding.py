@@ -162,3 +162,30 @@ def test_a_composed_answer_quotes_the_result_and_bounds_it() -> None:
     assert len(long) < 700
     assert long.endswith("…")
     assert compose_answer(ToolResult("list_dir", "")) == "(list_dir returned nothing)"
+
+
+def test_a_sentence_copied_from_an_example_after_the_real_answer_is_caught() -> None:
+    notes = [ToolResult("read_file", "Ship on Friday. Budget: 4000 EUR.\n")]
+    task = "Summarise notes.txt"
+    copied = "Ship on Friday. Budget: 4000 EUR. Call the bank."
+    why = unusable_answer(copied, task=task, results=notes, cut=False)
+    assert why == "adds a sentence the tools did not say ('Call the bank.')"
+    own = "The team ships on Friday. The budget is 4000 EUR."
+    assert unusable_answer(own, task=task, results=notes, cut=False) is None
+
+
+async def test_the_trace_views_say_the_runtime_composed_the_answer() -> None:
+    import io
+
+    from rich.console import Console
+
+    from mixstack.agents.trace_view import print_timeline, render_html
+
+    _, trace = await _run(_model({"when": "Tool result (stock)", "text": '{"answer": "11"}'}, CALL))
+    out = io.StringIO()
+    print_timeline(trace, Console(file=out, width=300))
+    said = "answer composed from the stock result: the model's answer uses nothing the tools"
+    assert said in out.getvalue()
+    html = render_html(trace)
+    assert "the runtime answered with the stock result" in html
+    assert "(it said: 11)" in html

@@ -1,8 +1,7 @@
 """The README is a test: every Python example runs, every shell command has a known fate.
 
-Python blocks run in a fresh interpreter. The first runs on the embedded model; the agent
-example runs on a scripted `fake/` model, because SmolLM2 spends minutes on that task here
-(and the README says it does not pass it) — the example's API surface is what is checked.
+Python blocks run in a fresh interpreter, on the embedded model (the agent example included:
+SmolLM2 calls the `stock` tool and answers 7 in seconds).
 
 Each shell command is looked up in `COMMANDS` by its exact text: `run` runs it as written
 (in a folder holding the files it names, on the embedded models), `fake` runs it with a
@@ -64,7 +63,6 @@ def covered(where: str, needle: str, why: str) -> Fate:
     return Fate("covered", why, where=where, needle=needle)
 
 
-SLOW = "SmolLM2 takes about a minute on it here"
 UNCAPPED = "SmolLM2 answers until its context is full (no --max-tokens): a minute here"
 COMMANDS: dict[str, Fate] = {
     "make demo": Fate("skip", "builds a virtualenv; the suite runs inside one made this way"),
@@ -101,12 +99,8 @@ COMMANDS: dict[str, Fate] = {
     "mixstack sweep examples/sweep/needles.yaml --lengths 256,1k,4k --report sweep.html": (
         covered("tests/test_sweep.py", "needles.yaml", "4k-token prompts on SmolLM2: minutes")
     ),
-    'mixstack agent "What is 23 * 17?"': covered(
-        "tests/test_agents_model.py", "What is 23 * 17?", SLOW
-    ),
-    'mixstack agent --root ./work --json "Summarise notes.txt"': covered(
-        "tests/test_agents_model.py", "Summarise notes.txt", SLOW
-    ),
+    'mixstack agent "What is 23 * 17?"': Fate("run", expect="391"),
+    'mixstack agent --root ./work --json "Summarise notes.txt"': Fate("run", expect="4000 EUR"),
     "mixstack trace last": covered("tests/test_agents.py", '"last"', "needs an agent's trace"),
     'mixstack rephrase "Analyze this screenshot and tell me what to do."': Fate("run"),
     'mixstack rephrase --for code -m anthropic --json "fix parse_date()"': Fate(
@@ -235,34 +229,14 @@ def test_shell_command_runs(command: str, folder: Path) -> None:
     assert fate.expect in proc.stdout, (command, proc.stdout[-2000:])
 
 
-AGENT_CONFIG = {
-    "default_model": "fake/stock",
-    "models": [
-        {
-            "name": "fake/stock",
-            "provider": "fake",
-            "replies": [
-                {"when": "7", "text": "7 units of A-12 are left."},
-                {"tool_calls": [{"name": "stock", "arguments": {"sku": "A-12"}}]},
-            ],
-        }
-    ],
-}
-
-
 @pytest.mark.model
 @pytest.mark.parametrize("index", range(len(blocks("python"))))
 def test_python_example_runs(index: int, folder: Path) -> None:
     code = blocks("python")[index]
-    extra = {}
-    if "run_agent" in code:
-        path = folder / "agent.yaml"
-        path.write_text(yaml.safe_dump(AGENT_CONFIG))
-        extra["MIXSTACK_CONFIG"] = str(path)
     proc = subprocess.run(
         [sys.executable, "-c", code],
         cwd=folder,
-        env=_env(folder, **extra),
+        env=_env(folder),
         capture_output=True,
         text=True,
         timeout=300,
@@ -271,4 +245,8 @@ def test_python_example_runs(index: int, folder: Path) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.strip()
     if "run_agent" in code:
-        assert proc.stdout.startswith("7 units of A-12 are left. answer tr_"), proc.stdout
+        # SmolLM2 calls `stock` with the task's sku; its answer (or the one the runtime
+        # composed from the result) says 7
+        printed = re.fullmatch(r"(.+) answer tr_\w+\n", proc.stdout)
+        assert printed, (proc.stdout, proc.stderr)
+        assert re.search(r"(?<![\w-])7\b", printed[1]), proc.stdout

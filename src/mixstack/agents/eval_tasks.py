@@ -132,6 +132,7 @@ async def run_agent_eval(
                     "model_calls": usage.get("model_calls", 0),
                     "tokens": usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0),
                     "seconds": round(time.perf_counter() - started, 2),
+                    "trace_id": result.trace_id,
                 }
             )
     return rows

@@ -67,16 +67,22 @@ def _repeats(answer: str) -> bool:
     return False
 
 
-def _uses(answer: str, task: str, results: list[ToolResult]) -> bool:
-    """Whether the answer takes something from the results: one of their numbers or words,
-    and no number that is neither in them nor in the task (a number from memory)."""
+def _unsupported(answer: str, task: str, results: list[ToolResult]) -> str | None:
+    """What in the answer rests on nothing the tools returned: a number that is neither in
+    the results nor in the task (a number from memory), no word or number of the results at
+    all, or a sentence of its own words (an example's answer copied after the real one)."""
     said = " ".join(r.output for r in results)
     got, known = _numbers(answer), _numbers(said)
     if got - known - _numbers(task):
-        return False
-    if got & known:
-        return True
-    return bool(_words(answer) & _words(said))
+        return "uses nothing the tools returned"
+    if not got & known and not _words(answer) & _words(said):
+        return "uses nothing the tools returned"
+    grounds = _words(said) | _words(task) | known | _numbers(task)
+    for sentence in _SENTENCE.findall(answer):
+        own = _words(sentence)
+        if len(own) >= 2 and not (own | _numbers(sentence)) & grounds:
+            return f"adds a sentence the tools did not say ({sentence.strip()!r})"
+    return None
 
 
 def unusable_answer(answer: str, *, task: str, results: list[ToolResult], cut: bool) -> str | None:
@@ -87,9 +93,7 @@ def unusable_answer(answer: str, *, task: str, results: list[ToolResult], cut: b
         return "is empty"
     if _repeats(answer):
         return "repeats itself"
-    if not _uses(answer, task, results):
-        return "uses nothing the tools returned"
-    return None
+    return _unsupported(answer, task, results)
 
 
 def compose_answer(result: ToolResult) -> str:

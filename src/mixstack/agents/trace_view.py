@@ -20,6 +20,7 @@ _COLOURS = {
     "plan": "magenta",
     "critic": "magenta",
     "handoff": "yellow",
+    "compose": "yellow",
     "stop": "red",
 }
 
@@ -51,7 +52,11 @@ def _step_line(step: dict[str, Any]) -> Text:
     line.append(f" {step.get('agent') or '':<10} ", style="dim")
     if step.get("model"):
         line.append(step["model"] + " ")
-    if step.get("tool"):
+    if step["kind"] == "compose":
+        why = (step.get("detail") or {}).get("why", "")
+        line.append(f"answer composed from the {step.get('tool')} result: the model's ", "bold")
+        line.append(f"answer {why} ", "bold")
+    elif step.get("tool"):
         args = json.dumps(step.get("arguments") or {}, ensure_ascii=False)
         line.append(f"{step['tool']}({args[:120]}) ", style="bold")
     decision = step.get("decision")
