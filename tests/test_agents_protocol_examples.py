@@ -115,6 +115,9 @@ def test_first_turn_quoted_arguments_are_runs_of_the_tasks_words() -> None:
     named = task_values("How many K-40 units do we have?")
     assert {"K-40", "units", "K-40 units"} <= set(named["quote"])
     assert not {"How", "do", "we", "have", "How many"} & set(named["quote"])
+    # a long task (a pasted page) leaves quoted values free instead of offering a cut list
+    long = "Check stock for " + " ".join(f"item{i}" for i in range(200)) + " and K-40."
+    assert "quote" not in task_values(long)
     tools = custom_tools()
     schema = turn_schema(tools, named=named)
     assert _args(schema, "stock")["sku"]["enum"] == named["quote"]

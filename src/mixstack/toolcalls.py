@@ -152,7 +152,7 @@ _FILLER = frozenset((
     "we", "you", "i", "it", "there", "have", "has", "any", "some", "me", "my", "our", "your",
     "please"
 ))  # fmt: skip
-#: longest run of words a quoted value may take, and most values offered
+#: longest run of words a quoted value may take, and most values offered (past it, none)
 _SPAN_WORDS = 3
 _MAX_SPANS = 120
 
@@ -168,7 +168,9 @@ def _spans(task: str) -> list[str]:
             if run[0].lower() in _FILLER or run[-1].lower() in _FILLER:
                 continue
             out[" ".join(run)] = None
-    return list(out)[:_MAX_SPANS]
+    # a long task would need more choices than a grammar should hold: leave values free
+    # rather than cut off the one that matters
+    return list(out) if len(out) <= _MAX_SPANS else []
 
 
 def task_values(task: str) -> dict[str, list[str]]:
