@@ -24,7 +24,7 @@ import zlib
 from collections import Counter
 from pathlib import Path
 
-from mixstack.guard.injection import scan_injection
+from mixstack.guard.injection import Channel, scan_injection
 
 DATA = Path(__file__).parent / "data" / "injection_eval.jsonl"
 
@@ -53,7 +53,7 @@ def main() -> None:
     benign: Counter[str] = Counter()
     per_kb: list[float] = []
     for row in rows:
-        channel = "user" if row["channel"] == "user" else "untrusted"
+        channel: Channel = "user" if row["channel"] == "user" else "untrusted"
         text = row["text"]
         start = time.perf_counter()
         for _ in range(args.repeat):

@@ -491,12 +491,14 @@ RULES: tuple[Rule, ...] = (
             "hypothetical",
         ),
     ),
+    # what a jailbreak is for: a harmful request is its own evidence (its own kind, so it adds
+    # to a "no warnings" or "no rules" hint instead of being folded into it), weak on its own
+    # (news and security texts name these too); in a document it is a jailbreak planted there
     _r(
-        "jailbreak",
+        "harmful_request",
         0.3,
         r"\b(weapon|bomb|pipe bomb|explosives?|meth|malware|ransomware|phishing email|"
         r"launder|poison someone|steal a car|pick a lock|hack (a|my|into|the))\b",
-        "user",
         needs=(
             "weapon",
             "bomb",
@@ -560,4 +562,6 @@ RULES: tuple[Rule, ...] = (
 )
 
 #: kinds that make a user turn a jailbreak attempt (the rest are injections)
-JAILBREAK_KINDS = frozenset({"jailbreak", "roleplay", "secrets", "override", "authority"})
+JAILBREAK_KINDS = frozenset(
+    {"jailbreak", "roleplay", "secrets", "override", "authority", "harmful_request"}
+)
