@@ -93,7 +93,7 @@ def scan_injection(
     cleaned = INVISIBLE.sub("", text) if INVISIBLE.search(text) else text
     norm = normalize_for_scan(text)
     masked, mentions = mask_mentions(norm.text)
-    hits = _rule_hits(norm.text, channel, max_findings, masked if mentions else None)
+    hits = _rule_hits(norm.text, channel, max_findings, mentions, masked)
     counts = {"invisible": norm.in_words, "homoglyph": norm.confusables, "encoded": _EVASION_MANY}
     for evasion in norm.evasions:
         weight = _EVASION_WEIGHT[evasion] if counts[evasion] >= _EVASION_MANY else _EVASION_FEW
@@ -129,23 +129,27 @@ def _scan_in_helper(text: str, channel: Channel, max_findings: int) -> tuple[Inj
 
 
 def _rule_hits(
-    text: str, channel: Channel, limit: int, masked: str | None = None
+    text: str,
+    channel: Channel,
+    limit: int,
+    mentions: list[tuple[int, int]] | None = None,
+    masked: str = "",
 ) -> list[InjectionFinding]:
-    """One finding per rule that matches. With `masked` (the text with mentioned quotations
-    blanked), a rule that matches only thanks to a mention keeps `_MENTION_SHARE` of its
-    weight."""
+    """One finding per rule that matches. A match that reaches into a mentioned quotation
+    (`mask_mentions`) keeps `_MENTION_SHARE` of the rule's weight unless the rule also
+    matches `masked`, the text with the mentions blanked."""
     hits: list[InjectionFinding] = []
     for rule in RULES:
         if not _applies(rule, channel) or (rule.needs and not any(n in text for n in rule.needs)):
             continue
-        weight = rule.weight
-        match = rule.pattern.search(masked if masked is not None else text)
-        if match is None and masked is not None:
-            match = rule.pattern.search(text)
-            weight = round(weight * _MENTION_SHARE, 3)
+        match = rule.pattern.search(text)
         if match is None:
             continue
-        excerpt = " ".join(text[match.start() : match.end()].split())[:80]
+        weight = rule.weight
+        inside = mentions and any(s < match.end() and match.start() < e for s, e in mentions)
+        if inside and rule.pattern.search(masked) is None:
+            weight = round(weight * _MENTION_SHARE, 3)
+        excerpt = " ".join(match.group(0).split())[:80]
         hits.append(InjectionFinding(rule.kind, excerpt, match.start(), weight))
         if len(hits) >= limit:
             return hits
