@@ -261,10 +261,11 @@ async def test_rate_limits_halve_concurrency_and_are_retried(
     suite_path: Path, tmp_path: Path
 ) -> None:
     crowded = _Crowded()
-    models = [{"name": "crowded/m", "provider": "crowded", "retries": 0,
+    # scripted replies are the fake provider's settings: the crowded one stands in for it
+    models = [{"name": "crowded/m", "provider": "fake", "retries": 0,
                "replies": [{"text": "It is 5."}]}]  # fmt: skip
     config = parse_config({"models": models})
-    async with Pipeline(config, providers={"crowded": lambda cfg: crowded}) as pipeline:
+    async with Pipeline(config, providers={"fake": lambda cfg: crowded}) as pipeline:
         summary = await evaluate_suite(
             load_suite(suite_path),
             pipeline,

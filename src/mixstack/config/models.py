@@ -5,7 +5,7 @@ a field another provider uses is an error naming it, never silently ignored. Pro
 third-party packages get `PluginModelConfig`, whose `options:` mapping they read themselves.
 
     local      LocalModelConfig      path, style, threads, lora_path, slots, slot_context
-    fake       FakeModelConfig       replies, latency_ms, base_url (shown, never used)
+    fake       FakeModelConfig       replies, latency_ms; base_url, upstream_model played
     openai     OpenAIModelConfig     base_url, api_key_env, upstream_model, quirks
     anthropic  AnthropicModelConfig  base_url, api_key_env, upstream_model, default_max_tokens
     gemini     GeminiModelConfig     base_url, api_key_env, upstream_model
@@ -162,6 +162,13 @@ class FakeModelConfig(_ModelBase):
         description="the endpoint this stand-in plays (shown where routes say where bytes "
         "go; nothing is sent there)",
     )
+    upstream_model: str | None = Field(
+        default=None, description="the model id this stand-in plays (read for its family)"
+    )
+
+    @property
+    def upstream_id(self) -> str | None:
+        return self.upstream_model
 
     @property
     def base_url_or_none(self) -> str | None:
