@@ -190,6 +190,8 @@ class RedisBudgets:
             await asyncio.sleep(wait)
         if self._handover is not None:
             await asyncio.shield(self._handover)
+        if self._down_since is None:  # back meanwhile: a store hold now could miss the load
+            return await self.reserve(key_id, cost_usd, tokens, period_start)
         hold = await self.fallback.reserve(key_id, cost_usd, tokens, period_start)
         if hold is None:
             return None
