@@ -246,8 +246,10 @@ class RedisBudgets:
     # -- the heartbeat ----------------------------------------------------------------------
 
     def _ensure_heartbeat(self) -> None:
-        if self._heartbeat is None or self._heartbeat.done():
-            self._heartbeat = asyncio.get_running_loop().create_task(self._beat_forever())
+        loop = asyncio.get_running_loop()
+        beat = self._heartbeat
+        if beat is None or beat.done() or beat.get_loop() is not loop:
+            self._heartbeat = loop.create_task(self._beat_forever())
 
     async def _beat_forever(self) -> None:
         while True:
