@@ -195,3 +195,20 @@ def test_redis_down_fails_closed_when_configured(redis: Redis, store: SQLiteStor
                 redis.start()
 
     asyncio.run(run())
+
+
+def test_an_evicted_budget_waits_for_the_holds_in_flight(redis: Redis, store: SQLiteStore) -> None:
+    import redis as redis_py
+
+    key_id = _key(store, 1.0)
+
+    async def run() -> None:
+        async with _processes(redis, store) as (a, b):
+            held = await a.reserve(key_id, 0.6, 10)
+            assert held is not None
+            with redis_py.Redis.from_url(redis.url) as client:
+                assert client.delete("mixstack:bud:{" + key_id + "}") == 1  # as an eviction
+            assert await b.reserve(key_id, 0.5, 10) is None  # a's $0.6 came back first
+            assert await b.reserve(key_id, 0.4, 10) is not None
+
+    asyncio.run(run())

@@ -57,3 +57,19 @@ def test_with_redis_down_each_process_keeps_its_own_breakers(redis: Redis) -> No
             redis.start()
 
     asyncio.run(run())
+
+
+def test_breakers_reused_on_a_later_event_loop_keep_reading_the_shared_state(
+    redis: Redis,
+) -> None:
+    reused = Breakers(1, 30.0, RedisCircuits(redis.url))
+    assert asyncio.run(reused.allow(CIRCUIT))  # its reader started on this loop, now gone
+
+    async def later() -> None:
+        other = Breakers(1, 30.0, RedisCircuits(redis.url))
+        assert await reused.allow(CIRCUIT)
+        await other.failure(CIRCUIT)
+        await asyncio.sleep(SYNC_S * 2)
+        assert not await reused.allow(CIRCUIT)
+
+    asyncio.run(later())

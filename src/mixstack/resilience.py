@@ -249,8 +249,10 @@ class Breakers:
             await self.shared.aclose()
 
     def _ensure_sync(self) -> None:
-        if self._sync is None or self._sync.done():
-            self._sync = asyncio.get_running_loop().create_task(self._sync_forever())
+        loop = asyncio.get_running_loop()
+        # a pipeline reused by a later `asyncio.run` reads again on that loop
+        if self._sync is None or self._sync.done() or self._sync.get_loop() is not loop:
+            self._sync = loop.create_task(self._sync_forever())
 
     async def _sync_forever(self) -> None:
         while True:

@@ -14,9 +14,9 @@ or goes (restart, eviction) as one piece:
     r:<hold id>                    a store hold settled before the numbers were loaded
 
 `mixstack:bud:gen` (one hash for all keys) says when this Redis's numbers were born
-(`born`) and which keys it has seen (`k:<key>`): a key it has seen whose hash is missing
-was evicted, and one that comes back after a restart waits until every process has
-uploaded its holds. Times come from Redis's clock.
+(`born`) and when each key last took a hold (`k:<key>`): a key used within the day whose
+hash is missing was evicted, and one that comes back after a restart waits until every
+process has uploaded its holds. Times come from Redis's clock.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ __all__ = ["APPLY", "LOAD", "RECOVER", "RELEASE", "RESERVE", "TOUCH", "USAGE"]
 # KEYS[1]: the key's hash, KEYS[2]: the generation hash
 # `open(now, key_id, grace)` returns the key's fields (rebuilt when missing or stale)
 _OPEN = """
+local IDLE_S = 86400
 local function clock()
   local t = redis.call('TIME')
   return tonumber(t[1]) + tonumber(t[2]) / 1000000
@@ -44,16 +45,16 @@ local function open(now, key_id, grace)
   end
   local s = fields()
   if s.epoch and s.gen == born then return s end
-  local seen = redis.call('HEXISTS', KEYS[2], 'k:' .. key_id) == 1
   -- numbers that were lost (evicted, or born again after a Redis restart or an outage)
-  -- wait until every live process has uploaded what it holds
+  -- wait until every live process has uploaded what it holds; numbers that expired after
+  -- a day unused had no hold in flight
   local ready = math.max(now, tonumber(born) + grace)
-  if seen and not s.epoch then ready = now + grace end
+  local used_at = tonumber(redis.call('HGET', KEYS[2], 'k:' .. key_id) or '0')
+  if not s.epoch and now - used_at < IDLE_S - 60 then ready = now + grace end
   redis.call('DEL', KEYS[1])
   local epoch = tostring(now) .. ':' .. redis.call('HINCRBY', KEYS[2], 'epochs', 1)
   redis.call('HSET', KEYS[1], 'epoch', epoch, 'gen', born, 'ready', tostring(ready),
     'loaded', '0', 'learned', 0, 'ulearned', 0)
-  redis.call('HSET', KEYS[2], 'k:' .. key_id, 1)
   return fields()
 end
 local function purge(s, now)
@@ -94,7 +95,8 @@ RESERVE = (
     + """
 local now = clock()
 local s = open(now, ARGV[1], tonumber(ARGV[6]))
-redis.call('EXPIRE', KEYS[1], 86400)
+redis.call('EXPIRE', KEYS[1], IDLE_S)
+redis.call('HSET', KEYS[2], 'k:' .. ARGV[1], tostring(now))
 if now < tonumber(s.ready) then return {'wait', s.epoch, tostring(tonumber(s.ready) - now)} end
 if s.loaded == '1' and tonumber(ARGV[7]) > tonumber(s.period) then
   -- the key's budget period started again: the store's spend is back at zero (holds in

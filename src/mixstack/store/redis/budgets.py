@@ -190,6 +190,8 @@ class RedisBudgets:
             await asyncio.sleep(wait)
         if self._handover is not None:
             await asyncio.shield(self._handover)
+        if self._down_since is None:  # back meanwhile: a store hold now could miss the load
+            return await self.reserve(key_id, cost_usd, tokens, period_start)
         hold = await self.fallback.reserve(key_id, cost_usd, tokens, period_start)
         if hold is None:
             return None
@@ -244,8 +246,10 @@ class RedisBudgets:
     # -- the heartbeat ----------------------------------------------------------------------
 
     def _ensure_heartbeat(self) -> None:
-        if self._heartbeat is None or self._heartbeat.done():
-            self._heartbeat = asyncio.get_running_loop().create_task(self._beat_forever())
+        loop = asyncio.get_running_loop()
+        beat = self._heartbeat
+        if beat is None or beat.done() or beat.get_loop() is not loop:
+            self._heartbeat = loop.create_task(self._beat_forever())
 
     async def _beat_forever(self) -> None:
         while True:
