@@ -313,10 +313,10 @@ def test_routed_fast_path_agrees_with_the_per_model_checks(
     """A routed request runs an unrolled copy of the per-model checks: it must exclude the
     same models, for the same kind of reason, and rank as `rank_key` does."""
     from mixstack.router.policy import (
-        BASE_MODEL_REASON,
         latency_reason,
         rank_key,
         request_reason,
+        routed_reason,
         shape_of,
         standings,
         static_reason,
@@ -340,8 +340,7 @@ def test_routed_fast_path_agrees_with_the_per_model_checks(
     open_: list[Any] = []
     for entry in router._catalog:
         reason = static_reason(entry, wl, False)
-        if reason is None and "chat" not in entry.capabilities:
-            reason = BASE_MODEL_REASON
+        reason = reason or routed_reason(entry, wl)
         reason = reason or latency_reason(wl, facts[entry.name].latency_ms)
         reason = reason or request_reason(
             entry, wl, shape, facts[entry.name].latency_ms, explicit=False
@@ -432,3 +431,20 @@ def test_route_explanations_state_the_decisions_facts(home: Path) -> None:
     # evaluated is chosen, and the reason says it was not evaluated
     assert {"not evaluated for workload 'open'", "below quality target 0.9",
             "meets quality target 0.9", "cheapest eligible"} <= seen  # fmt: skip
+
+
+def test_a_model_for_some_workloads_gets_only_their_routed_traffic() -> None:
+    """A tuned model serves the workload it was trained for; others reach it only by name."""
+    tuned = {"name": "fake/tuned-support", "provider": "fake", "context_window": 2048,
+             "capabilities": ["chat"], "workloads": ["support"]}  # fmt: skip
+    support = {"privacy": "auto", "prefer": ["fake/tuned-support"]}
+    _, router = make({**WORKLOADS, "support": support}, models=[*MODELS, tuned])
+    d = router.decide(Request.from_prompt("where is my parcel?", workload="support"))
+    assert d.model == "fake/tuned-support"
+    other = router.decide(Request.from_prompt("summarise this", workload="fast"))
+    assert other.model != "fake/tuned-support"
+    assert "serves only the support workload" in excluded(other)["fake/tuned-support"]
+    named = router.decide(Request.from_prompt("hi", model="fake/tuned-support", workload="fast"))
+    assert named.model == "fake/tuned-support"
+    with pytest.raises(ConfigError, match=r"tuned-support\.workloads: unknown workload"):
+        make({"fast": {}}, models=[*MODELS, tuned])

@@ -127,6 +127,10 @@ async def test_training_lowers_the_loss_and_the_gguf_adapter_changes_the_output(
             pipeline.store, None, name="tickets-test", base=base, adapter_gguf=adapter,
             dataset=dataset, train_report=report,
         )  # fmt: skip
+    # routed only the traffic it was trained on, chat-shaped even on a completion-only base
+    assert entry.workloads == ["tickets"]
+    assert entry.capabilities is not None
+    assert "chat" in entry.capabilities
     lineage = get_tuned_model(open_store(), "local/tickets-test")
     assert lineage is not None
     assert lineage.base_model == case.base

@@ -99,6 +99,11 @@ class _ModelBase(BaseModel):
         default=None, gt=0, description="size in billions of parameters (for prompt rendering)"
     )
     family: str | None = Field(default=None, description="anthropic, openai, gemini, small…")
+    workloads: list[str] | None = Field(
+        default=None,
+        description="route only these workloads' traffic to it (a tuned model); a request "
+        "that names the model is still served",
+    )
     # fault tolerance
     timeouts: Timeouts = Timeouts()
     retries: int = Field(default=2, ge=0, le=10, description="retries on 429/5xx/connection")

@@ -93,6 +93,8 @@ class Config(BaseModel):
         wanted = [("routing.default_workload", self.routing.default_workload)]
         for i, rule in enumerate(self.routing.rules):
             wanted.append((f"routing.rules[{i}].workload", rule.workload))
+        for model in self.models:
+            wanted += [(f"models.{model.name}.workloads", w) for w in model.workloads or []]
         for path, name in wanted:
             if name not in known:
                 raise ValueError(

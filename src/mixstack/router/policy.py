@@ -30,6 +30,7 @@ __all__ = [
     "privacy_reason",
     "rank_key",
     "request_reason",
+    "routed_reason",
     "shape_of",
     "standings",
     "static_reason",
@@ -143,6 +144,17 @@ def privacy_reason(entry: ModelEntry, workload: Workload, scan: RequestScan | No
     return None
 
 
+def routed_reason(entry: ModelEntry, workload: Workload) -> str | None:
+    """Why a request that names no model never goes to `entry` in this workload: a base
+    model without chat, or a model kept for other workloads (a tuned one)."""
+    only = entry.config.workloads
+    if only is not None and workload.name not in only:
+        return f"serves only the {', '.join(only)} workload(s): used elsewhere when named"
+    if "chat" not in entry.capabilities:
+        return BASE_MODEL_REASON
+    return None
+
+
 def request_reason(
     entry: ModelEntry,
     workload: Workload,
@@ -155,9 +167,10 @@ def request_reason(
     explicitly: its provider then reports what it cannot do), cost and latency caps."""
     cfg = workload.config
     if not explicit:
+        routed = routed_reason(entry, workload)
+        if routed is not None:
+            return routed
         caps = entry.capabilities
-        if "chat" not in caps:
-            return BASE_MODEL_REASON
         if shape.tools and "tools" not in caps:
             return "no tool calling: the request offers tools"
         if shape.json and "json" not in caps:

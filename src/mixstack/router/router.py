@@ -28,7 +28,6 @@ from mixstack.router.calibration import (
 )
 from mixstack.router.decision import Exclusion, RouteDecision, RouteRefused
 from mixstack.router.policy import (
-    BASE_MODEL_REASON,
     RequestShape,
     Standing,
     Workload,
@@ -38,6 +37,7 @@ from mixstack.router.policy import (
     privacy_reason,
     rank_key,
     request_reason,
+    routed_reason,
     shape_of,
     standings,
     static_reason,
@@ -135,11 +135,12 @@ class Router:
             plan.open_to.append(entry)
             facts = standing[entry.name]
             # what a routed request (no model named) cannot change: availability, base
-            # models, the latency cap
-            if "chat" not in entry.capabilities:
-                reason = BASE_MODEL_REASON
-            else:
-                reason = latency_reason(workload, facts.latency_ms) or self._availability(entry)
+            # models, models kept for other workloads, the latency cap
+            reason = (
+                routed_reason(entry, workload)
+                or latency_reason(workload, facts.latency_ms)
+                or self._availability(entry)
+            )
             if reason is not None:
                 plan.routed_closed[entry.name] = Exclusion(entry.name, reason)
                 continue

@@ -56,12 +56,18 @@ def register_tuned_model(
     if adapter_gguf.resolve() != adapter.resolve():
         shutil.copyfile(adapter_gguf, adapter)
     base_cfg = base.entry.settings(LocalModelConfig)
+    workload = str(dataset.report.get("workload") or "")
     entry = base_cfg.model_copy(
         update={
             "name": full,
             "lora_path": str(adapter),
             # a tuned model keeps its base's file and behaviour; it is measured on its own
             "fallbacks": [],
+            # routed only its workload's traffic, which it was trained on in exactly the
+            # prompt form its provider renders: so it takes chat-shaped requests even on a
+            # completion-only base (Gemma 3 270M), and no other workload's traffic
+            "workloads": [workload] if workload else None,
+            "capabilities": sorted(base.entry.capabilities | ({"chat"} if workload else set())),
         }
     )
     (folder / MODEL_JSON).write_text(
