@@ -40,6 +40,7 @@ PART = {
     "jsonbytes.py": "types",
     "streaming.py": "types",
     "toolcalls.py": "types",
+    "toolfit.py": "types",
     "_sync.py": "types",
     "_plugins.py": "types",
     "_version.py": "types",
