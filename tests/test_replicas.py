@@ -35,8 +35,10 @@ def _slow_answer(body: dict[str, Any]) -> Scripted:
     text = str(body["messages"][-1]["content"])
     if text.startswith("fail"):  # a model whose endpoint fails (its circuit opens)
         return Scripted(status=500, json_body={"error": {"message": "boom"}})
-    if text.startswith("flaky"):  # the same model answering again, slowly enough that a
-        return Scripted(json_body=chat_json("ok"), delay_s=1.5)  # trial is still in flight
+    if text.startswith("flaky"):  # the same model answering again, slowly enough that the
+        # trial is still in flight when the last of a burst reaches its replica's breaker,
+        # even on a busy machine (after it, the closed circuit rightly lets calls through)
+        return Scripted(json_body=chat_json("ok"), delay_s=5.0)
     # "slow …" requests stay in flight long enough to kill the replica serving them
     return Scripted(json_body=chat_json("ok"), delay_s=8.0 if text.startswith("slow") else 0.02)
 
