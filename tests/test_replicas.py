@@ -31,14 +31,19 @@ PRICE = {"input_per_1m": 1000.0, "output_per_1m": 1000.0}
 HOLD = (11 + 4 + 20) * PRICE["input_per_1m"] / 1e6 * 2
 
 
+#: how long the flaky model takes to answer (a half-open trial stays in flight this long)
+TRIAL_S = 3.0
+#: when each call of the flaky model reached the endpoint (monotonic seconds)
+FLAKY_ARRIVALS: list[float] = []
+
+
 def _slow_answer(body: dict[str, Any]) -> Scripted:
     text = str(body["messages"][-1]["content"])
     if text.startswith("fail"):  # a model whose endpoint fails (its circuit opens)
         return Scripted(status=500, json_body={"error": {"message": "boom"}})
-    if text.startswith("flaky"):  # the same model answering again, slowly enough that the
-        # trial is still in flight when the last of a burst reaches its replica's breaker,
-        # even on a busy machine (after it, the closed circuit rightly lets calls through)
-        return Scripted(json_body=chat_json("ok"), delay_s=5.0)
+    if text.startswith("flaky"):  # the same model answering again, slowly: a trial in flight
+        FLAKY_ARRIVALS.append(time.monotonic())
+        return Scripted(json_body=chat_json("ok"), delay_s=TRIAL_S)
     # "slow …" requests stay in flight long enough to kill the replica serving them
     return Scripted(json_body=chat_json("ok"), delay_s=8.0 if text.startswith("slow") else 0.02)
 
@@ -356,9 +361,16 @@ def test_a_circuit_opened_on_one_replica_is_open_on_all_with_one_trial(
     assert flaky_hits() == before  # none reached the endpoint
     assert all("paused" in a.json()["error"]["message"] for a in paused), paused[0].text
     time.sleep(2.2)  # the cooldown is over: one trial, on whichever replica gets there first
+    arrived = len(FLAKY_ARRIVALS)
     tried = calls(["flaky"])
-    assert flaky_hits() == before + 1
-    assert [a.status_code for a in tried].count(200) == 1
+    trial, *later = FLAKY_ARRIVALS[arrived:]
+    # while the trial is in flight no other call reaches the endpoint, on any replica; a
+    # call that reaches its breaker after the trial closed the circuit rightly goes through
+    assert all(t >= trial + TRIAL_S - 0.2 for t in later), [t - trial for t in later]
+    assert flaky_hits() == before + 1 + len(later)
+    statuses = [a.status_code for a in tried]
+    assert statuses.count(200) == 1 + len(later)
+    assert all("paused" in a.json()["error"]["message"] for a in tried if a.status_code != 200)
     time.sleep(0.6)  # the trial succeeded: closed on every replica
     assert [a.status_code for a in calls(["flaky"])] == [200] * 9
 
