@@ -299,3 +299,18 @@ def test_routing_skips_the_model_only_once_the_decision_is_made() -> None:
         quick, full = router.decide(request), router.decide(request, scan="always")
         assert quick.model == full.model == "fake/rack", text
         assert {c.type for c in quick.pii} <= {c.type for c in full.pii}
+
+
+def test_the_model_reads_only_the_windows_and_spans_map_back() -> None:
+    from mixstack.guard.ner import NerModel
+    from mixstack.guard.people import model_windows, window_entities
+
+    text = (
+        "Please forward the file to Maria Gonzalez. the build is green and nothing else "
+        "changed in the release notes this week. Tell Oluwaseun Adeyemi in Lagos."
+    )
+    windows = model_windows(text)
+    assert len(windows) == 2  # the lower-case middle sentence is skipped
+    found = {(e.label, text[e.start : e.end]) for e in window_entities(NerModel(), text, windows)}
+    assert ("PERSON", "Maria Gonzalez") in found
+    assert ("GPE", "Lagos") in found
