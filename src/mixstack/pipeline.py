@@ -43,7 +43,7 @@ from mixstack.types import (
 if TYPE_CHECKING:
     from mixstack.rephrase.result import RephraseResult
 
-__all__ = ["ABUSE_KEY", "CallContext", "CallStream", "Pipeline", "new_request_id"]
+__all__ = ["ABUSE_KEY", "CallContext", "CallStream", "Pipeline", "Routed", "new_request_id"]
 
 #: request metadata holding the gateway detector's findings (JSON), recorded with the call
 ABUSE_KEY = "mixstack.abuse"
@@ -87,6 +87,21 @@ class CallContext:
         return (time.perf_counter() - self.started) * 1000
 
 
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """The routing of one request (`Pipeline.route`), made once: a front door that needs the
+    chosen model before it sends (an agent step choosing its tool protocol and sizing its
+    budget) hands it back with that same request (`complete(request, routed=...)`), which
+    then is neither routed nor scanned again. The guard's findings travel in `decision`."""
+
+    request: Request
+    decision: RouteDecision | None = None
+    entry: ModelEntry | None = None
+    #: why the request cannot be sent (refused by policy, invalid, unknown model); raised,
+    #: and a refusal recorded, when it is handed back for the call
+    error: MixstackError | None = None
+
+
 class Pipeline:
     """Holds the config, the catalog, the providers, the router and the store of a process."""
 
@@ -121,6 +136,39 @@ class Pipeline:
 
     # -- stages -------------------------------------------------------------------------
 
+    async def route(self, request: Request) -> Routed:
+        """Validate and route `request` (off the event loop when it is large); nothing is
+        sent or recorded. Errors are returned in `Routed.error`, not raised."""
+        try:
+            if not offload_worthy(request):
+                return self._route(request)
+            return await run_guarded(lambda: self._route(request))
+        except MixstackError as exc:
+            return Routed(request, error=exc)
+
+    def _route(self, request: Request) -> Routed:
+        _validate(request)
+        decision = self.router.decide(request)
+        return Routed(request, decision, self.catalog.get(decision.model))
+
+    def _decision(
+        self, request: Request, routed: Routed | None
+    ) -> tuple[RouteDecision, ModelEntry]:
+        """The routing of `request`: made now, or the one `routed` holds for it."""
+        if routed is None:
+            route = self.router.decide(request)
+            return route, self.catalog.get(route.model)
+        if routed.request is not request:
+            raise ValueError(
+                "`routed` holds the routing of another request; pass the request that was "
+                "routed (`Pipeline.route`), or none to route this one."
+            )
+        if routed.error is not None:
+            raise routed.error
+        assert routed.decision is not None
+        assert routed.entry is not None
+        return routed.decision, routed.entry
+
     def prepare(
         self,
         request: Request,
@@ -129,16 +177,16 @@ class Pipeline:
         allow: Allow | None = None,
         rewrite: bool = True,
         policy: CallPolicy = _DEFAULT_POLICY,
+        routed: Routed | None = None,
     ) -> CallContext:
         """Validate, route and adapt a request; nothing is sent yet.
 
         `allow` limits which models may answer, fallbacks included (a gateway key's models
         and what its budget hold covers). `rewrite=False` (and a raw prompt) leaves the text
-        as it is: no rephrasing."""
+        as it is: no rephrasing. `routed`: this request's routing, already made."""
         _validate(request)
         try:
-            route = self.router.decide(request)
-            entry = self.catalog.get(route.model)
+            route, entry = self._decision(request, routed)
             if allow is not None and not allow(entry):
                 raise PolicyError(
                     f"the route chose {entry.name}, which this key may not use or whose price "
@@ -207,11 +255,13 @@ class Pipeline:
         front_door: str = "python",
         allow: Allow | None = None,
         policy: CallPolicy = _DEFAULT_POLICY,
+        routed: Routed | None = None,
     ) -> Completion:
         """Route, guard, adapt and call; the answer of the routed model or a fallback.
 
-        `policy` overrides the models' retries, or keeps the call off fallbacks."""
-        ctx = await self._prepare(request, front_door, allow, policy=policy)
+        `policy` overrides the models' retries, or keeps the call off fallbacks. `routed`:
+        this request's routing from `route()`, used instead of routing it again."""
+        ctx = await self._prepare(request, front_door, allow, policy=policy, routed=routed)
         try:
             reply = await self.resilience.complete(self._targets(ctx), self._switch(ctx))
         except BaseException as exc:
@@ -269,9 +319,10 @@ class Pipeline:
         front_door: str = "python",
         allow: Allow | None = None,
         policy: CallPolicy = _DEFAULT_POLICY,
+        routed: Routed | None = None,
     ) -> CallStream:
         """Route now (so the answering model is known before the first chunk), stream later."""
-        ctx = await self._prepare(request, front_door, allow, policy=policy)
+        ctx = await self._prepare(request, front_door, allow, policy=policy, routed=routed)
         return CallStream(self, ctx)
 
     async def _prepare(
@@ -282,18 +333,24 @@ class Pipeline:
         *,
         rewrite: bool = True,
         policy: CallPolicy = _DEFAULT_POLICY,
+        routed: Routed | None = None,
     ) -> CallContext:
         """`prepare`, in a worker thread when the request is large enough that scanning it
         (PII, OCR, image decoding) would stall every other request on this event loop."""
-        if not offload_worthy(request):
+
+        def prepare() -> CallContext:
             return self.prepare(
-                request, front_door=front_door, allow=allow, rewrite=rewrite, policy=policy
+                request,
+                front_door=front_door,
+                allow=allow,
+                rewrite=rewrite,
+                policy=policy,
+                routed=routed,
             )
-        return await run_guarded(
-            lambda: self.prepare(
-                request, front_door=front_door, allow=allow, rewrite=rewrite, policy=policy
-            )
-        )
+
+        if not offload_worthy(request):
+            return prepare()
+        return await run_guarded(prepare)
 
     # -- call: the routed model, then its fallbacks (see resilience.py) -------------------
 
