@@ -39,6 +39,7 @@ from mixstack.catalog import ModelEntry
 from mixstack.errors import MixstackError, PolicyError
 from mixstack.guard.injection import scan_injection
 from mixstack.pipeline import Pipeline, Routed
+from mixstack.router.workloads import WORKLOAD_PREFIX
 from mixstack.types import (
     Completion,
     ImagePart,
@@ -52,6 +53,9 @@ from mixstack.types import (
 __all__ = ["Agent", "AgentOutcome", "AgentSpec", "ToolCallRecord"]
 
 Mode = Literal["native", "text"]
+#: how a text turn is put to its model: stop sequences (no grammar), a JSON grammar, or a
+#: grammar that also lists the files under the root (only for a model on the premises)
+Form = Literal["stops", "grammar", "grammar+files"]
 
 #: the least room an answer after a tool result gets (`Agent._answer_cap`)
 _MIN_ANSWER_TOKENS = 64
@@ -153,6 +157,11 @@ class Agent:
         self._flagged: set[str] = set()
         self._results: list[ToolResult] = []
         self._task = ""
+        reachable = _reachable(pipeline, spec.model)
+        #: whether any step could be routed to a model that calls tools natively
+        self._native_possible = any(_speaks_native(e) for e in reachable)
+        #: the text-turn forms of the models a step could be routed to
+        self._forms = {_form(e) for e in reachable}
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -350,18 +359,31 @@ class Agent:
         Native tools when the model the native request routes to supports them: that one
         decision picks the mode, sizes the budget and is the call's. In-process models speak
         the text protocol either way (their provider serves `tools` with it): here the loop
-        drives it itself, with repair turns when a reply cannot be read. A text turn's form
-        (JSON grammar or stop sequences) depends on the model its plain form routes to, so
-        that form is routed first, then the turn that is sent."""
-        if self.tools:
+        drives it itself, with repair turns when a reply cannot be read."""
+        if self.tools and self._native_possible:
             native = await self.pipeline.route(self._native_request(events, force_answer))
-            entry = native.entry
-            if entry is not None and entry.supports("tools") and entry.provider != "local":
+            if _speaks_native(native.entry):
                 return await self._fit_budget(native), "native"
+        return await self._fit_budget(await self._text_call(events, force_answer)), "text"
+
+    async def _text_call(self, events: list[tuple[Any, ...]], force_answer: bool) -> Routed:
+        """A text turn, routed. Its form is that of the model its plain form routes to.
+
+        When every model a step can reach has the same form, the turn is built in it and
+        routed once: a turn that can be routed has a plain form that can too (that asks
+        less: no JSON, fewer texts to scan), to a model of that one form. Otherwise, or when
+        the turn is refused, the plain form is routed first to learn the form."""
         plain = self._text_request(events)
-        entry = (await self.pipeline.route(plain)).entry
-        turn = self._text_turn(plain, events, force_answer, entry)
-        return await self._fit_budget(await self.pipeline.route(turn)), "text"
+        guessed: Routed | None = None
+        if len(self._forms) == 1:
+            (only,) = self._forms
+            guessed = await self.pipeline.route(self._text_turn(plain, events, force_answer, only))
+            if guessed.error is None:
+                return guessed
+        form = _form((await self.pipeline.route(plain)).entry)
+        if guessed is not None and form in self._forms:
+            return guessed  # that same turn, refused: the pipeline records the refusal
+        return await self.pipeline.route(self._text_turn(plain, events, force_answer, form))
 
     async def _fit_budget(self, routed: Routed) -> Routed:
         """The request with an answer length the run's budget covers; stop the run when
@@ -425,15 +447,11 @@ class Agent:
         )
 
     def _text_turn(
-        self,
-        request: Request,
-        events: list[tuple[Any, ...]],
-        force_answer: bool,
-        entry: ModelEntry | None,
+        self, request: Request, events: list[tuple[Any, ...]], force_answer: bool, form: Form
     ) -> Request:
-        """The turn as `entry` (the model its plain form routes to) takes it: a JSON grammar
-        of the calls and answer it may give, or stop sequences where it has no grammar."""
-        if entry is None or not entry.supports("json"):
+        """The turn in `form` (its model's): a JSON grammar of the calls and answer it may
+        give, or stop sequences where the model has no grammar."""
+        if form == "stops":
             # no grammar: stop where the model would go on to write the examples' next turn
             stop = [*request.params.stop, *PROTOCOL_STOPS]
             return request.with_changes(params=request.params.model_copy(update={"stop": stop}))
@@ -444,7 +462,7 @@ class Agent:
         named = task_values(_task_text(events)) if first_turn else {}
         # the values that exist (files under the root) stay on this machine: only an
         # in-process model's grammar holds them
-        local = entry.stays_on_premises
+        local = form == "grammar+files"
         choices = {t.name: t.choices(self.context) for t in turn.tools} if local else {}
         schema = turn_schema(
             turn.tools,
@@ -548,6 +566,26 @@ class Agent:
                 detail={"repeated": True},
             )
         )
+
+
+def _reachable(pipeline: Pipeline, model: str | None) -> list[ModelEntry]:
+    """The models a step can be routed to: the one the agent names, else the catalog's chat
+    models (the router never routes a request that names no model to a base model)."""
+    catalog = pipeline.catalog
+    if model and not model.startswith(WORKLOAD_PREFIX) and model in catalog:
+        return [catalog.get(model)]
+    return [e for e in catalog if "chat" in e.capabilities]
+
+
+def _speaks_native(entry: ModelEntry | None) -> bool:
+    return entry is not None and entry.supports("tools") and entry.provider != "local"
+
+
+def _form(entry: ModelEntry | None) -> Form:
+    """How a text turn is put to `entry` (None: the turn cannot be routed)."""
+    if entry is None or not entry.supports("json"):
+        return "stops"
+    return "grammar+files" if entry.stays_on_premises else "grammar"
 
 
 def _task_text(events: list[tuple[Any, ...]]) -> str:
