@@ -8,8 +8,8 @@ from typing import Any
 
 from mixstack.agents import AgentRuntime, function_tool
 from mixstack.config import Config, parse_config
-from mixstack.guard.normalize import GuardScanner
-from mixstack.guard.pii import PiiSpan
+from mixstack.guard import PiiSpan
+from mixstack.guard._normalize import GuardScanner
 from mixstack.pipeline import Pipeline
 from mixstack.router import RouteDecision, Router
 from mixstack.store import recent_calls

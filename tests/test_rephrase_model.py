@@ -9,7 +9,7 @@ import pytest
 import mixstack
 from mixstack.config import Config, parse_config
 from mixstack.pipeline import Pipeline
-from mixstack.rephrase.model_mode import CRITICAL, parse_sections
+from mixstack.rephrase._model_mode import CRITICAL, parse_sections
 from mixstack.store import recent_calls
 
 ROUGH = "Summarize the Q3 report for Acme Corp in 3 bullet points. Revenue was 1,280 EUR."

@@ -19,7 +19,7 @@ import httpx
 import pytest
 import yaml
 
-from mixstack.guard.keys import KeyStore
+from mixstack.guard._keys import KeyStore
 from mixstack.store import KeyUsage, VirtualKey, open_store
 from mixstack.store.redis.budgets import RedisBudgets
 from tests.services import Postgres, Redis, postgres_server, redis_server
