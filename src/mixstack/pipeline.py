@@ -27,7 +27,7 @@ from mixstack.guard._usage import checked_usage, prompt_bound, text_bound
 from mixstack.jsonbytes import dumps_text
 from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry, ProviderReply
 from mixstack.resilience import Attempt, Breakers, CallPolicy, Resilience, Target
-from mixstack.router import RouteDecision, Router, RouteRefused
+from mixstack.router import Routed, RouteDecision, Router, RouteRefused
 from mixstack.router._decision import shape_json
 from mixstack.store import (
     CallRecord,
@@ -96,21 +96,6 @@ class CallContext:
         return (time.perf_counter() - self.started) * 1000
 
 
-@dataclass(frozen=True, slots=True)
-class Routed:
-    """The routing of one request (`Pipeline.route`), made once: a front door that needs the
-    chosen model before it sends (an agent step choosing its tool protocol and sizing its
-    budget) hands it back with that same request (`complete(request, routed=...)`), which
-    then is neither routed nor scanned again. The guard's findings travel in `decision`."""
-
-    request: Request
-    decision: RouteDecision | None = None
-    entry: ModelEntry | None = None
-    #: why the request cannot be sent (refused by policy, invalid, unknown model); raised,
-    #: and a refusal recorded, when it is handed back for the call
-    error: MixstackError | None = None
-
-
 class Pipeline:
     """Holds the config, the catalog, the providers, the router and the store of a process."""
 
@@ -166,6 +151,7 @@ class Pipeline:
         """Validate and route `request` (off the event loop when it is large); nothing is
         sent or recorded. Errors are returned in `Routed.error`, not raised."""
         try:
+            _validate(request)
             if not offload_worthy(request):
                 return self._route(request)
             return await run_guarded(lambda: self._route(request))
@@ -173,7 +159,6 @@ class Pipeline:
             return Routed(request, error=exc)
 
     def _route(self, request: Request) -> Routed:
-        _validate(request)
         decision = self.router.decide(request)
         return Routed(request, decision, self.catalog.get(decision.model))
 
@@ -182,14 +167,13 @@ class Pipeline:
     ) -> tuple[RouteDecision, ModelEntry]:
         """The routing of `request`: made now, or the one `routed` holds for it."""
         if routed is None:
-            route = self.router.decide(request)
-            return route, self.catalog.get(route.model)
-        if routed.request is not request:
+            routed = self._route(request)
+        elif routed.request is not request:
             raise ValueError(
                 "`routed` holds the routing of another request; pass the request that was "
                 "routed (`Pipeline.route`), or none to route this one."
             )
-        if routed.error is not None:
+        elif routed.error is not None:
             raise routed.error
         assert routed.decision is not None
         assert routed.entry is not None
