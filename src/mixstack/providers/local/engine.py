@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mixstack._cpu import default_threads
 from mixstack.errors import InvalidRequestError, ModelUnavailableError
 from mixstack.providers.local.batched import BatchedEngine, Sequence, Update
 from mixstack.providers.local.grammar import grammar_for
@@ -42,7 +43,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-_LOADED: dict[tuple[str, int, int, bool, str, int | None], LoadedModel] = {}
+_LOADED: dict[tuple[str, int, int | None, bool, str, int | None], LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
 
 #: max_tokens when the request gives none (llama.cpp's own default of 16 is too short)
@@ -88,9 +89,9 @@ def load_model(
     embedding instance is a second context of the same file in llama.cpp's embedding mode.
     With `lora_path`, the GGUF LoRA adapter is applied on top (its own instance). `n_ctx`
     is the context of one request (per slot); `slots=None` picks a default."""
-    n_threads = threads or os.cpu_count() or 1
     slots = None if embedding else slots
-    key = (str(path), n_ctx, n_threads, embedding, str(lora_path or ""), slots)
+    # keyed by the configured threads: the default is chosen once, when the model loads
+    key = (str(path), n_ctx, threads, embedding, str(lora_path or ""), slots)
     with _LOAD_LOCK:
         model = _LOADED.get(key)
         if model is None:
@@ -99,7 +100,7 @@ def load_model(
             model = LoadedModel(
                 path,
                 n_ctx=n_ctx,
-                n_threads=n_threads,
+                n_threads=threads or default_threads(),
                 style=style,
                 embedding=embedding,
                 lora_path=lora_path,
