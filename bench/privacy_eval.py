@@ -99,7 +99,7 @@ def prefilter_misses(texts: list[str]) -> tuple[int, int]:
     uses counts: names, places, and dates after a birth cue."""
     from mixstack.guard.entities import is_date_of_birth_context
     from mixstack.guard.ner import NerModel
-    from mixstack.guard.people import model_windows
+    from mixstack.guard.people import model_windows, window_entities
 
     model = NerModel.shared()
     missed = total = 0
@@ -110,13 +110,9 @@ def prefilter_misses(texts: list[str]) -> tuple[int, int]:
             if e.label != "DATE" or is_date_of_birth_context(text, e.start)
         }
         whole = {w for w in whole if w[0] != "NORP"}
-        windows = model_windows(text)
-        seen: set[tuple[str, int, int]] = set()
-        if windows:
-            start, end = windows[0][0], windows[-1][1]
-            seen = {
-                (e.label, e.start + start, e.end + start) for e in model.entities(text[start:end])
-            }
+        seen = {
+            (e.label, e.start, e.end) for e in window_entities(model, text, model_windows(text))
+        }
         total += len(whole)
         missed += len(whole - seen)
     return missed, total

@@ -59,6 +59,7 @@ PART = {
     "rephrase/api.py": "frontdoor",
     "rephrase/model_mode.py": "frontdoor",
     "pipeline.py": "pipeline",
+    "admission.py": "pipeline",
     "resilience.py": "pipeline",
     "vision": "pipeline",
     "api.py": "frontdoor",
@@ -159,3 +160,70 @@ def test_no_module_imports_the_package_root() -> None:
     """The root lists the public API; importing it from inside would load everything."""
     for path in SRC.rglob("*.py"):
         assert "mixstack" not in imports(path), path
+
+
+#: what admits a call (rate windows, budget holds and their settlement): the pipeline's
+#: admission stage owns it (`mixstack/admission.py`); a front door only passes the key
+_ADMITTING_MODULES = {"mixstack.guard.budget", "mixstack.guard.ratelimit", "mixstack.admission"}
+_ADMITTING_NAMES = {"shared_budgets", "shared_rates", "BudgetRepository", "RateRepository"}
+_ADMITTING_ATTRIBUTES = {"budgets", "rates", "limiter", "reserve"}
+#: front doors (and the parts of them) that must hand admission to the pipeline
+_FRONT_DOORS = ("gateway", "agents", "evals", "sweep", "tune", "api.py", "rephrase/api.py")
+#: (front-door module, what it uses) allowed, and why
+_ADMITTING_KNOWN = {
+    ("cli/serve.py", "mixstack.guard.budget"): "a server starting frees dead processes' holds",
+}
+
+
+def _admitting_uses(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            if node.module in _ADMITTING_MODULES:
+                found.add(node.module)
+            found |= {a.name for a in node.names if a.name in _ADMITTING_NAMES}
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name in _ADMITTING_MODULES}
+        elif isinstance(node, ast.Attribute) and node.attr in _ADMITTING_ATTRIBUTES:
+            found.add(f".{node.attr}")
+    return found
+
+
+def _front_door_files() -> list[Path]:
+    out: list[Path] = []
+    for name in (*_FRONT_DOORS, "cli"):
+        target = SRC / name
+        out += sorted(target.rglob("*.py")) if target.is_dir() else [target]
+    return out
+
+
+def test_no_front_door_admits_a_call_itself() -> None:
+    """Rate limits and budget holds are decided and settled by the pipeline's admission
+    stage; a front door that reached the rates or budgets itself would admit twice (or
+    differently): this fails if any does."""
+    found = {
+        (path.relative_to(SRC).as_posix(), use)
+        for path in _front_door_files()
+        for use in _admitting_uses(path)
+    }
+    assert not found - set(_ADMITTING_KNOWN), f"front doors admitting calls themselves: {found}"
+    assert set(_ADMITTING_KNOWN) <= found, "stale _ADMITTING_KNOWN entries: remove them"
+
+
+def test_the_admission_check_sees_a_front_door_that_admits(tmp_path: Path) -> None:
+    """The check above can fail: the gateway as it was (its own limiter and holds) is caught."""
+    old = tmp_path / "app.py"
+    old.write_text(
+        "from mixstack.guard.ratelimit import RateLimiter\n"
+        "from mixstack.store import shared_budgets\n"
+        "async def admit(self, key):\n"
+        "    await self.limiter.admit(key.id)\n"
+        "    return await self.budget.reserve(key, 0.1, 10)\n"
+    )
+    assert _admitting_uses(old) == {
+        "mixstack.guard.ratelimit",
+        "shared_budgets",
+        ".limiter",
+        ".reserve",
+    }

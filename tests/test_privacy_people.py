@@ -20,7 +20,7 @@ from mixstack.config import parse_config
 from mixstack.errors import ConfigError
 from mixstack.guard.categories import category_of
 from mixstack.guard.entities import luhn_ok
-from mixstack.guard.ner import verify_weights
+from mixstack.guard.ner import LABELS, verify_weights
 from mixstack.guard.pii import PiiScanner
 from mixstack.guard.redact import redact_request
 from mixstack.providers.base import ProviderRegistry
@@ -203,6 +203,26 @@ def test_the_model_weights_are_the_pinned_ones() -> None:
     assert verify_weights() == []
 
 
+def test_the_entity_model_alone_finds_what_the_whole_pipeline_finds() -> None:
+    """The guard runs only the `ner` component: it holds its own token encoder, so the
+    shared `tok2vec` and the other components cannot change an entity (if a new model
+    release made `ner` listen to the shared encoder, this fails)."""
+    import spacy
+
+    from mixstack.guard.ner import NerModel, model_dir
+
+    whole = spacy.load(model_dir())
+    alone = NerModel()
+    assert alone.load().pipe_names == ["ner"]
+    texts = [json.loads(line)["text"] for line in EVAL.read_text().splitlines()[::4]]
+    assert len(texts) > 100
+    for text in texts:
+        expected = [
+            (e.label_, e.start_char, e.end_char) for e in whole(text).ents if e.label_ in LABELS
+        ]
+        assert [(e.label, e.start, e.end) for e in alone.entities(text)] == expected, text
+
+
 def test_importing_mixstack_loads_no_model() -> None:
     code = (
         "import sys, mixstack, mixstack.guard; "
@@ -279,3 +299,18 @@ def test_routing_skips_the_model_only_once_the_decision_is_made() -> None:
         quick, full = router.decide(request), router.decide(request, scan="always")
         assert quick.model == full.model == "fake/rack", text
         assert {c.type for c in quick.pii} <= {c.type for c in full.pii}
+
+
+def test_the_model_reads_only_the_windows_and_spans_map_back() -> None:
+    from mixstack.guard.ner import NerModel
+    from mixstack.guard.people import model_windows, window_entities
+
+    text = (
+        "Please forward the file to Maria Gonzalez. the build is green and nothing else "
+        "changed in the release notes this week. Tell Oluwaseun Adeyemi in Lagos."
+    )
+    windows = model_windows(text)
+    assert len(windows) == 2  # the lower-case middle sentence is skipped
+    found = {(e.label, text[e.start : e.end]) for e in window_entities(NerModel(), text, windows)}
+    assert ("PERSON", "Maria Gonzalez") in found
+    assert ("GPE", "Lagos") in found

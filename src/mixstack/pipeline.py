@@ -1,10 +1,11 @@
 """The one request pipeline every front door uses.
 
-    request ─► validate ─► route ─► rephrase (opt-in) ─► adapt (OCR for text-only models)
-            ─► call ─► record
+    request ─► admit (a key's) ─► validate ─► route ─► rephrase (opt-in) ─► adapt (OCR for
+            text-only models) ─► call ─► record, and settle the admission
 
 Front doors (CLI, gateway, evals, agents) build a `Request` and call `complete()` or
-`open_stream()`; none of them talks to a provider directly.
+`open_stream()`, with the caller's key when they have one; none of them talks to a provider
+directly or admits a call itself (see `mixstack.admission`).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from mixstack.admission import Admission, Admitted, settled_if_lost
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config, load_config
 from mixstack.errors import InvalidRequestError, MixstackError, PolicyError, ProviderError
@@ -27,7 +29,14 @@ from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry,
 from mixstack.resilience import Attempt, Breakers, CallPolicy, Resilience, Target
 from mixstack.router import RouteDecision, Router, RouteRefused
 from mixstack.router.decision import shape_json
-from mixstack.store import CallRecord, Store, open_store, record_call, shared_circuits
+from mixstack.store import (
+    CallRecord,
+    Store,
+    VirtualKey,
+    open_store,
+    record_call,
+    shared_circuits,
+)
 from mixstack.streaming import StreamAccumulator
 from mixstack.types import (
     Chunk,
@@ -105,6 +114,7 @@ class Pipeline:
         self._store = store
         self._owns_store = store is None
         self._record = record
+        self._admission: Admission | None = None
         circuit = self.config.circuit
         self.resilience = Resilience(
             Breakers(circuit.threshold, circuit.cooldown_s, shared_circuits(self.config.redis))
@@ -118,6 +128,22 @@ class Pipeline:
         if self._store is None:
             self._store = open_store(self.config.store, home=self.config.home)
         return self._store
+
+    @property
+    def admission(self) -> Admission:
+        """The admission stage (keys, rate windows, budget holds), built on first use."""
+        if self._admission is None:
+            self._admission = Admission(self.config, self.store, self.catalog)
+        return self._admission
+
+    async def _admit(
+        self, key: VirtualKey | None, request: Request, allow: Allow | None
+    ) -> tuple[Admitted | None, Request, Allow | None]:
+        """A keyed call's admission, the request as it will be sent and who may answer."""
+        if key is None:
+            return None, request, allow
+        admitted = await self.admission.admit(key, request)
+        return admitted, admitted.request, admitted.within(allow)
 
     # -- stages -------------------------------------------------------------------------
 
@@ -205,27 +231,48 @@ class Pipeline:
         request: Request,
         *,
         front_door: str = "python",
+        key: VirtualKey | None = None,
         allow: Allow | None = None,
         policy: CallPolicy = _DEFAULT_POLICY,
     ) -> Completion:
-        """Route, guard, adapt and call; the answer of the routed model or a fallback.
+        """Admit, route, guard, adapt and call; the answer of the routed model or a fallback.
 
-        `policy` overrides the models' retries, or keeps the call off fallbacks."""
-        ctx = await self._prepare(request, front_door, allow, policy=policy)
-        try:
-            reply = await self.resilience.complete(self._targets(ctx), self._switch(ctx))
-        except BaseException as exc:
-            self._record_failure(ctx, exc)
-            raise _as_provider_error(exc, ctx) from exc
-        completion = self._completion(ctx, reply, ttft_ms=None)
-        self._record_success(ctx, completion)
+        `key`: the caller's key, whose model list, rate limits and budget admit the call (see
+        `mixstack.admission`). `policy` overrides the models' retries, or keeps the call off
+        fallbacks."""
+        admitted, request, allow = await self._admit(key, request, allow)
+        with settled_if_lost(admitted):
+            ctx = await self._prepare(request, front_door, allow, policy=policy)
+            try:
+                reply = await self.resilience.complete(self._targets(ctx), self._switch(ctx))
+            except BaseException as exc:
+                self._record_failure(ctx, exc)
+                raise _as_provider_error(exc, ctx) from exc
+            completion = self._completion(ctx, reply, ttft_ms=None)
+            self._record_success(ctx, completion)
+        if admitted is not None:
+            usage = completion.usage
+            admitted.answered(ctx.entry, usage.prompt_tokens, usage.completion_tokens)
         return completion
 
     async def embed(
-        self, request: Request, *, front_door: str = "python", allow: Allow | None = None
+        self,
+        request: Request,
+        *,
+        front_door: str = "python",
+        key: VirtualKey | None = None,
+        allow: Allow | None = None,
     ) -> Embeddings:
-        """Embedding vectors of the request's messages (one per message), routed, guarded
-        and recorded like any call."""
+        """Embedding vectors of the request's messages (one per message), admitted, routed,
+        guarded and recorded like any call."""
+        admitted, request, allow = await self._admit(key, request, allow)
+        with settled_if_lost(admitted):
+            result = await self._embed(request, front_door, allow)
+        if admitted is not None:
+            admitted.answered(self.catalog.get(result.model), result.usage.prompt_tokens, 0)
+        return result
+
+    async def _embed(self, request: Request, front_door: str, allow: Allow | None) -> Embeddings:
         ctx = await self._prepare(request, front_door, allow, rewrite=False)
         texts = [m.text for m in ctx.request.messages]
         try:
@@ -267,12 +314,16 @@ class Pipeline:
         request: Request,
         *,
         front_door: str = "python",
+        key: VirtualKey | None = None,
         allow: Allow | None = None,
         policy: CallPolicy = _DEFAULT_POLICY,
     ) -> CallStream:
-        """Route now (so the answering model is known before the first chunk), stream later."""
-        ctx = await self._prepare(request, front_door, allow, policy=policy)
-        return CallStream(self, ctx)
+        """Admit and route now (so the answering model is known before the first chunk),
+        stream later; the admission is settled when the stream ends or is closed."""
+        admitted, request, allow = await self._admit(key, request, allow)
+        with settled_if_lost(admitted):
+            ctx = await self._prepare(request, front_door, allow, policy=policy)
+        return CallStream(self, ctx, admitted)
 
     async def _prepare(
         self,
@@ -487,6 +538,8 @@ class Pipeline:
     async def aclose(self) -> None:
         for provider in self.providers.loaded():
             await provider.aclose()
+        if self._admission is not None:
+            await self._admission.aclose()
         await self.resilience.breakers.aclose()
         self.close_store()
 
@@ -503,12 +556,18 @@ class Pipeline:
 
 
 class CallStream:
-    """A routed call whose answer is streamed. Iterate it once; `.completion` is set at the end."""
+    """A routed call whose answer is streamed. Iterate it once; `.completion` is set at the end.
 
-    def __init__(self, pipeline: Pipeline, ctx: CallContext):
+    Its admission (when the call had a key) is settled when the stream ends: answered, broken
+    or left after its first chunk (cut short), or before it (failed); `aclose()` also settles
+    a stream that was never iterated."""
+
+    def __init__(self, pipeline: Pipeline, ctx: CallContext, admitted: Admitted | None = None):
         self._pipeline = pipeline
         self.ctx = ctx
         self.completion: Completion | None = None
+        self._admitted = admitted
+        self._chunks: AsyncGenerator[Chunk, None] | None = None
 
     @property
     def request_id(self) -> str:
@@ -523,15 +582,34 @@ class CallStream:
         return self.ctx.route
 
     def __aiter__(self) -> AsyncIterator[Chunk]:
-        return self._run()
+        self._chunks = self._run()
+        return self._chunks
 
-    async def _run(self) -> AsyncIterator[Chunk]:
+    async def aclose(self) -> None:
+        """Stop the stream (the upstream call with it) and settle what is still open."""
+        if self._chunks is not None:
+            await self._chunks.aclose()
+        if self._admitted is not None:
+            self._admitted.failed()  # never iterated: nothing reached the caller
+
+    def _lost(self, sent: bool, pieces: int) -> None:
+        """Settle a stream that ended without its answer: cut short once a chunk was sent."""
+        admitted, ctx = self._admitted, self.ctx
+        if admitted is None:
+            return
+        if sent:
+            admitted.cut_short(ctx.entry, ctx.request, ctx.provider, pieces)
+        else:
+            admitted.failed()
+
+    async def _run(self) -> AsyncGenerator[Chunk, None]:
         ctx = self.ctx
         acc = StreamAccumulator()
         ttft: float | None = None
         pipeline = self._pipeline
         chunks = pipeline.resilience.open_stream(pipeline._targets(ctx), pipeline._switch(ctx))
         restorer = ChunkRestorer(ctx.redaction) if ctx.redaction else None
+        sent, pieces = False, 0  # whether a chunk reached the caller; how many it took
         try:
             async for chunk in chunks:
                 if ttft is None and (chunk.text or chunk.tool_calls):
@@ -539,15 +617,22 @@ class CallStream:
                 acc.add(chunk)
                 if chunk.finish_reason is not None:
                     if chunk.logprobs:  # the pipeline's own last chunk replaces this one
+                        sent = True
                         yield Chunk(logprobs=chunk.logprobs)
+                        pieces += 1
                     break
                 out = chunk if restorer is None else restorer.feed(chunk)
                 if out is not None:
+                    sent = True
                     yield out
+                    pieces += 1
             for rest in restorer.flush() if restorer is not None else ():
+                sent = True
                 yield rest
+                pieces += 1
         except BaseException as exc:
             self._pipeline._record_failure(ctx, exc, partial=acc.text)
+            self._lost(sent, pieces)
             if isinstance(exc, GeneratorExit):
                 raise
             raise _as_provider_error(exc, ctx) from exc
@@ -568,6 +653,9 @@ class CallStream:
         )
         self.completion = self._pipeline._completion(ctx, reply, ttft_ms=ttft)
         self._pipeline._record_success(ctx, self.completion)
+        if self._admitted is not None:
+            usage = self.completion.usage
+            self._admitted.answered(ctx.entry, usage.prompt_tokens, usage.completion_tokens)
         yield Chunk(finish_reason=reply.finish_reason, usage=self.completion.usage)
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mixstack.config.agents import BudgetConfig
-from mixstack.guard.usage import prompt_bound
+from mixstack.guard.usage import prompt_tokens
 
 if TYPE_CHECKING:
     from mixstack.catalog import ModelEntry
@@ -148,14 +148,14 @@ def fit_step(
 ) -> tuple[Request, str | None]:
     """The request with `max_tokens` lowered to what the budget covers, or why it cannot run.
 
-    The prompt is counted by the model's own tokenizer where the provider has one, else
-    bounded by UTF-8 bytes / 3 (about a token a character for CJK, generous for English)."""
+    The prompt is counted by the one token counter: the model's own tokenizer where the
+    provider has one, else the estimate's worst case (a step never takes the run past its
+    budget)."""
     budget = meter.budget
     if (budget.tokens is None and budget.usd is None) or entry is None:
         return request, None
-    prompt = pipeline.catalog.provider_for(entry).count_prompt_tokens(entry, request)
-    if prompt is None:
-        prompt = -(-prompt_bound(request) // 3)
+    provider = pipeline.catalog.provider_for(entry)
+    prompt = prompt_tokens(request, provider, entry, worst_case=True)
     want = request.params.max_tokens or _DEFAULT_ANSWER
     limit, reason = meter.allowance(
         prompt, entry.price_input_per_1m, entry.price_output_per_1m, want

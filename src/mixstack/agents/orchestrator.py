@@ -24,6 +24,7 @@ from mixstack.agents.tools import AgentTool
 from mixstack.agents.trace import TraceRecorder, TraceStep, digest
 from mixstack.config.agents import AgentRole, WorkerConfig
 from mixstack.errors import MixstackError, PolicyError
+from mixstack.tokens import bound_tokens
 from mixstack.types import ImagePart, Message, Request, ResponseFormat, SamplingParams
 
 if TYPE_CHECKING:
@@ -419,12 +420,15 @@ _STEP_TASK_CHARS = 240
 
 def json_budget(cfg: AgentRole, kind: str) -> int:
     """Tokens a planner or critic reply may take. A plan of `_MAX_STEPS` steps of
-    `_STEP_TASK_CHARS` characters needs about 6 × (240 / 3 + 20) + 20 ≈ 620 tokens (small
-    models' tokenizers average about 3 characters a token on such text); the 256 of a
-    worker turn cut plans short. An explicit `max_tokens` in the config is kept."""
+    `_STEP_TASK_CHARS` characters takes at most 6 × (240 + 20) + 20 = 1,580 tokens by the
+    one token counter's worst case (`tokens.bound_tokens`: small models' tokenizers need
+    about a token a character on CJK text; the 256 of a worker turn cut plans short). The
+    reply ends with its JSON object, so the bound costs nothing unless a model runs on. An
+    explicit `max_tokens` in the config is kept."""
     if "max_tokens" in cfg.model_fields_set:
         return cfg.max_tokens
-    needed = _MAX_STEPS * (_STEP_TASK_CHARS // 3 + 20) + 20 if kind == "plan" else 320
+    task = bound_tokens("x" * _STEP_TASK_CHARS)
+    needed = _MAX_STEPS * (task + 20) + 20 if kind == "plan" else 320
     return max(cfg.max_tokens, needed)
 
 

@@ -1,13 +1,16 @@
 """The gateway: OpenAI-compatible HTTP in front of the one pipeline.
 
-    POST /v1/chat/completions   key ─► body limit ─► parse ─► rpm/tpm ─► budget hold ─► pipeline
+    POST /v1/chat/completions   key ─► body limit ─► parse ─► pipeline (admission: rpm/tpm,
+                                budget hold; route; call; record and settle)
     POST /v1/responses, /v1/completions, /v1/embeddings, /v1/messages (Anthropic): the same
     GET  /v1/models, /v1/models/{id}   the catalog, OpenAI list shape
     GET  /health, /metrics, /openapi.json
     (every API path is also served without `/v1`, and with a trailing slash)
 
-Every request goes through the same `Pipeline` (and store) as the CLI. A client that goes
-away cancels the upstream call; a failure mid-stream ends the stream with an error event.
+Every request goes through the same `Pipeline` (and store) as the CLI: the gateway reads
+the caller's key and hands it over with the request; the pipeline's admission stage decides
+what the key may do and settles it. A client that goes away cancels the upstream call; a
+failure mid-stream ends the stream with an error event.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ import logging
 import time
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 import anyio
@@ -30,10 +32,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from mixstack.catalog import ModelEntry
 from mixstack.config import Config, load_config
 from mixstack.errors import BodyTimeout, BodyTooLarge, InvalidRequestError, MixstackError
-from mixstack.gateway.admission import HoldPlan, plan_hold, settle_within
 from mixstack.gateway.anthropic_wire import MessagesWire
 from mixstack.gateway.auth import Authenticator
 from mixstack.gateway.completions import CompletionsWire
@@ -49,16 +49,13 @@ from mixstack.gateway.openapi import openapi_document
 from mixstack.gateway.responses import ResponsesWire
 from mixstack.gateway.ui import ui_routes
 from mixstack.gateway.wire import ChatWire
-from mixstack.guard.budget import Budget, Reservation
-from mixstack.guard.keys import KeyStore, ModelNotAllowed, VirtualKey
+from mixstack.guard.keys import VirtualKey
 from mixstack.guard.normalize import GuardScanner
-from mixstack.guard.ratelimit import RateLimiter, Ticket
 from mixstack.jsonbytes import dumps
 from mixstack.monitor import GatewayMonitor
 from mixstack.pipeline import CallStream, Pipeline
 from mixstack.router import RouteDecision
-from mixstack.store import shared_budgets, shared_rates
-from mixstack.types import Chunk, Completion, Embeddings, Request
+from mixstack.types import Chunk, Completion, Embeddings
 
 __all__ = ["BodyTimeout", "BodyTooLarge", "Gateway", "app_from_env", "canonical_path", "create_app"]
 
@@ -90,25 +87,8 @@ class _ClientGone(Exception):
     """The client closed the connection before the answer was ready."""
 
 
-@dataclass(slots=True)
-class _Admission:
-    """What a request holds while it runs: its key, rate-limit ticket and budget hold."""
-
-    key: VirtualKey | None
-    ticket: Ticket | None
-    hold: Reservation | None
-    prompt_estimate: int
-    plan: HoldPlan | None
-    #: the request as it is sent (max_tokens set when a budget needs a bound)
-    request: Request
-
-    @property
-    def allow(self) -> Callable[[ModelEntry], bool] | None:
-        return self.plan.allow if self.plan is not None else None
-
-    @property
-    def key_label(self) -> str:
-        return self.key.id if self.key is not None else _ANONYMOUS
+def _key_label(key: VirtualKey | None) -> str:
+    return key.id if key is not None else _ANONYMOUS
 
 
 def _header_safe(value: str) -> str:
@@ -164,10 +144,10 @@ async def _unless_disconnected(receive: Receive, work: Awaitable[T]) -> T:
     return result
 
 
-async def _close(chunks: AsyncGenerator[Chunk, None]) -> None:
+async def _close(call: CallStream) -> None:
     """Close the upstream stream even while the request is being cancelled."""
     with anyio.CancelScope(shield=True), contextlib.suppress(Exception):
-        await chunks.aclose()
+        await call.aclose()
 
 
 class _App(Starlette):
@@ -213,15 +193,9 @@ class Gateway:
         self._given = pipeline
         self.pipeline = pipeline or Pipeline(config)
         self.metrics = GatewayMetrics()
-        self.limiter = RateLimiter(
-            shared_rates(self.pipeline.store, self.config.redis, self.config.redis_down)
-        )
-        self.keys = KeyStore(self.pipeline.store, cache_s=self.settings.key_cache_s)
+        #: the pipeline's keys: the gateway looks the caller's key up, the pipeline admits
+        self.keys = self.pipeline.admission.keys
         self.auth = Authenticator(self.keys, self.settings.auth)
-        self.budget = Budget(
-            self.pipeline.store,
-            shared_budgets(self.pipeline.store, self.config.redis, self.config.redis_down),
-        )
         self._chat_wire = ChatWire()
         #: the other wire formats, each on its own path, all through `serve`
         self._wires: list[WireFormat] = [
@@ -256,9 +230,10 @@ class Gateway:
             finally:
                 sealer.cancel()
                 await self.monitor.aclose()
-                await self.budget.aclose()
                 if self._given is None:
                     await self.pipeline.aclose()
+                else:
+                    await self.pipeline.admission.aclose()
 
         return _App(
             self.chat,
@@ -401,7 +376,8 @@ class Gateway:
         return await self.serve(request, self._chat_wire)
 
     async def serve(self, request: HttpRequest, wire: WireFormat) -> Response:
-        """One call in any wire format: key, body, admission, the pipeline, the answer."""
+        """One call in any wire format: key, body, the pipeline (which admits the key's
+        call), the answer."""
         started = time.perf_counter()
         model = "-"
         key: VirtualKey | None = None
@@ -409,17 +385,16 @@ class Gateway:
             key = await self._authenticate(request.headers)
             parsed = await _parse(wire, await self._read_body(request), request.headers, key)
             model = parsed.request.model or "-"
-            screened = await self.monitor.screen(parsed.request, key.id if key else _ANONYMOUS)
-            admission = await self._admit(key, screened.request)
-            parsed = dataclasses.replace(parsed, request=admission.request)
+            screened = await self.monitor.screen(parsed.request, _key_label(key))
+            parsed = dataclasses.replace(parsed, request=screened.request)
         except ValidationError as exc:
             message, param = validation_message(exc)
             return self._fail(InvalidRequestError(message, param=param), model, key, wire)
         except MixstackError as exc:
             return self._fail(exc, model, key, wire)
         if parsed.stream:
-            return await self._stream(request, parsed, admission, started, wire)
-        return await self._complete(request, parsed, admission, started, wire)
+            return await self._stream(request, parsed, key, started, wire)
+        return await self._complete(request, parsed, key, started, wire)
 
     def _fail(
         self,
@@ -464,52 +439,6 @@ class Gateway:
             raise BodyTimeout(self.settings.body_timeout_s) from None
         return b"".join(parts)
 
-    async def _admit(self, key: VirtualKey | None, request: Request) -> _Admission:
-        """Key checks, rate limits and the budget hold; the request as it will be sent."""
-        if key is None:
-            return _Admission(None, None, None, 0, None, request)
-        if not key.allows(request.model):
-            raise ModelNotAllowed(key, request.model or "<default>")
-        if key.period_over():
-            key = await self.keys.restart_period(key)
-        plan = plan_hold(
-            key,
-            request,
-            self.pipeline.catalog,
-            default_completion=self.settings.default_completion_tokens,
-        )
-        chars = sum(len(m.text) for m in request.messages)
-        images = sum(len(m.images) for m in request.messages)
-        prompt = chars // 3 + 4 * len(request.messages) + 765 * images
-        # the window counts what the request surely uses: its prompt and the answer it asks for
-        rate_tokens = prompt + (request.params.max_tokens or 0)
-        ticket = await self.limiter.admit(key.id, rpm=key.rpm, tpm=key.tpm, tokens=rate_tokens)
-        try:
-            hold = await self.budget.reserve(key, plan.cost_usd, plan.bound.total)
-        except BaseException:
-            ticket.settle(0)  # refused: it counts as a request, not as tokens
-            raise
-        if plan.max_tokens is not None:
-            params = request.params.model_copy(update={"max_tokens": plan.max_tokens})
-            request = request.with_changes(params=params)
-        return _Admission(key, ticket, hold, prompt, plan, request)
-
-    def _settle(self, admission: _Admission, cost_usd: float, tokens: int) -> None:
-        if admission.ticket is not None:
-            admission.ticket.settle(tokens)
-        if admission.hold is not None:
-            self.budget.settle(admission.hold, cost_usd, tokens)
-
-    def _settle_usage(
-        self, admission: _Admission, entry: ModelEntry, prompt: int, completion: int
-    ) -> None:
-        """Charge real usage, never more than the hold covered (see gateway.admission)."""
-        if admission.plan is None:
-            self._settle(admission, entry.cost(prompt, completion), prompt + completion)
-            return
-        cost, tokens = settle_within(admission.plan, entry, prompt, completion)
-        self._settle(admission, cost, tokens)
-
     def _headers(
         self, request_id: str, model: str, route: str, cost: float | None
     ) -> dict[str, str]:
@@ -528,31 +457,26 @@ class Gateway:
         self,
         http: HttpRequest,
         parsed: Parsed,
-        admission: _Admission,
+        key: VirtualKey | None,
         started: float,
         wire: WireFormat,
     ) -> Response:
         request = parsed.request
-        allow = admission.allow
         work: Awaitable[Completion | Embeddings] = (
-            self.pipeline.embed(request, front_door="gateway", allow=allow)
+            self.pipeline.embed(request, front_door="gateway", key=key)
             if parsed.kind == "embed"
-            else self.pipeline.complete(request, front_door="gateway", allow=allow)
+            else self.pipeline.complete(request, front_door="gateway", key=key)
         )
         try:
             done = await _unless_disconnected(http.receive, work)
         except _ClientGone:
-            self._settle(admission, 0.0, admission.prompt_estimate)
             return Response(status_code=499)
         except MixstackError as exc:
-            self._settle(admission, 0.0, 0)
-            return self._fail(exc, request.model or "-", admission.key, wire)
+            return self._fail(exc, request.model or "-", key, wire)
         usage = done.usage
-        entry = self.pipeline.catalog.get(done.model)
-        self._settle_usage(admission, entry, usage.prompt_tokens, usage.completion_tokens)
         self.metrics.success(
             done.model,
-            admission.key_label,
+            _key_label(key),
             latency_s=time.perf_counter() - started,
             ttft_s=None,
             prompt_tokens=usage.prompt_tokens,
@@ -561,7 +485,7 @@ class Gateway:
         )
         if isinstance(done, Completion):
             try:
-                self.monitor.answered(admission.key_label, done)
+                self.monitor.answered(_key_label(key), done)
             except MixstackError as exc:  # a leaked canary under `block`: withheld
                 return wire.error_response(exc)
         return Response(
@@ -576,32 +500,30 @@ class Gateway:
         self,
         http: HttpRequest,
         parsed: Parsed,
-        admission: _Admission,
+        key: VirtualKey | None,
         started: float,
         wire: WireFormat,
     ) -> Response:
         """Wait for the first chunk (fallbacks happen before it), then stream the rest."""
         request = parsed.request
-        chunks: AsyncGenerator[Chunk, None] | None = None
         try:
-            call = await self.pipeline.open_stream(
-                request, front_door="gateway", allow=admission.allow
-            )
-            chunks = cast(AsyncGenerator[Chunk, None], aiter(call))
+            call = await self.pipeline.open_stream(request, front_door="gateway", key=key)
+        except MixstackError as exc:
+            return self._fail(exc, request.model or "-", key, wire)
+        chunks = cast(AsyncGenerator[Chunk, None], aiter(call))
+        try:
             first = await _unless_disconnected(http.receive, anext(chunks, None))
         except BaseException as exc:
-            if chunks is not None:
-                await _close(chunks)
-            self._settle(admission, 0.0, 0)
+            await _close(call)
             if isinstance(exc, _ClientGone):
                 return Response(status_code=499)
             if isinstance(exc, MixstackError):
-                return self._fail(exc, request.model or "-", admission.key, wire)
+                return self._fail(exc, request.model or "-", key, wire)
             raise
         # the answering model is known now (fallbacks happen before the first chunk)
         headers = self._headers(call.request_id, call.model, call.route.short(), None)
         writer = wire.writer(call.request_id, call.model, parsed)
-        body = self._sse(call, chunks, first, admission, writer, started)
+        body = self._sse(call, chunks, first, key, writer, started)
         return StreamingResponse(body, media_type="text/event-stream", headers=headers)
 
     async def _sse(
@@ -609,11 +531,10 @@ class Gateway:
         call: CallStream,
         chunks: AsyncGenerator[Chunk, None],
         first: Chunk | None,
-        admission: _Admission,
+        key: VirtualKey | None,
         writer: StreamWriter,
         started: float,
     ) -> AsyncIterator[bytes]:
-        pieces = 0
         failure: MixstackError | None = None
         chunk = first
         try:
@@ -622,8 +543,6 @@ class Gateway:
                 yield head
             while chunk is not None:
                 yield writer.chunk(chunk)
-                if chunk.finish_reason is None:
-                    pieces += 1
                 chunk = await anext(chunks, None)
             yield writer.end(call.completion)
         except MixstackError as exc:
@@ -634,32 +553,23 @@ class Gateway:
             failure = MixstackError("the stream failed unexpectedly; retry.")
             yield writer.error(failure)
         finally:
-            await _close(chunks)
-            self._finish_stream(call, admission, pieces, failure, started)
+            await _close(call)
+            self._finish_stream(call, _key_label(key), failure, started)
 
     def _finish_stream(
-        self,
-        call: CallStream,
-        admission: _Admission,
-        pieces: int,
-        failure: MixstackError | None,
-        started: float,
+        self, call: CallStream, key_label: str, failure: MixstackError | None, started: float
     ) -> None:
         done = call.completion
-        if done is None:
-            # cut short: charge what was streamed (one token per piece)
-            self._settle_usage(admission, call.ctx.entry, admission.prompt_estimate, pieces)
+        if done is None:  # cut short (the pipeline settled what was streamed)
             status = failure.http_status if failure else 499
             kind = failure.error_type if failure else "client_closed"
-            self.metrics.failure(call.model, admission.key_label, status, kind)
-            self.monitor.observe_error(admission.key_label, failure)
+            self.metrics.failure(call.model, key_label, status, kind)
+            self.monitor.observe_error(key_label, failure)
             return
         usage = done.usage
-        entry = self.pipeline.catalog.get(done.model)
-        self._settle_usage(admission, entry, usage.prompt_tokens, usage.completion_tokens)
         self.metrics.success(
             done.model,
-            admission.key_label,
+            key_label,
             latency_s=time.perf_counter() - started,
             ttft_s=None if usage.ttft_ms is None else usage.ttft_ms / 1000,
             prompt_tokens=usage.prompt_tokens,
@@ -668,7 +578,7 @@ class Gateway:
         )
         # streamed: the answer has left already; a leak is flagged and alerted, not withheld
         with contextlib.suppress(MixstackError):
-            self.monitor.answered(admission.key_label, done)
+            self.monitor.answered(key_label, done)
 
 
 #: bodies larger than this are decoded in a worker thread, not on the event loop

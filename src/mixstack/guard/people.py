@@ -11,6 +11,7 @@ the weather is not personal data.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections import OrderedDict
 from threading import Lock
 
@@ -20,17 +21,19 @@ from mixstack.guard.entities import (
     pattern_findings,
 )
 from mixstack.guard.names import NameLexicon, lexicon_names
-from mixstack.guard.ner import NerModel
+from mixstack.guard.ner import NerEntity, NerModel
 from mixstack.guard.pii import PiiSpan
 from mixstack.guard.special import is_special_term, special_findings
 
-__all__ = ["PeopleDetector"]
+__all__ = ["PeopleDetector", "model_windows", "window_entities"]
 
 _NER = "SpacyNerRecognizer"
 #: the model's PERSON spans that are really drug or disease names, or a lone lower-case word
 _NOT_A_NAME = re.compile(r"^[a-z][a-z'’\-]*$")
 _LETTER = re.compile(r"[^\W\d_]")
 _CACHE = 64
+#: what joins the windows the model reads in one call (a paragraph break)
+_GAP = "\n\n"
 #: a sentence (or line) of the text
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 #: what the model needs to find a name, place or date: a capitalised word (not "I", not a
@@ -246,12 +249,10 @@ class PeopleDetector:
         if model and self.model is not None and _LETTER.search(text) is not None:
             windows = model_windows(text)
             if windows:
-                # one call for all windows: the model's cost per call dwarfs its cost per token
-                start, end = windows[0][0], windows[-1][1]
                 structured = [s for s in spans if s.type in _STRUCTURED]
                 spans.extend(
                     s
-                    for s in self._model_findings(text, start, end)
+                    for s in self._model_findings(text, windows)
                     if not _overlaps_any(s, structured)
                     and not is_special_term(text[s.start : s.end])
                 )
@@ -278,13 +279,11 @@ class PeopleDetector:
         score = 0.85 if listed else 0.6 if len(words) > 1 else 0.35
         return PiiSpan("PERSON", words[0].start(), words[-1].end(), score, _NER)
 
-    def _model_findings(self, text: str, start: int, end: int) -> list[PiiSpan]:
-        """The model's findings in text[start:end], as spans of the whole text."""
+    def _model_findings(self, text: str, windows: list[tuple[int, int]]) -> list[PiiSpan]:
+        """The model's findings in the windows of `text`, as spans of the whole text."""
         assert self.model is not None
         out: list[PiiSpan] = []
-        for found in self.model.entities(text[start:end]):
-            e = type(found)(found.label, found.start + start, found.end + start)
-            text[e.start : e.end]
+        for e in window_entities(self.model, text, windows):
             if e.label == "PERSON":
                 person = self._person(text, e.start, e.end)
                 if person is not None:
@@ -321,6 +320,27 @@ def model_windows(text: str) -> list[tuple[int, int]]:
         else:
             windows.append(m.span())
     return windows
+
+
+def window_entities(model: NerModel, text: str, windows: list[tuple[int, int]]) -> list[NerEntity]:
+    """The model's entities in the `windows` of `text`, as spans of `text`.
+
+    The windows are read in one call, joined by blank lines (each is whole sentences, so no
+    context is cut): the model's cost grows with every token it reads, so the skipped
+    sentences between windows are left out rather than read along."""
+    joined: list[str] = []
+    starts: list[tuple[int, int, int]] = []  # (offset in the joined text, in `text`, length)
+    at = 0
+    for start, end in windows:
+        starts.append((at, start, end - start))
+        joined.append(text[start:end])
+        at += end - start + len(_GAP)
+    out = []
+    for e in model.entities(_GAP.join(joined)):
+        at, start, length = starts[bisect_right(starts, (e.start, len(text), 0)) - 1]
+        if e.end - at <= length:  # an entity running into the gap is not one of `text`
+            out.append(NerEntity(e.label, e.start - at + start, e.end - at + start))
+    return out
 
 
 def _needs_model(sentence: str) -> bool:

@@ -1,9 +1,16 @@
-"""Token counts a budget can trust: bounds for holds, and checks on what upstreams report.
+"""The one token counter, and token counts a budget can trust.
 
-A hold must cover the worst the call can cost, so its prompt size is an upper bound (a
-byte-level tokenizer never makes more tokens than the text has UTF-8 bytes; CJK text, about
-one token a character, is where a characters-per-token estimate undercounts) and its answer
-size is `max_tokens`, or the model's context window when the request sets none.
+    prompt_tokens(request, provider, model)   the model's own tokenizer where its provider
+                                              has one (`count_prompt_tokens`), else the one
+                                              estimate of `mixstack.tokens` over every text
+                                              sent; `worst_case=True` for what a budget must
+                                              cover (`tokens.bound_tokens`: the estimate's
+                                              documented safety margin)
+    prompt_bound(request)                     the worst case when no single tokenizer applies
+                                              (a hold taken before routing)
+
+A hold must cover the worst the call can cost, so its prompt size is an upper bound and its
+answer size is `max_tokens`, or the model's context window when the request sets none.
 
 Usage an upstream reports is checked before anyone is charged: a negative, missing or
 impossible count (more answer tokens than `max_tokens` allowed) is replaced by a local
@@ -12,32 +19,73 @@ count, never trusted into a budget.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol
 
+from mixstack.tokens import bound_tokens, estimate_tokens
 from mixstack.types import Request
 
-__all__ = ["TokenBound", "checked_usage", "prompt_bound", "text_bound"]
+__all__ = [
+    "PromptCounter",
+    "TokenBound",
+    "checked_usage",
+    "prompt_bound",
+    "prompt_tokens",
+    "text_bound",
+]
 
-#: tokens a chat template adds per message (role markers, separators), generously
-_PER_MESSAGE = 8
-#: tokens an image can take at the highest detail the vendors bill (OpenAI tiles: ~1,105)
-_PER_IMAGE = 1_600
+#: tokens a chat template adds per message (role markers, separators): typically, at most
+_PER_MESSAGE, _PER_MESSAGE_BOUND = 4, 8
+#: tokens an image takes: typically (OpenAI's 1024 px tile price), at the highest detail the
+#: vendors bill (OpenAI tiles: ~1,105)
+_PER_IMAGE, _PER_IMAGE_BOUND = 765, 1_600
+
+#: at most this many tokens in a text (kept under its old name for the pipeline's callers)
+text_bound = bound_tokens
 
 
-def text_bound(text: str) -> int:
-    """At most this many tokens (UTF-8 bytes; a cheap upper bound for BPE tokenizers)."""
-    return len(text.encode("utf-8", "surrogatepass"))
+class PromptCounter(Protocol):
+    """What the counter asks of a provider (`Provider.count_prompt_tokens`)."""
+
+    def count_prompt_tokens(self, model: Any, request: Request) -> int | None: ...
+
+
+def _sent_texts(request: Request) -> Iterator[str]:
+    from mixstack.guard.fields import fixed_texts, redactable_texts
+
+    yield from redactable_texts(request)
+    yield from fixed_texts(request)
+
+
+def _estimate(request: Request, text: Callable[[str], int], message: int, image: int) -> int:
+    total = sum(text(t) for t in _sent_texts(request))
+    total += message * len(request.messages)
+    total += image * sum(len(m.images) for m in request.messages)
+    return total
 
 
 def prompt_bound(request: Request) -> int:
     """An upper bound of the prompt's tokens: every text that is sent, plus overheads."""
-    from mixstack.guard.fields import fixed_texts, redactable_texts
+    return _estimate(request, bound_tokens, _PER_MESSAGE_BOUND, _PER_IMAGE_BOUND)
 
-    total = sum(text_bound(t) for t in redactable_texts(request))
-    total += sum(text_bound(t) for t in fixed_texts(request))
-    total += _PER_MESSAGE * len(request.messages)
-    total += _PER_IMAGE * sum(len(m.images) for m in request.messages)
-    return total
+
+def prompt_tokens(
+    request: Request,
+    provider: PromptCounter | None = None,
+    model: Any = None,
+    *,
+    worst_case: bool = False,
+) -> int:
+    """The prompt's tokens: the model's tokenizer where its provider has one, else the one
+    estimate (`worst_case`: its upper bound, for budgets) over every text that is sent."""
+    if provider is not None and model is not None:
+        counted = provider.count_prompt_tokens(model, request)
+        if counted is not None and counted > 0:
+            return counted
+    if worst_case:
+        return prompt_bound(request)
+    return _estimate(request, estimate_tokens, _PER_MESSAGE, _PER_IMAGE)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,224 @@
+"""The admission stage: what a keyed call may do, decided before anything is sent, and its
+rate-limit ticket and budget hold settled once, when the call is recorded.
+
+    admit     the key may use the model; a budget period that ended starts afresh; the
+              key's rate window takes the request (its prompt estimate plus `max_tokens`);
+              the budget holds the most the call can cost (see `plan_hold`)
+    settle    answered          the real usage, never more than the hold covered
+              failed            nothing (no answer reached the caller)
+              cut short         a streamed answer broken or left after its first piece: the
+                                prompt and one token a piece sent
+              abandoned         the caller left while a whole answer was awaited: the
+                                prompt's tokens in the rate window, no spend
+
+A hold is priced on the dearest model the request can reach (the named model and its
+fallbacks, or every model a workload can route to, within what the key allows):
+
+    reachable   the named model and its fallbacks, or every model a workload can route to,
+                limited to what the key allows (a key allowed `workload/x` may use whatever
+                that workload routes to)
+    priced on   the priciest reachable model; a fallback dearer than it is never tried
+    bound       prompt: the token counter's worst case (the hold is taken before routing, so
+                no one tokenizer applies); answer: `max_tokens`, or the priced model's
+                context window when the request sets none (then sent as max_tokens)
+
+Settlement never charges more than the hold (`settle_within`), so under any concurrency a
+key's spend stays within its budget; what the upstream bills beyond the bound is the
+operator's to see in the call log, not a key's to overdraw.
+
+Front doors authenticate (read the header, look the key up) and hand the key to the
+pipeline with the request; the pipeline runs this stage for every call that has one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from mixstack.catalog import Catalog, ModelEntry
+from mixstack.config import Config
+from mixstack.guard.budget import Budget, Reservation
+from mixstack.guard.keys import KeyStore, ModelNotAllowed, VirtualKey
+from mixstack.guard.ratelimit import RateLimiter, Ticket
+from mixstack.guard.usage import PromptCounter, TokenBound, prompt_bound, prompt_tokens
+from mixstack.router.workloads import WORKLOAD_PREFIX
+from mixstack.store import Store, shared_budgets, shared_rates
+from mixstack.types import Request
+
+__all__ = ["Admission", "Admitted", "HoldPlan", "plan_hold", "settle_within", "settled_if_lost"]
+
+Allow = Callable[[ModelEntry], bool]
+
+
+def _price(entry: ModelEntry) -> tuple[float, float]:
+    return (entry.price_input_per_1m + entry.price_output_per_1m, entry.price_output_per_1m)
+
+
+@dataclass(frozen=True, slots=True)
+class HoldPlan:
+    """The model a hold is priced on, the token bound, and which models may answer."""
+
+    entry: ModelEntry | None
+    bound: TokenBound
+    allow: Allow
+    #: the answer length sent upstream when the request set none (None: keep the request's)
+    max_tokens: int | None
+
+    @property
+    def cost_usd(self) -> float:
+        return self.entry.cost(self.bound.prompt, self.bound.completion) if self.entry else 0.0
+
+
+def _key_allows(key: VirtualKey, request: Request) -> Callable[[str], bool]:
+    model = request.model
+    if key.models and model is not None and model.startswith(WORKLOAD_PREFIX) and key.allows(model):
+        return lambda name: True  # the key chose the workload: its routing decides
+    return key.allows
+
+
+def plan_hold(
+    key: VirtualKey, request: Request, catalog: Catalog, *, default_completion: int
+) -> HoldPlan:
+    """Price a keyed request on the dearest model it can reach (see the module docstring)."""
+    allows = _key_allows(key, request)
+    model = request.model
+    if model is not None and model in catalog:
+        named = catalog.get(model)
+        chain = [named, *(catalog.get(f) for f in named.config.fallbacks if f in catalog)]
+        reachable = [e for e in chain if allows(e.name)] or [named]
+    else:
+        reachable = [e for e in catalog if allows(e.name)]
+    priced = max(reachable, key=_price, default=None)
+    ceiling = _price(priced) if priced is not None else (0.0, 0.0)
+    window = priced.context_window if priced is not None else default_completion
+    asked = request.params.max_tokens
+    if asked is not None:
+        completion, sent = min(asked, window), None
+    elif key.limited:
+        completion = min(default_completion, window)
+        sent = completion  # the upstream must not answer longer than the hold covers
+    else:
+        completion, sent = min(default_completion, window), None
+
+    def allow(entry: ModelEntry) -> bool:
+        return allows(entry.name) and _price(entry) <= ceiling
+
+    return HoldPlan(priced, TokenBound(prompt_bound(request), completion), allow, sent)
+
+
+def settle_within(
+    plan: HoldPlan, entry: ModelEntry, prompt: int, completion: int
+) -> tuple[float, int]:
+    """(USD, tokens) to charge: the real usage, never more than the hold covered."""
+    prompt = max(0, min(prompt, plan.bound.prompt))
+    completion = max(0, min(completion, plan.bound.completion))
+    cost = entry.cost(prompt, completion)
+    if plan.entry is not None:
+        cost = min(cost, plan.cost_usd)
+    return cost, prompt + completion
+
+
+@dataclass(slots=True)
+class Admitted:
+    """One admitted call: its key, rate-limit ticket and budget hold, settled exactly once."""
+
+    key: VirtualKey
+    ticket: Ticket
+    hold: Reservation
+    plan: HoldPlan
+    #: the prompt's tokens by the one counter's estimate (charged when the answer is lost)
+    prompt_estimate: int
+    #: the request as it is sent (max_tokens set when the budget needs a bound)
+    request: Request
+    budget: Budget
+    settled: bool = field(default=False)
+
+    def within(self, allow: Allow | None) -> Allow:
+        """Who may answer: the models the key allows and the hold covers (and `allow`)."""
+        covered = self.plan.allow
+        if allow is None:
+            return covered
+        return lambda entry: allow(entry) and covered(entry)
+
+    def _settle(self, cost_usd: float, tokens: int) -> None:
+        if self.settled:
+            return
+        self.settled = True
+        self.ticket.settle(tokens)
+        self.budget.settle(self.hold, cost_usd, tokens)
+
+    def answered(self, entry: ModelEntry, prompt: int, completion: int) -> None:
+        """Charge real usage, never more than the hold covered."""
+        self._settle(*settle_within(self.plan, entry, prompt, completion))
+
+    def cut_short(
+        self, entry: ModelEntry, request: Request, provider: PromptCounter, pieces: int
+    ) -> None:
+        """A streamed answer broken or left after its first chunk: the prompt as sent (the
+        one token counter: the answering model's tokenizer where known) and one token a
+        piece sent, within the hold."""
+        self.answered(entry, prompt_tokens(request, provider, entry), pieces)
+
+    def failed(self) -> None:
+        """No answer reached the caller: nothing is charged (the request counts, its tokens
+        do not)."""
+        self._settle(0.0, 0)
+
+    def abandoned(self) -> None:
+        """The caller left while the whole answer was awaited: the prompt's tokens count in
+        the rate window; nothing is spent."""
+        self._settle(0.0, self.prompt_estimate)
+
+
+class Admission:
+    """The stage: one per pipeline, built on first use (keys, rate windows, budget holds)."""
+
+    def __init__(self, config: Config, store: Store, catalog: Catalog):
+        self.catalog = catalog
+        self.default_completion = config.gateway.default_completion_tokens
+        self.keys = KeyStore(store, cache_s=config.gateway.key_cache_s)
+        self.limiter = RateLimiter(shared_rates(store, config.redis, config.redis_down))
+        self.budget = Budget(store, shared_budgets(store, config.redis, config.redis_down))
+
+    async def admit(self, key: VirtualKey, request: Request) -> Admitted:
+        """Check the key's model, rate limits and budget; raise `ModelNotAllowed`,
+        `RateLimited` or `BudgetExceeded`, else hold what the call may cost."""
+        if not key.allows(request.model):
+            raise ModelNotAllowed(key, request.model or "<default>")
+        if key.period_over():
+            key = await self.keys.restart_period(key)
+        plan = plan_hold(key, request, self.catalog, default_completion=self.default_completion)
+        prompt = prompt_tokens(request)
+        # the window counts what the request surely uses: its prompt and the answer it asks for
+        rate_tokens = prompt + (request.params.max_tokens or 0)
+        ticket = await self.limiter.admit(key.id, rpm=key.rpm, tpm=key.tpm, tokens=rate_tokens)
+        try:
+            hold = await self.budget.reserve(key, plan.cost_usd, plan.bound.total)
+        except BaseException:
+            ticket.settle(0)  # refused: it counts as a request, not as tokens
+            raise
+        if plan.max_tokens is not None:
+            params = request.params.model_copy(update={"max_tokens": plan.max_tokens})
+            request = request.with_changes(params=params)
+        return Admitted(key, ticket, hold, plan, prompt, request, self.budget)
+
+    async def aclose(self) -> None:
+        """Stop the holds' heartbeat when they live in Redis."""
+        await self.budget.aclose()
+
+
+@contextlib.contextmanager
+def settled_if_lost(admitted: Admitted | None) -> Iterator[None]:
+    """Settle the admission of a call that ends without an answer: abandoned when the
+    caller left (the call was cancelled), else failed."""
+    try:
+        yield
+    except BaseException as exc:
+        if admitted is not None:
+            if isinstance(exc, asyncio.CancelledError):
+                admitted.abandoned()
+            else:
+                admitted.failed()
+        raise
