@@ -79,8 +79,8 @@ COMMANDS: dict[str, Fate] = {
         "run", expect=('"finish_reason": "', '"usage"', '"route"')
     ),
     # a base model continues the text: the week goes on
-    'mixstack run -m local/gemma3-270m --max-tokens 12 "Monday, Tuesday,"': Fate(
-        "run", expect="Wednesday"
+    'mixstack run -m local/gemma3-270m --max-tokens 12 --temperature 0 "Monday, Tuesday,"': Fate(
+        "run", expect="Wednesday, Thursday, Friday"
     ),
     # the screenshot's text reached SmolLM2 through OCR: it quotes it
     'mixstack run --image shot.png --max-tokens 40 --temperature 0 "What does the error say?"': (
