@@ -24,7 +24,7 @@ import zlib
 from collections import Counter
 from pathlib import Path
 
-from mixstack.guard.injection import Channel, scan_injection
+from mixstack.guard._injection import Channel, scan_injection
 
 DATA = Path(__file__).parent / "data" / "injection_eval.jsonl"
 

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mixstack.guard.categories import category_of
-from mixstack.guard.ner import MODEL_PACKAGE
-from mixstack.guard.pii import PiiScanner
+from mixstack.guard._categories import category_of
+from mixstack.guard._ner import MODEL_PACKAGE
+from mixstack.guard._pii import PiiScanner
 
 DATA = Path(__file__).parent / "data" / "privacy_eval.jsonl"
 MIN_SCORE = 0.4
@@ -97,9 +97,9 @@ def prefilter_misses(texts: list[str]) -> tuple[int, int]:
     """What the model finds reading whole texts that it does not find reading only the
     sentences the pre-filter gives it: (missed, found on whole texts). Only what the guard
     uses counts: names, places, and dates after a birth cue."""
-    from mixstack.guard.entities import is_date_of_birth_context
-    from mixstack.guard.ner import NerModel
-    from mixstack.guard.people import model_windows, window_entities
+    from mixstack.guard._entities import is_date_of_birth_context
+    from mixstack.guard._ner import NerModel
+    from mixstack.guard._people import model_windows, window_entities
 
     model = NerModel.shared()
     missed = total = 0

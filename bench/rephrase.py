@@ -14,8 +14,8 @@ import argparse
 import statistics
 import time
 
-from mixstack.rephrase.render import FAMILIES
-from mixstack.rephrase.rules import Target, rephrase_rules
+from mixstack.rephrase._render import FAMILIES
+from mixstack.rephrase._rules import Target, rephrase_rules
 
 TYPICAL = [
     "Analyze this screenshot and tell me what to do.",

@@ -37,7 +37,7 @@ from gateway import BODY, MODEL, Connection, cpu_seconds, free_port, pct, wait_p
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mixstack.guard.keys import KeyStore  # noqa: E402
+from mixstack.guard._keys import KeyStore  # noqa: E402
 from mixstack.store import open_store  # noqa: E402
 from tests.services import postgres_server, redis_server  # noqa: E402
 

@@ -34,10 +34,10 @@ from privacy_eval import ours as people_scan
 from mixstack.catalog import Catalog
 from mixstack.config import parse_config
 from mixstack.errors import PolicyError
-from mixstack.guard.pii import PiiScanner
+from mixstack.guard._pii import PiiScanner
 from mixstack.providers.base import ProviderRegistry
 from mixstack.router import Router
-from mixstack.router.router import ScanMode
+from mixstack.router._router import ScanMode
 from mixstack.types import Request, Tool
 
 MIN_SCORE = 0.4

@@ -93,7 +93,7 @@ echo "== $REQUESTS requests through http://127.0.0.1:$LB_PORT"
 "$PYTHON" - "$LB_PORT" "$SECRET" "$REQUESTS" "$BUDGET" <<'PY'
 import asyncio, collections, sys, time
 import httpx
-from mixstack.guard.keys import KeyStore
+from mixstack.guard._keys import KeyStore
 from mixstack.store import open_store
 
 port, secret, total, budget = sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4])

@@ -11,8 +11,8 @@ import pytest
 
 from mixstack.config import Config, parse_config
 from mixstack.errors import BudgetExceeded, InvalidRequestError, ProviderError, RateLimited
-from mixstack.guard.keys import KeyStore, ModelNotAllowed
-from mixstack.guard.usage import prompt_bound, prompt_tokens
+from mixstack.guard._keys import KeyStore, ModelNotAllowed
+from mixstack.guard._usage import prompt_bound, prompt_tokens
 from mixstack.pipeline import Pipeline
 from mixstack.store import VirtualKey
 from mixstack.types import Request

@@ -19,7 +19,7 @@ import yaml
 from mixstack.agents import AgentRuntime, Budget, load_trace
 from mixstack.agents.protocol import wrap_tool_output
 from mixstack.config import parse_config
-from mixstack.guard.injection import scan_injection
+from mixstack.guard._injection import scan_injection
 from mixstack.pipeline import Pipeline
 
 

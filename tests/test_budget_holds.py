@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from mixstack.errors import BudgetExceeded
-from mixstack.guard.budget import Budget
-from mixstack.guard.keys import KeyStore
+from mixstack.guard._budget import Budget
+from mixstack.guard._keys import KeyStore
 from mixstack.store import SQLiteStore
 
 # a second gateway process: takes a hold, says so, and keeps it until its stdin closes
@@ -32,7 +32,7 @@ store.close()
 # what `mixstack serve` does at start
 _STARTER = """
 import sys
-from mixstack.guard.budget import Budget
+from mixstack.guard._budget import Budget
 from mixstack.store import SQLiteStore
 with SQLiteStore(sys.argv[1]) as store:
     print(Budget.reclaim_holds(store), flush=True)

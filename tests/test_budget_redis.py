@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from mixstack.errors import BudgetExceeded
-from mixstack.guard.keys import KeyStore
+from mixstack.guard._keys import KeyStore
 from mixstack.store import Hold, KeyUsage, SQLiteStore
 from mixstack.store.redis.budgets import RedisBudgets
 from tests.services import Redis, redis_server

@@ -15,8 +15,8 @@ import pytest
 
 from mixstack.agents import AgentRuntime
 from mixstack.config import parse_config
-from mixstack.evals.evaluate import EvalSettings, evaluate_suite
-from mixstack.evals.suite import load_suite
+from mixstack.evals._evaluate import EvalSettings, evaluate_suite
+from mixstack.evals._suite import load_suite
 from mixstack.gateway import Gateway
 from mixstack.pipeline import Pipeline
 from tests.conftest import FAKE_MODELS

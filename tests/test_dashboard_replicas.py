@@ -18,7 +18,7 @@ import httpx
 import pytest
 import yaml
 
-from mixstack.guard.keys import KeyStore
+from mixstack.guard._keys import KeyStore
 from mixstack.store import open_store
 from tests.conftest import FAKE_MODELS, run_cli
 from tests.services import create_database

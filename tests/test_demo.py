@@ -8,7 +8,7 @@ import pytest
 
 from mixstack.cli.demo import _step_gateway
 from mixstack.config import Config
-from mixstack.guard.keys import KeyStore
+from mixstack.guard._keys import KeyStore
 from mixstack.pipeline import Pipeline
 from mixstack.store import open_store
 

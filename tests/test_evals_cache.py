@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from mixstack.evals.cache import PreparedKeys, RequestKeys, ResponseCache, request_key
+from mixstack.evals._cache import PreparedKeys, RequestKeys, ResponseCache, request_key
 from mixstack.store import SQLiteStore
 from mixstack.types import (
     Completion,

@@ -89,7 +89,7 @@ def test_eval_json_report_fail_under_compare_and_calibrate(
     model = entry["models"]["fake/five"]
     assert set(model) == {"n", "pass_rate", "ci_low", "ci_high", "cost_per_correct",
                           "latency_p50_ms"}  # fmt: skip
-    from mixstack.router.calibration import load_calibration
+    from mixstack.router._calibration import load_calibration
 
     read = load_calibration(home / "calibration.json", required=True)  # as the router reads it
     assert read.recommended["math"] == "fake/echo"

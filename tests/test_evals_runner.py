@@ -14,10 +14,10 @@ from mixstack.catalog import ModelEntry
 from mixstack.config import parse_config
 from mixstack.errors import RateLimited
 from mixstack.evals import SuiteError, load_suite
-from mixstack.evals.evaluate import EvalSettings, evaluate_suite
-from mixstack.evals.results import iter_results
-from mixstack.evals.runner import RunOptions
-from mixstack.evals.summary import summarize_results
+from mixstack.evals._evaluate import EvalSettings, evaluate_suite
+from mixstack.evals._results import iter_results
+from mixstack.evals._runner import RunOptions
+from mixstack.evals._summary import summarize_results
 from mixstack.pipeline import Pipeline
 from mixstack.providers.fake import FakeProvider
 from mixstack.types import Chunk, Request
@@ -467,7 +467,7 @@ async def test_a_cached_run_cut_short_resumes_from_the_cache(tmp_path: Path) -> 
 
 
 def test_results_keep_any_text_a_model_returns(tmp_path: Path) -> None:
-    from mixstack.evals.results import ResultLine, ResultsFile
+    from mixstack.evals._results import ResultLine, ResultsFile
 
     odd = ResultLine(case="a", variant="v", model="m", status="fail", output="x\ud800y é ✓ \n")
     plain = ResultLine(case="b", variant="v", model="m", status="pass", score=1.0, expected=[1])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mixstack.evals.stats import agresti_min_interval, mcnemar_exact, percentile, wilson_interval
+from mixstack.evals._stats import agresti_min_interval, mcnemar_exact, percentile, wilson_interval
 
 
 def test_wilson_interval() -> None:
@@ -40,7 +40,7 @@ def test_percentile() -> None:
 
 
 def test_calibration_picks_the_cheapest_model_over_target_and_skips_unmeasured() -> None:
-    from mixstack.evals.calibrate import calibrate
+    from mixstack.evals._calibrate import calibrate
 
     def run(model: str, n: int, passed: int, low: float | None, cost: float) -> dict[str, object]:
         return {

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from mixstack.guard.injection import FLAG_AT, scan_injection
-from mixstack.guard.injection_model import featurize, load_model
-from mixstack.guard.injection_normalize import mask_mentions, normalize_for_scan
+from mixstack.guard._injection import FLAG_AT, scan_injection
+from mixstack.guard._injection_model import featurize, load_model
+from mixstack.guard._injection_normalize import mask_mentions, normalize_for_scan
 
 ROOT = Path(__file__).resolve().parents[1]
 

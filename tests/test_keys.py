@@ -14,8 +14,8 @@ import pytest
 from mixstack.config import parse_config
 from mixstack.errors import RateLimited
 from mixstack.gateway import Gateway
-from mixstack.guard.keys import KeyStore
-from mixstack.guard.ratelimit import RateLimiter
+from mixstack.guard._keys import KeyStore
+from mixstack.guard._ratelimit import RateLimiter
 from mixstack.store import open_store
 from mixstack.store.rates import verdict
 from tests.conftest import FAKE_MODELS

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 from mixstack.config.monitor import MonitorConfig
-from mixstack.monitor.baseline import Baselines, Observation
+from mixstack.monitor._baseline import Baselines, Observation
 from mixstack.store import CallFilter, CallRecord, SQLiteStore, Store, apply_migrations, record_call
 from tests.backends import Backend
 

@@ -54,10 +54,10 @@ PART = {
     "router": "router",
     "rephrase": "rephrase",
     # the pipeline's own stage of rephrasing, and the front door of `mixstack.rephrase()`
-    "rephrase/stage.py": "pipeline",
+    "rephrase/_stage.py": "pipeline",
     "rephrase/__init__.py": "frontdoor",
-    "rephrase/api.py": "frontdoor",
-    "rephrase/model_mode.py": "frontdoor",
+    "rephrase/_api.py": "frontdoor",
+    "rephrase/_model_mode.py": "frontdoor",
     "pipeline.py": "pipeline",
     "admission.py": "pipeline",
     "resilience.py": "pipeline",
@@ -80,17 +80,17 @@ PART = {
 
 #: (importing module, imported module) that depart from the table today, and why
 KNOWN: dict[tuple[str, str], str] = {
-    ("gateway/ui/admin_pages.py", "mixstack.evals.report"): "the dashboard shows eval runs",
-    ("gateway/ui/admin_pages.py", "mixstack.evals.runs"): "the dashboard shows eval runs",
-    ("guard/pii.py", "mixstack.config.workloads"): "the scanner reads a workload's privacy",
-    ("guard/pii.py", "mixstack.vision"): "the OCR text of images is scanned too",
-    ("monitor/baseline.py", "mixstack.config.monitor"): "thresholds come from the config",
-    ("monitor/gateway.py", "mixstack.config"): "the gateway's monitor reads workloads",
-    ("monitor/gateway.py", "mixstack.config.workloads"): "the gateway's monitor reads workloads",
-    ("monitor/gateway.py", "mixstack.pipeline"): "it sees the pipeline's call context",
-    ("monitor/gateway.py", "mixstack.router.router"): "it records the route's workload",
-    ("monitor/gateway.py", "mixstack.router.workloads"): "it records the route's workload",
-    ("rephrase/render.py", "mixstack.catalog"): "a family is read off a model entry",
+    ("gateway/ui/admin_pages.py", "mixstack.evals._report"): "the dashboard shows eval runs",
+    ("gateway/ui/admin_pages.py", "mixstack.evals._runs"): "the dashboard shows eval runs",
+    ("guard/_pii.py", "mixstack.config.workloads"): "the scanner reads a workload's privacy",
+    ("guard/_pii.py", "mixstack.vision"): "the OCR text of images is scanned too",
+    ("monitor/_baseline.py", "mixstack.config.monitor"): "thresholds come from the config",
+    ("monitor/_gateway.py", "mixstack.config"): "the gateway's monitor reads workloads",
+    ("monitor/_gateway.py", "mixstack.config.workloads"): "the gateway's monitor reads workloads",
+    ("monitor/_gateway.py", "mixstack.pipeline"): "it sees the pipeline's call context",
+    ("monitor/_gateway.py", "mixstack.router._router"): "it records the route's workload",
+    ("monitor/_gateway.py", "mixstack.router._workloads"): "it records the route's workload",
+    ("rephrase/_render.py", "mixstack.catalog"): "a family is read off a model entry",
 }
 
 
@@ -164,14 +164,14 @@ def test_no_module_imports_the_package_root() -> None:
 
 #: what admits a call (rate windows, budget holds and their settlement): the pipeline's
 #: admission stage owns it (`mixstack/admission.py`); a front door only passes the key
-_ADMITTING_MODULES = {"mixstack.guard.budget", "mixstack.guard.ratelimit", "mixstack.admission"}
+_ADMITTING_MODULES = {"mixstack.guard._budget", "mixstack.guard._ratelimit", "mixstack.admission"}
 _ADMITTING_NAMES = {"shared_budgets", "shared_rates", "BudgetRepository", "RateRepository"}
 _ADMITTING_ATTRIBUTES = {"budgets", "rates", "limiter", "reserve"}
 #: front doors (and the parts of them) that must hand admission to the pipeline
-_FRONT_DOORS = ("gateway", "agents", "evals", "sweep", "tune", "api.py", "rephrase/api.py")
+_FRONT_DOORS = ("gateway", "agents", "evals", "sweep", "tune", "api.py", "rephrase/_api.py")
 #: (front-door module, what it uses) allowed, and why
 _ADMITTING_KNOWN = {
-    ("cli/serve.py", "mixstack.guard.budget"): "a server starting frees dead processes' holds",
+    ("cli/serve.py", "mixstack.guard._budget"): "a server starting frees dead processes' holds",
 }
 
 
@@ -215,14 +215,14 @@ def test_the_admission_check_sees_a_front_door_that_admits(tmp_path: Path) -> No
     """The check above can fail: the gateway as it was (its own limiter and holds) is caught."""
     old = tmp_path / "app.py"
     old.write_text(
-        "from mixstack.guard.ratelimit import RateLimiter\n"
+        "from mixstack.guard._ratelimit import RateLimiter\n"
         "from mixstack.store import shared_budgets\n"
         "async def admit(self, key):\n"
         "    await self.limiter.admit(key.id)\n"
         "    return await self.budget.reserve(key, 0.1, 10)\n"
     )
     assert _admitting_uses(old) == {
-        "mixstack.guard.ratelimit",
+        "mixstack.guard._ratelimit",
         "shared_budgets",
         ".limiter",
         ".reserve",

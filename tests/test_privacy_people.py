@@ -18,11 +18,11 @@ import pytest
 from mixstack.catalog import Catalog
 from mixstack.config import parse_config
 from mixstack.errors import ConfigError
-from mixstack.guard.categories import category_of
-from mixstack.guard.entities import luhn_ok
-from mixstack.guard.ner import LABELS, verify_weights
-from mixstack.guard.pii import PiiScanner
-from mixstack.guard.redact import redact_request
+from mixstack.guard._categories import category_of
+from mixstack.guard._entities import luhn_ok
+from mixstack.guard._ner import LABELS, verify_weights
+from mixstack.guard._pii import PiiScanner
+from mixstack.guard._redact import redact_request
 from mixstack.providers.base import ProviderRegistry
 from mixstack.router import Router
 from mixstack.types import Request
@@ -209,7 +209,7 @@ def test_the_entity_model_alone_finds_what_the_whole_pipeline_finds() -> None:
     release made `ner` listen to the shared encoder, this fails)."""
     import spacy
 
-    from mixstack.guard.ner import NerModel, model_dir
+    from mixstack.guard._ner import NerModel, model_dir
 
     whole = spacy.load(model_dir())
     alone = NerModel()
@@ -302,8 +302,8 @@ def test_routing_skips_the_model_only_once_the_decision_is_made() -> None:
 
 
 def test_the_model_reads_only_the_windows_and_spans_map_back() -> None:
-    from mixstack.guard.ner import NerModel
-    from mixstack.guard.people import model_windows, window_entities
+    from mixstack.guard._ner import NerModel
+    from mixstack.guard._people import model_windows, window_entities
 
     text = (
         "Please forward the file to Maria Gonzalez. the build is green and nothing else "

@@ -12,12 +12,12 @@ import mixstack
 from mixstack.config import parse_config
 from mixstack.errors import InvalidRequestError
 from mixstack.pipeline import Pipeline
-from mixstack.rephrase.checks import check_facts, contradictions
-from mixstack.rephrase.detect import detect_use_case
-from mixstack.rephrase.facts import extract_facts
-from mixstack.rephrase.registry import ENTRY_POINT_GROUP, use_cases
-from mixstack.rephrase.render import family_of
-from mixstack.rephrase.rules import Target, rephrase_rules
+from mixstack.rephrase._checks import check_facts, contradictions
+from mixstack.rephrase._detect import detect_use_case
+from mixstack.rephrase._facts import extract_facts
+from mixstack.rephrase._registry import ENTRY_POINT_GROUP, use_cases
+from mixstack.rephrase._render import family_of
+from mixstack.rephrase._rules import Target, rephrase_rules
 
 FAMILIES = ("anthropic", "openai", "gemini", "small", "generic")
 USE_CASES = ("image", "code", "json", "agent", "chat")
@@ -342,7 +342,7 @@ def test_result_json_has_the_documented_fields() -> None:
 
 
 def test_the_measured_gain_suite_is_in_sync_with_the_rephraser() -> None:
-    from mixstack.evals.suite import load_suite
+    from mixstack.evals._suite import load_suite
 
     root = Path(__file__).resolve().parents[1] / "examples" / "rephrase"
     suite = load_suite(root / "suite.yaml")

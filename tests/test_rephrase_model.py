@@ -9,8 +9,8 @@ import pytest
 import mixstack
 from mixstack.config import Config, parse_config
 from mixstack.pipeline import Pipeline
-from mixstack.rephrase.model_mode import CRITICAL, parse_sections, reply_budget
-from mixstack.rephrase.rules import Target, rules_rewrite
+from mixstack.rephrase._model_mode import CRITICAL, parse_sections, reply_budget
+from mixstack.rephrase._rules import Target, rules_rewrite
 from mixstack.store import recent_calls
 
 ROUGH = "Summarize the Q3 report for Acme Corp in 3 bullet points. Revenue was 1,280 EUR."

@@ -312,7 +312,7 @@ def test_routed_fast_path_agrees_with_the_per_model_checks(
 ) -> None:
     """A routed request runs an unrolled copy of the per-model checks: it must exclude the
     same models, for the same kind of reason, and rank as `rank_key` does."""
-    from mixstack.router.policy import (
+    from mixstack.router._policy import (
         latency_reason,
         rank_key,
         request_reason,

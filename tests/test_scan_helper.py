@@ -15,9 +15,9 @@ import pytest
 from mixstack.config import parse_config
 from mixstack.config.workloads import PiiSettings
 from mixstack.gateway import create_app
-from mixstack.guard import helper_process
-from mixstack.guard.injection import scan_injection
-from mixstack.guard.pii import PiiSpan, scanner_for
+from mixstack.guard import _helper_process as helper_process
+from mixstack.guard._injection import scan_injection
+from mixstack.guard._pii import PiiSpan, scanner_for
 from tests.conftest import FAKE_MODELS
 from tests.upstream_servers import ServerThread
 

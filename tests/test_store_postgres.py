@@ -13,9 +13,9 @@ import psycopg
 import pytest
 
 from mixstack.errors import BudgetExceeded, ConfigError, RateLimited
-from mixstack.guard.budget import Budget
-from mixstack.guard.keys import KeyStore
-from mixstack.guard.ratelimit import RateLimiter
+from mixstack.guard._budget import Budget
+from mixstack.guard._keys import KeyStore
+from mixstack.guard._ratelimit import RateLimiter
 from mixstack.store import CallRecord, open_store, shared_rates
 from mixstack.store.postgres import PostgresStore
 from mixstack.store.postgres.engine import migration_scripts

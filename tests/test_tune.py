@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from mixstack.config import parse_config
-from mixstack.evals.suite import ScorerSpec, load_suite
+from mixstack.evals._suite import ScorerSpec, load_suite
 from mixstack.pipeline import Pipeline
 from mixstack.store import CallRecord, Store, open_store, record_call
 from mixstack.store.tune import active_promotion, list_promotions
@@ -230,7 +230,7 @@ def _route(cfg: Any) -> str:
     calibration file afresh)."""
     from mixstack.catalog import Catalog
     from mixstack.providers.base import ProviderRegistry
-    from mixstack.router.router import Router
+    from mixstack.router._router import Router
     from mixstack.types import Request
 
     router = Router(cfg, Catalog(cfg, ProviderRegistry(cfg)))

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from mixstack.config import parse_config
-from mixstack.evals.suite import ScorerSpec
+from mixstack.evals._suite import ScorerSpec
 from mixstack.pipeline import Pipeline
 from mixstack.providers.local.embedded import GEMMA3, SMOLLM2
 from mixstack.store import open_store
@@ -32,7 +32,7 @@ from mixstack.tune import (
     resolve_base,
     train,
 )
-from mixstack.tune.dataset import Candidates, Dataset
+from mixstack.tune._dataset import Candidates, Dataset
 from mixstack.types import Request, SamplingParams
 
 pytest.importorskip("peft", reason="the tune extra (mixstack[tune]) is not installed")

@@ -18,7 +18,7 @@ from typing import Any
 
 import mixstack
 from mixstack.evals.scorers import ScoreContext, ScorerEnv, ScorerRegistry
-from mixstack.evals.suite import load_suite
+from mixstack.evals._suite import load_suite
 from mixstack.pipeline import Pipeline
 
 HERE = Path(__file__).resolve().parent

@@ -49,9 +49,9 @@ from tickets import tickets  # noqa: E402
 
 from mixstack.config import load_config  # noqa: E402
 from mixstack.evals import EvalSettings, evaluate_suite, load_suite  # noqa: E402
-from mixstack.evals.calibrate import calibrate, write_calibration  # noqa: E402
+from mixstack.evals._calibrate import calibrate, write_calibration  # noqa: E402
 from mixstack.pipeline import Pipeline  # noqa: E402
-from mixstack.router.router import Router  # noqa: E402
+from mixstack.router._router import Router  # noqa: E402
 from mixstack.store import open_store  # noqa: E402
 from mixstack.tune import (  # noqa: E402
     TrainSettings,
@@ -65,7 +65,7 @@ from mixstack.tune import (  # noqa: E402
     run_gate,
     train,
 )
-from mixstack.tune.dataset import suite_checks  # noqa: E402
+from mixstack.tune._dataset import suite_checks  # noqa: E402
 from mixstack.types import Request  # noqa: E402
 
 BASE = ARGS.base

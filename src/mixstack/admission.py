@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config
-from mixstack.guard.budget import Budget, Reservation
-from mixstack.guard.keys import KeyStore, ModelNotAllowed, VirtualKey
-from mixstack.guard.ratelimit import RateLimiter, Ticket
-from mixstack.guard.usage import PromptCounter, TokenBound, prompt_bound, prompt_tokens
-from mixstack.router.workloads import WORKLOAD_PREFIX
+from mixstack.guard._budget import Budget, Reservation
+from mixstack.guard._keys import KeyStore, ModelNotAllowed, VirtualKey
+from mixstack.guard._ratelimit import RateLimiter, Ticket
+from mixstack.guard._usage import PromptCounter, TokenBound, prompt_bound, prompt_tokens
+from mixstack.router._workloads import WORKLOAD_PREFIX
 from mixstack.store import Store, shared_budgets, shared_rates
 from mixstack.types import Request
 

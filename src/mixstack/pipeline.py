@@ -21,14 +21,14 @@ from mixstack.admission import Admission, Admitted, settled_if_lost
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config, load_config
 from mixstack.errors import InvalidRequestError, MixstackError, PolicyError, ProviderError
-from mixstack.guard.offload import offload_worthy, run_guarded
-from mixstack.guard.redact import ChunkRestorer, RedactionMap, redact_request
-from mixstack.guard.usage import checked_usage, prompt_bound, text_bound
+from mixstack.guard._offload import offload_worthy, run_guarded
+from mixstack.guard._redact import ChunkRestorer, RedactionMap, redact_request
+from mixstack.guard._usage import checked_usage, prompt_bound, text_bound
 from mixstack.jsonbytes import dumps_text
 from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry, ProviderReply
 from mixstack.resilience import Attempt, Breakers, CallPolicy, Resilience, Target
 from mixstack.router import RouteDecision, Router, RouteRefused
-from mixstack.router.decision import shape_json
+from mixstack.router._decision import shape_json
 from mixstack.store import (
     CallRecord,
     Store,
@@ -50,7 +50,7 @@ from mixstack.types import (
 )
 
 if TYPE_CHECKING:
-    from mixstack.rephrase.result import RephraseResult
+    from mixstack.rephrase._result import RephraseResult
 
 __all__ = ["ABUSE_KEY", "CallContext", "CallStream", "Pipeline", "new_request_id"]
 
@@ -200,7 +200,7 @@ class Pipeline:
         self, request: Request, route: RouteDecision, entry: ModelEntry
     ) -> tuple[Request, RephraseResult | None]:
         """Rewrite the prompt for the routed model's family when the call or workload asks."""
-        from mixstack.rephrase.stage import apply_rephrase
+        from mixstack.rephrase._stage import apply_rephrase
 
         return apply_rephrase(self.config, request, route, entry)
 

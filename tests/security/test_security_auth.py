@@ -12,7 +12,7 @@ import pytest
 
 from mixstack.config import parse_config
 from mixstack.gateway import Gateway
-from mixstack.guard.keys import KeyStore, next_reset, parse_expiry
+from mixstack.guard._keys import KeyStore, next_reset, parse_expiry
 from mixstack.store import open_store
 from tests.conftest import FAKE_MODELS
 from tests.upstream_servers import ServerThread

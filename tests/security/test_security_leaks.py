@@ -14,9 +14,9 @@ from pydantic import BaseModel
 
 from mixstack.config import parse_config
 from mixstack.gateway import Gateway
-from mixstack.guard.fields import FIELD_USES, MODELS, fixed_texts, redactable_texts
-from mixstack.guard.normalize import GuardScanner, decode
-from mixstack.guard.redact import RedactionMap, StreamRestorer
+from mixstack.guard._fields import FIELD_USES, MODELS, fixed_texts, redactable_texts
+from mixstack.guard._normalize import GuardScanner, decode
+from mixstack.guard._redact import RedactionMap, StreamRestorer
 from mixstack.types import Request
 from tests.security.canaries import bodies, leaked
 from tests.upstream_servers import RecordingUpstream, Scripted, ServerThread, chat_json
@@ -137,7 +137,7 @@ def test_every_request_field_is_classified() -> None:
     """A field added to `Request` (or anything it holds) must say whether it is scanned."""
     found = {(owner, name) for owner, name, _ in _walk(Request, set())}
     missing = found - set(FIELD_USES)
-    assert missing == set(), f"classify these in guard/fields.py: {sorted(missing)}"
+    assert missing == set(), f"classify these in guard/_fields.py: {sorted(missing)}"
     assert set(FIELD_USES) - found == set()  # no stale entries
     assert {m.__name__ for m in MODELS} == {owner for owner, _ in found}
     nested = {k for k, use in FIELD_USES.items() if use == "nested"}
@@ -329,7 +329,7 @@ def test_remote_answer_with_an_exfiltration_link_is_not_restored() -> None:
 
 
 def test_large_texts_are_scanned_in_pieces_without_missing_a_seam() -> None:
-    from mixstack.guard.normalize import CHUNK
+    from mixstack.guard._normalize import CHUNK
 
     email = "jane.canary@example.org"
     for offset in (CHUNK - 10, CHUNK - 1, CHUNK, 2 * CHUNK - 5):

@@ -15,8 +15,8 @@ import pytest
 
 from mixstack.config import parse_config
 from mixstack.gateway import Gateway
-from mixstack.guard.normalize import GuardScanner
-from mixstack.guard.pii import PiiSpan
+from mixstack.guard._normalize import GuardScanner
+from mixstack.guard._pii import PiiSpan
 from mixstack.pipeline import Pipeline
 from tests.conftest import FAKE_MODELS
 from tests.upstream_servers import ServerThread

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from mixstack.config.agents import BudgetConfig
-from mixstack.guard.usage import prompt_tokens
+from mixstack.guard._usage import prompt_tokens
 
 if TYPE_CHECKING:
     from mixstack.catalog import ModelEntry

@@ -37,7 +37,7 @@ from mixstack.agents.tools import AgentTool, ToolContext, ToolOutcome
 from mixstack.agents.trace import TraceRecorder, TraceStep, digest
 from mixstack.catalog import ModelEntry
 from mixstack.errors import MixstackError, PolicyError
-from mixstack.guard.injection import scan_injection
+from mixstack.guard._injection import scan_injection
 from mixstack.pipeline import Pipeline
 from mixstack.types import (
     Completion,

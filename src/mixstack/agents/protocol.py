@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from mixstack.guard.injection import InjectionScan
+from mixstack.guard._injection import InjectionScan
 from mixstack.toolcalls import (
     NEXT_STEP,
     PROTOCOL_STOPS,

@@ -105,8 +105,8 @@ async def _step_rephrase(pipeline: Pipeline) -> None:
 async def _step_eval(pipeline: Pipeline) -> None:
     import tempfile
 
-    from mixstack.evals.evaluate import EvalSettings, evaluate_suite
-    from mixstack.evals.suite import load_suite
+    from mixstack.evals._evaluate import EvalSettings, evaluate_suite
+    from mixstack.evals._suite import load_suite
 
     stdout_console().print(
         Panel.fit("An eval: a 3-case suite on the local model (`mixstack eval SUITE`).")
@@ -135,7 +135,7 @@ async def _step_route(pipeline: Pipeline) -> None:
     from mixstack._shared import shared_pipeline
     from mixstack.cli.route import show_route
     from mixstack.router import RouteRefused
-    from mixstack.router.demo import demo_config
+    from mixstack.router._demo import demo_config
 
     stdout_console().print(
         Panel.fit("The router: private data stays local, and it says why (`mixstack route`).")

@@ -174,9 +174,9 @@ def eval_run(
     --max-error-rate of a model's calls errored, default 5%; errors are not counted as
     failures in the pass rate); 2 usage or config error; 5 a model is not available here.
     """
-    from mixstack.evals.evaluate import EvalSettings, evaluate_suite
-    from mixstack.evals.runner import RunOptions
-    from mixstack.evals.suite import load_suite
+    from mixstack.evals._evaluate import EvalSettings, evaluate_suite
+    from mixstack.evals._runner import RunOptions
+    from mixstack.evals._suite import load_suite
     from mixstack.pipeline import Pipeline
 
     loaded = load_suite(suite)
@@ -205,8 +205,8 @@ def eval_run(
 
     summary = asyncio.run(go())
     if report is not None:
-        from mixstack.evals.report import write_report
-        from mixstack.evals.runs import RunDir
+        from mixstack.evals._report import write_report
+        from mixstack.evals._runs import RunDir
 
         write_report(RunDir(Path(summary["out_dir"])), summary, report)
         summary["report"] = str(report.resolve())
@@ -242,8 +242,8 @@ def eval_compare(
     as_json: JsonOption = False,
 ) -> None:
     """What changed between two runs: flipped cases and metric deltas."""
-    from mixstack.evals.compare import compare_runs
-    from mixstack.evals.runs import find_run
+    from mixstack.evals._compare import compare_runs
+    from mixstack.evals._runs import find_run
     from mixstack.store import open_store
 
     with open_store() as store:
@@ -288,8 +288,8 @@ def eval_calibrate(
     as_json: JsonOption = False,
 ) -> None:
     """Write the routing calibration: per workload, the cheapest model meeting the target."""
-    from mixstack.evals.calibrate import calibrate, write_calibration
-    from mixstack.evals.runs import find_run
+    from mixstack.evals._calibrate import calibrate, write_calibration
+    from mixstack.evals._runs import find_run
     from mixstack.store import open_store
 
     with open_store() as store:

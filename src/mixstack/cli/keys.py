@@ -10,7 +10,7 @@ from rich.table import Table
 
 from mixstack.cli.common import ConfigOption, JsonOption, load, print_json, stdout_console
 from mixstack.errors import InvalidRequestError
-from mixstack.guard.keys import KeyStore, VirtualKey, parse_expiry
+from mixstack.guard._keys import KeyStore, VirtualKey, parse_expiry
 from mixstack.store import open_store
 
 __all__ = ["keys_app"]

@@ -32,10 +32,10 @@ from mixstack.cli.common import (
 )
 from mixstack.config import load_config
 from mixstack.errors import InvalidRequestError, PolicyError
-from mixstack.guard.pii import PiiScanner, format_counts, request_texts
+from mixstack.guard._pii import PiiScanner, format_counts, request_texts
 from mixstack.providers.base import ProviderRegistry
 from mixstack.router import RouteDecision, Router, RouteRefused
-from mixstack.router.replay import ReplayReport, replay_calls
+from mixstack.router._replay import ReplayReport, replay_calls
 from mixstack.store import open_store
 from mixstack.types import ImagePart, Request, SamplingParams
 

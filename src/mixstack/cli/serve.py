@@ -35,7 +35,7 @@ def serve_command(
     from mixstack.gateway import create_app
     from mixstack.gateway.connections import server_options
     from mixstack.gateway.metrics import MULTIPROC_ENV
-    from mixstack.guard.budget import Budget
+    from mixstack.guard._budget import Budget
     from mixstack.store import open_store
 
     cfg = load(config)

@@ -89,7 +89,7 @@ def sweep_command(
     as_json: JsonOption = False,
 ) -> None:
     """Place each case's key context at each depth of filler padded to each length; run it."""
-    from mixstack.evals.suite import load_suite
+    from mixstack.evals._suite import load_suite
     from mixstack.sweep import SweepSettings, render_report
 
     suite = load_suite(suite_path)

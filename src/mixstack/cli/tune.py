@@ -44,7 +44,7 @@ CheckOption = Annotated[
 
 
 def _checks(raw: list[str] | None) -> list[Any]:
-    from mixstack.evals.suite import ScorerSpec
+    from mixstack.evals._suite import ScorerSpec
 
     specs = []
     for text in raw or []:
@@ -77,7 +77,7 @@ def dataset_command(
     """Build a training set from the call log of a workload, or from a suite and a teacher."""
     from mixstack.pipeline import Pipeline
     from mixstack.tune import build_dataset, examples_from_log, examples_from_suite
-    from mixstack.tune.dataset import suite_checks
+    from mixstack.tune._dataset import suite_checks
 
     checks = _checks(check)
     params: dict[str, Any] = {}
@@ -304,7 +304,7 @@ def gate_command(
     2 passed but the router could never pick the tuned model (a completion-only base).
     """
     from mixstack.pipeline import Pipeline
-    from mixstack.router.calibration import calibration_path, load_calibration
+    from mixstack.router._calibration import calibration_path, load_calibration
     from mixstack.store.tune import get_tuned_model
     from mixstack.tune import load_dataset, model_name, run_gate
     from mixstack.tune import promote as promote_model

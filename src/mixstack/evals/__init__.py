@@ -1,8 +1,8 @@
 """The evaluation harness: suites, scorers, runner, statistics, calibration and the report."""
 
-from mixstack.evals.evaluate import EvalSettings, evaluate_suite
-from mixstack.evals.runner import EvalRunner, RunOptions
-from mixstack.evals.suite import Case, EvalItem, ScorerSpec, Suite, SuiteError, Variant, load_suite
+from mixstack.evals._evaluate import EvalSettings, evaluate_suite
+from mixstack.evals._runner import EvalRunner, RunOptions
+from mixstack.evals._suite import Case, EvalItem, ScorerSpec, Suite, SuiteError, Variant, load_suite
 
 __all__ = [
     "Case",

@@ -49,8 +49,8 @@ from mixstack.gateway.openapi import openapi_document
 from mixstack.gateway.responses import ResponsesWire
 from mixstack.gateway.ui import ui_routes
 from mixstack.gateway.wire import ChatWire
-from mixstack.guard.keys import VirtualKey
-from mixstack.guard.normalize import GuardScanner
+from mixstack.guard._keys import VirtualKey
+from mixstack.guard._normalize import GuardScanner
 from mixstack.jsonbytes import dumps
 from mixstack.monitor import GatewayMonitor
 from mixstack.pipeline import CallStream, Pipeline

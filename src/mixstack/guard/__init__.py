@@ -3,8 +3,8 @@
 Importing this package is cheap: Presidio loads only when a text has a candidate finding.
 """
 
-from mixstack.guard.pii import PiiCount, PiiScanner, PiiSpan, RequestScan, scan_request
-from mixstack.guard.redact import ChunkRestorer, RedactionMap, StreamRestorer, redact_request
+from mixstack.guard._pii import PiiCount, PiiScanner, PiiSpan, RequestScan, scan_request
+from mixstack.guard._redact import ChunkRestorer, RedactionMap, StreamRestorer, redact_request
 
 __all__ = [
     "ChunkRestorer",

@@ -1,10 +1,10 @@
 """Abuse monitoring: injection and jailbreak screening at the gateway, canary tokens, rolling
 per-key and per-workload baselines with alerts (log, metrics, store, webhook)."""
 
-from mixstack.monitor.baseline import Alert, Baselines, Observation
-from mixstack.monitor.canary import Canary
-from mixstack.monitor.detect import Inspection, inspect_request
-from mixstack.monitor.gateway import GatewayMonitor, Screened
+from mixstack.monitor._baseline import Alert, Baselines, Observation
+from mixstack.monitor._canary import Canary
+from mixstack.monitor._detect import Inspection, inspect_request
+from mixstack.monitor._gateway import GatewayMonitor, Screened
 
 __all__ = [
     "Alert",

@@ -6,9 +6,9 @@
 only when the checks pass.
 """
 
-from mixstack.rephrase.api import MODES, arephrase, rephrase, resolve_target
-from mixstack.rephrase.render import FAMILIES, family_of
-from mixstack.rephrase.result import Check, RephraseResult
+from mixstack.rephrase._api import MODES, arephrase, rephrase, resolve_target
+from mixstack.rephrase._render import FAMILIES, family_of
+from mixstack.rephrase._result import Check, RephraseResult
 
 __all__ = [
     "FAMILIES",

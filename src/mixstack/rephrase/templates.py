@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
-from mixstack.rephrase.analyze import Analysis
-from mixstack.rephrase.spec import PromptSpec, Source
+from mixstack.rephrase._analyze import Analysis
+from mixstack.rephrase._spec import PromptSpec, Source
 
 __all__ = [
     "AGENT",

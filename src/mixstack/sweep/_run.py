@@ -17,9 +17,9 @@ from typing import Any, Literal, Protocol
 
 from mixstack.catalog import ModelEntry
 from mixstack.errors import MixstackError
-from mixstack.evals.evaluate import check_scorers
+from mixstack.evals._evaluate import check_scorers
+from mixstack.evals._suite import Case, Suite, SuiteError, Variant
 from mixstack.evals.scorers import ScoreContext, ScorerEnv, ScorerError, ScorerRegistry
-from mixstack.evals.suite import Case, Suite, SuiteError, Variant
 from mixstack.pipeline import Pipeline
 from mixstack.sweep._filler import filler_sentences
 from mixstack.sweep._haystack import KeyContext, SweepError, build_haystack, key_context

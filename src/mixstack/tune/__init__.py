@@ -8,8 +8,8 @@ is `mixstack tune …`. Training needs the optional extra `mixstack[tune]` (torc
 transformers, peft, gguf), imported only by the steps that use it.
 """
 
-from mixstack.tune.base import BaseModel, resolve_base
-from mixstack.tune.dataset import (
+from mixstack.tune._base import BaseModel, resolve_base
+from mixstack.tune._dataset import (
     Dataset,
     Example,
     build_dataset,
@@ -17,11 +17,11 @@ from mixstack.tune.dataset import (
     examples_from_suite,
     load_dataset,
 )
-from mixstack.tune.export import export_adapter
-from mixstack.tune.gate import GateResult, run_gate
-from mixstack.tune.promote import promote, rollback
-from mixstack.tune.registry import model_name, register_tuned_model
-from mixstack.tune.train import StepReport, TrainResult, TrainSettings, load_train_result, train
+from mixstack.tune._export import export_adapter
+from mixstack.tune._gate import GateResult, run_gate
+from mixstack.tune._promote import promote, rollback
+from mixstack.tune._registry import model_name, register_tuned_model
+from mixstack.tune._train import StepReport, TrainResult, TrainSettings, load_train_result, train
 
 __all__ = [
     "BaseModel",

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from mixstack._plugins import plugins
+from mixstack.evals._suite import ScorerSpec, SuiteError
 from mixstack.evals.scorers.base import (
     Options,
     Score,
@@ -17,7 +18,6 @@ from mixstack.evals.scorers.base import (
     ScorerError,
     ScorerFactory,
 )
-from mixstack.evals.suite import ScorerSpec, SuiteError
 
 __all__ = [
     "ENTRY_POINT_GROUP",

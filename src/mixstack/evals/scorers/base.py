@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mixstack.errors import ScorerError, SuiteError
-from mixstack.evals.suite import Case
+from mixstack.evals._suite import Case
 from mixstack.types import Completion, Request
 
 if TYPE_CHECKING:

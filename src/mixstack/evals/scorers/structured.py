@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import ConfigDict, Field
 
+from mixstack.evals._suite import SuiteError
 from mixstack.evals.scorers.base import Options, Score, ScoreContext, Scorer, ScorerEnv
-from mixstack.evals.suite import SuiteError
 
 __all__ = [
     "JsonFieldsScorer",

@@ -7,8 +7,8 @@ from typing import Any
 
 from pydantic import field_validator
 
+from mixstack.evals._suite import SuiteError
 from mixstack.evals.scorers.base import Options, Score, ScoreContext, Scorer, expected_text
-from mixstack.evals.suite import SuiteError
 
 __all__ = ["ContainsScorer", "ExactScorer", "NotContainsScorer", "RegexScorer"]
 

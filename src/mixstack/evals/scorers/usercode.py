@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import Field
 
+from mixstack.evals._suite import SuiteError
 from mixstack.evals.scorers.base import (
     Options,
     Score,
@@ -27,7 +28,6 @@ from mixstack.evals.scorers.base import (
     ScorerEnv,
     ScorerError,
 )
-from mixstack.evals.suite import SuiteError
 
 __all__ = ["PythonScorer"]
 

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from mixstack.errors import MixstackError
 from mixstack.gateway.ui.auth import COOKIE, is_admin
 from mixstack.gateway.ui.render import parse_json, render, when
-from mixstack.guard.keys import VirtualKey
+from mixstack.guard._keys import VirtualKey
 
 if TYPE_CHECKING:
     from mixstack.gateway.app import Gateway
@@ -125,8 +125,8 @@ class AdminPages:
                 status=404,
                 error=f"no finished run {run_id!r}",
             )
-        from mixstack.evals.report import render_report
-        from mixstack.evals.runs import RunDir
+        from mixstack.evals._report import render_report
+        from mixstack.evals._runs import RunDir
 
         html = await anyio.to_thread.run_sync(render_report, RunDir(Path(row["out_dir"])), summary)
         return HTMLResponse(html)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from starlette.requests import Request
 
-from mixstack.guard.keys import KeyStore, VirtualKey
+from mixstack.guard._keys import KeyStore, VirtualKey
 
 __all__ = ["COOKIE", "admin_key", "is_admin"]
 

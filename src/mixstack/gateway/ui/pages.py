@@ -22,7 +22,7 @@ from mixstack.gateway.ui.render import (
     render,
     when,
 )
-from mixstack.guard.keys import VirtualKey
+from mixstack.guard._keys import VirtualKey
 from mixstack.store.dashboard import CallFilter
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from mixstack.gateway.ui.auth import admin_key
-from mixstack.guard.keys import VirtualKey
+from mixstack.guard._keys import VirtualKey
 from mixstack.store.dashboard import CallFilter
 
 if TYPE_CHECKING:
