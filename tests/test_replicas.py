@@ -327,11 +327,6 @@ def test_a_redis_restart_mid_run_never_overspends(
     assert _wait_redis_settled(redis, url, home, key_id)[1] == 0
 
 
-@pytest.mark.xfail(
-    reason="known defect, open under #18: after this module's earlier tests, two replicas "
-    "were seen running a half-open trial 3 ms apart (alone, the test passes)",
-    strict=False,
-)
 def test_a_circuit_opened_on_one_replica_is_open_on_all_with_one_trial(
     cluster: tuple[Replicas, str, Path], recording: tuple[RecordingUpstream, str]
 ) -> None:

@@ -11,12 +11,14 @@ back; a bad request or a policy refusal is raised at once.
 
 With `redis:` configured the breakers' state is shared (`SharedCircuits`): a circuit that
 failures open on one replica is open on all within `SYNC_S`, and one half-open trial runs
-across all of them. Without Redis, or while it is down, each process keeps its own.
+across all of them. Without Redis, or while it is down, each process keeps its own: then
+each replica may send a trial of its own, and one that does says so in the log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -48,6 +50,9 @@ __all__ = [
     "backoff_delay",
     "is_retryable",
 ]
+
+
+log = logging.getLogger("mixstack.resilience")
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +225,16 @@ class Breakers:
         # TRIAL_S (or the cooldown, if longer)
         lease = max(self.cooldown_s, TRIAL_S)
         granted = await self.shared.claim_trial(circuit, self.cooldown_s, lease)
-        return breaker.allow() if granted is None else granted
+        if granted is not None:
+            return granted
+        if not breaker.allow():
+            return False
+        log.warning(
+            "circuit %s: this process sends a half-open trial on its own breaker (the shared "
+            "state in Redis is unreachable); other replicas may send one too until it is back",
+            circuit,
+        )
+        return True
 
     async def failure(self, circuit: str) -> None:
         breaker = self.get(circuit)
@@ -255,8 +269,14 @@ class Breakers:
             self._sync = loop.create_task(self._sync_forever())
 
     async def _sync_forever(self) -> None:
+        reader = asyncio.current_task()
         while True:
             await self._read()
+            # a cancel (`aclose`, or `asyncio.run` ending) that the Redis client lost: on
+            # Python 3.11 its `asyncio.wait_for` drops one that lands as a write completes,
+            # and the loop's shutdown would wait for this reader forever
+            if reader is not None and reader.cancelling():
+                raise asyncio.CancelledError
             await asyncio.sleep(SYNC_S)
 
     async def _read(self) -> bool:

@@ -3,14 +3,18 @@ row, when a circuit opened, and who runs its half-open trial, in one hash update
 scripts on Redis's clock. The policy (thresholds, what counts as a failure) stays in
 `mixstack.resilience`; this module only keeps the numbers.
 
-Each circuit is a field of `mixstack:cb`: "failures opened_at trial_until" (opened_at 0:
-closed). When Redis cannot be reached every method answers None and the caller keeps its
-own per-process state.
+Each circuit is a field of `mixstack:cb`: "failures opened_at trial_until holder" (opened_at
+0: closed; holder: who claimed the trial, so a claim retried after its reply was lost is
+granted to the same caller again, never to a second one). A command that fails on a
+connection is tried once more on a fresh one (a connection the server dropped is not Redis
+being down); when Redis still cannot be reached every method answers None and the caller
+keeps its own per-process state (`mixstack.resilience` says so in the log).
 """
 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,12 +32,13 @@ local function clock()
 end
 local function read(circuit)
   local v = redis.call('HGET', KEYS[1], circuit)
-  if not v then return 0, 0, 0 end
-  local f, o, t = string.match(v, '(%S+) (%S+) (%S+)')
-  return tonumber(f), tonumber(o), tonumber(t)
+  if not v then return 0, 0, 0, '-' end
+  local f, o, t, h = string.match(v, '(%S+) (%S+) (%S+) ?(%S*)')
+  if h == '' then h = '-' end
+  return tonumber(f), tonumber(o), tonumber(t), h
 end
-local function write(circuit, f, o, t)
-  redis.call('HSET', KEYS[1], circuit, string.format('%d %.6f %.6f', f, o, t))
+local function write(circuit, f, o, t, h)
+  redis.call('HSET', KEYS[1], circuit, string.format('%d %.6f %.6f %s', f, o, t, h))
 end
 """
 # ARGV: circuit, threshold → {failures, seconds since it opened (-1: closed)}
@@ -41,24 +46,26 @@ _FAILED = (
     _PARSE
     + """
 local now = clock()
-local f, o, t = read(ARGV[1])
+local f, o, t, h = read(ARGV[1])
 f = f + 1
-if o > 0 or f >= tonumber(ARGV[2]) then o, t = now, 0 end
-write(ARGV[1], f, o, t)
+if o > 0 or f >= tonumber(ARGV[2]) then o, t, h = now, 0, '-' end
+write(ARGV[1], f, o, t, h)
 if o > 0 then return {f, tostring(now - o)} end
 return {f, '-1'}
 """
 )
 _SUCCEEDED = "redis.call('HDEL', KEYS[1], ARGV[1]) return 1"
-# ARGV: circuit, cooldown s, trial lease s → 1: this caller runs the trial (or it is closed)
+# ARGV: circuit, cooldown s, trial lease s, claimant → 1: this claimant runs the trial (or
+# the circuit is closed)
 _TRIAL = (
     _PARSE
     + """
 local now = clock()
-local f, o, t = read(ARGV[1])
+local f, o, t, h = read(ARGV[1])
 if o == 0 then return 1 end
+if t > now and h == ARGV[4] then return 1 end
 if now - o < tonumber(ARGV[2]) or t > now then return 0 end
-write(ARGV[1], f, o, now + tonumber(ARGV[3]))
+write(ARGV[1], f, o, now + tonumber(ARGV[3]), ARGV[4])
 return 1
 """
 )
@@ -97,9 +104,14 @@ class RedisCircuits:
     async def succeeded(self, circuit: str) -> None:
         await self._eval(_SUCCEEDED, circuit)
 
-    async def claim_trial(self, circuit: str, cooldown_s: float, lease_s: float) -> bool | None:
-        """Whether this caller may send the one half-open trial (None: Redis is down)."""
-        answer = await self._eval(_TRIAL, circuit, cooldown_s, lease_s)
+    async def claim_trial(
+        self, circuit: str, cooldown_s: float, lease_s: float, *, claimant: str | None = None
+    ) -> bool | None:
+        """Whether this caller may send the one half-open trial (None: Redis is down).
+        `claimant` names the caller (default: a new name per claim); the same claimant
+        asking again while its lease runs is granted again."""
+        claimant = claimant or uuid.uuid4().hex
+        answer = await self._eval(_TRIAL, circuit, cooldown_s, lease_s, claimant)
         return None if answer is None else bool(int(answer))
 
     async def states(self) -> dict[str, CircuitState] | None:
@@ -109,7 +121,7 @@ class RedisCircuits:
         now = float(answer[0])
         states: dict[str, CircuitState] = {}
         for circuit, value in zip(answer[1::2], answer[2::2], strict=True):
-            failures, opened, trial = value.split()
+            failures, opened, trial = value.split()[:3]
             open_for = None if float(opened) == 0 else now - float(opened)
             states[circuit] = CircuitState(int(failures), open_for, float(trial) > now)
         return states
@@ -119,7 +131,7 @@ class RedisCircuits:
 
     async def _eval(self, script: str, *args: Any) -> Any:
         try:
-            answer = await run_script(self._clients.get(), script, [_HASH], args)
+            answer = await self._eval_once_more(script, args)
         except Exception as exc:
             if not is_down(exc):
                 raise
@@ -136,3 +148,15 @@ class RedisCircuits:
             log.warning("Redis at %s is back; circuit breakers are shared again", self.url)
             self._down_logged = False
         return answer
+
+    async def _eval_once_more(self, script: str, args: tuple[Any, ...]) -> Any:
+        """The script, tried again on a fresh connection if the first one failed: a pooled
+        connection the server dropped fails once and is replaced (the retried trial claim
+        carries the same claimant; a failure counted twice, if Redis ran the script and
+        only its reply was lost, opens the circuit one failure early)."""
+        import redis.exceptions
+
+        try:
+            return await run_script(self._clients.get(), script, [_HASH], args)
+        except redis.exceptions.ConnectionError:  # not a timeout: a hung Redis waits once
+            return await run_script(self._clients.get(), script, [_HASH], args)

@@ -51,6 +51,7 @@ class LoopClients:
                 socket_connect_timeout=self._timeout_s,
                 socket_timeout=self._timeout_s,
                 decode_responses=True,
+                **_checked_on_checkout(),
             )
             client = aioredis.Redis(connection_pool=pool)
             self._clients = {loop: client}
@@ -62,6 +63,23 @@ class LoopClients:
         client = self._clients.pop(loop, None)
         if client is not None:
             await client.aclose()
+
+
+def _checked_on_checkout() -> dict[str, Any]:
+    """Pool options under which a connection the server closed (a Redis restart) is
+    reconnected when it is taken from the pool, not used and failed.
+
+    Recent redis-py (8 here) turns maintenance notifications (a Redis Enterprise feature) on
+    by default ("auto"), and with them on its pool skips that check: after a restart each
+    pooled connection then failed once with "Connection closed by server.", which read as
+    Redis being down (a breaker's local half-open trial, limits and holds moving to the
+    store) while Redis was up. A self-hosted Redis or Valkey sends no such notifications.
+    """
+    try:
+        from redis.maint_notifications import MaintNotificationsConfig
+    except ImportError:  # a redis-py without them always checks
+        return {}
+    return {"maint_notifications_config": MaintNotificationsConfig(enabled=False)}
 
 
 def is_down(exc: BaseException) -> bool:
