@@ -42,6 +42,7 @@ PART = {
     "toolcalls.py": "types",
     "toolfit.py": "types",
     "_sync.py": "types",
+    "_cpu.py": "types",
     "_plugins.py": "types",
     "_version.py": "types",
     "_home.py": "types",
