@@ -11,7 +11,7 @@ import json
 import sys
 from collections import defaultdict
 
-from mixstack.agents.eval_tasks import AGENT_TASKS, run_agent_eval
+from mixstack.agents._eval_tasks import AGENT_TASKS, run_agent_eval
 from mixstack.config import load_config
 from mixstack.pipeline import Pipeline
 

@@ -22,7 +22,7 @@ from typing import Any
 import llama_cpp as lc
 from llama_cpp._utils import suppress_stdout_stderr
 
-from mixstack.providers.local import embedded
+from mixstack.providers.local import _embedded as embedded
 
 SIZES = (1, 2, 4, 8)
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."

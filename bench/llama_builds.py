@@ -22,7 +22,7 @@ from pathlib import Path
 MEASURE = r"""
 import json, sys, time
 import llama_cpp
-from mixstack.providers.local import embedded
+from mixstack.providers.local import _embedded as embedded
 threads = int(sys.argv[1])
 out = {}
 for name, path in (("smollm2", embedded.smollm2_path()), ("gemma3", embedded.gemma3_path())):
@@ -83,7 +83,7 @@ def main() -> None:
         unpack(Path(wheel), sites[name])
     correct: dict[str, str] = {}
     for name, site in sites.items():
-        proc = run(site, ["-m", "mixstack.providers.local.selfcheck"])
+        proc = run(site, ["-m", "mixstack.providers.local._selfcheck"])
         if proc.returncode < 0:
             correct[name] = f"crashed (signal {-proc.returncode})"
             continue

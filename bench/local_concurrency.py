@@ -219,9 +219,9 @@ def raw_side(name: str, threads: int, rounds: int, max_tokens: int) -> list[floa
 def _raw_run(name: str, threads: int, rounds: int, max_tokens: int) -> list[float]:
     from llama_cpp import Llama
 
-    from mixstack.providers.local import embedded
-    from mixstack.providers.local.engine import load_model
-    from mixstack.types import Request
+    from mixstack._types import Request
+    from mixstack.providers.local import _embedded as embedded
+    from mixstack.providers.local._engine import load_model
 
     path = embedded.smollm2_path() if name == "smollm2" else embedded.gemma3_path()
     style = MODELS[name][1]

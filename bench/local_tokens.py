@@ -21,10 +21,11 @@ import time
 
 from llama_cpp import Llama
 
+from mixstack._types import Request, SamplingParams
 from mixstack.config import Config
 from mixstack.pipeline import Pipeline
-from mixstack.providers.local import embedded, engine
-from mixstack.types import Request, SamplingParams
+from mixstack.providers.local import _embedded as embedded
+from mixstack.providers.local import engine
 
 MODEL = "local/smollm2-135m-instruct"
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."

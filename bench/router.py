@@ -31,6 +31,7 @@ import phonenumbers
 from privacy_eval import Result, decision, evaluate, load_rows, report, stock_presidio_with_model
 from privacy_eval import ours as people_scan
 
+from mixstack._types import Request, Tool
 from mixstack.catalog import Catalog
 from mixstack.config import parse_config
 from mixstack.errors import PolicyError
@@ -38,7 +39,6 @@ from mixstack.guard._pii import PiiScanner
 from mixstack.providers.base import ProviderRegistry
 from mixstack.router import Router
 from mixstack.router._router import ScanMode
-from mixstack.types import Request, Tool
 
 MIN_SCORE = 0.4
 

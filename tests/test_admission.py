@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
+from mixstack._types import Request
 from mixstack.config import Config, parse_config
 from mixstack.errors import BudgetExceeded, InvalidRequestError, ProviderError, RateLimited
 from mixstack.guard._keys import KeyStore, ModelNotAllowed
 from mixstack.guard._usage import prompt_bound, prompt_tokens
 from mixstack.pipeline import Pipeline
 from mixstack.store import VirtualKey
-from mixstack.types import Request
 from tests.conftest import FAKE_MODELS
 
 #: $1000 per 1M tokens either way: a prompt of "hello there" and a 10-token answer cost cents

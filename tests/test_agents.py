@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from mixstack.agents import AgentRuntime, Budget, Decision, function_tool, load_trace
-from mixstack.agents.protocol import ParseError, parse_turn
-from mixstack.agents.trace_view import render_html
+from mixstack.agents._protocol import ParseError, parse_turn
+from mixstack.agents._trace_view import render_html
 from mixstack.config import Config, parse_config
 from mixstack.errors import ConfigError
 from mixstack.pipeline import Pipeline
@@ -440,7 +440,7 @@ def test_html_escapes_untrusted_text() -> None:
 async def test_images_become_ocr_text_once_for_a_text_only_model(tmp_path: Path) -> None:
     from PIL import Image, ImageDraw, ImageFont
 
-    from mixstack.types import ImagePart
+    from mixstack._types import ImagePart
 
     picture = Image.new("RGB", (460, 90), "white")
     font = ImageFont.load_default(size=36)

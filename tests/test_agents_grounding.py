@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from mixstack.agents import AgentRuntime, function_tool, load_trace
-from mixstack.agents.grounding import ToolResult, compose_answer, unusable_answer
+from mixstack.agents._grounding import ToolResult, compose_answer, unusable_answer
 from mixstack.config import parse_config
 from mixstack.pipeline import Pipeline
 
@@ -179,7 +179,7 @@ async def test_the_trace_views_say_the_runtime_composed_the_answer() -> None:
 
     from rich.console import Console
 
-    from mixstack.agents.trace_view import print_timeline, render_html
+    from mixstack.agents._trace_view import print_timeline, render_html
 
     _, trace = await _run(_model({"when": "Tool result (stock)", "text": '{"answer": "11"}'}, CALL))
     out = io.StringIO()

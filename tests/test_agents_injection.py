@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from mixstack.agents import AgentRuntime, Budget, load_trace
-from mixstack.agents.protocol import wrap_tool_output
+from mixstack.agents._protocol import wrap_tool_output
 from mixstack.config import parse_config
 from mixstack.guard._injection import scan_injection
 from mixstack.pipeline import Pipeline

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from mixstack.agents.eval_tasks import run_agent_eval
-from mixstack.agents.trace import load_trace
+from mixstack.agents._eval_tasks import run_agent_eval
+from mixstack.agents._trace import load_trace
 from mixstack.config import load_config
 from mixstack.pipeline import Pipeline
 from tests.test_agents_protocol_examples import README_AGENT_EVAL

@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from mixstack.agents import Decision, PermissionPolicy, ToolAnnotations, function_tool
-from mixstack.agents.policy import AutoApprove
-from mixstack.agents.tools import AgentTool
+from mixstack.agents._policy import AutoApprove
+from mixstack.agents._tools import AgentTool
 from mixstack.config.agents import PermissionSet
 
 

@@ -8,17 +8,17 @@ import json
 from pathlib import Path
 from typing import Any
 
-from mixstack.agents.builtins import builtin_tools
-from mixstack.agents.eval_tasks import AGENT_TASKS, custom_tools
-from mixstack.agents.orchestrator import json_budget
-from mixstack.agents.protocol import (
+from mixstack.agents._eval_tasks import AGENT_TASKS, custom_tools
+from mixstack.agents._orchestrator import json_budget
+from mixstack.agents._protocol import (
     FIT,
     protocol_system_prompt,
     relevance,
     task_values,
     turn_schema,
 )
-from mixstack.agents.tools import ToolContext
+from mixstack.agents._tools import ToolContext
+from mixstack.agents.builtins import builtin_tools
 from mixstack.config.agents import AgentRole
 
 
@@ -160,8 +160,8 @@ def test_a_big_tree_leaves_paths_free(tmp_path: Path) -> None:
 def test_every_turn_schema_compiles_to_a_llama_cpp_grammar(tmp_path: Path) -> None:
     """The grammar a local model decodes under: the calculator's expression pattern, enums
     from the task and the folder, a required call and the answer all convert."""
-    from mixstack.providers.local.grammar import grammar_for
-    from mixstack.types import ResponseFormat
+    from mixstack._types import ResponseFormat
+    from mixstack.providers.local._grammar import grammar_for
 
     (tmp_path / "notes.txt").write_text("n")
     ctx = ToolContext(root=tmp_path)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from mixstack._types import Request
 from mixstack.agents import AgentRuntime, function_tool
 from mixstack.config import Config, parse_config
 from mixstack.guard import PiiSpan
@@ -13,7 +14,6 @@ from mixstack.guard._normalize import GuardScanner
 from mixstack.pipeline import Pipeline
 from mixstack.router import RouteDecision, Router
 from mixstack.store import recent_calls
-from mixstack.types import Request
 
 COUNTER = [{"name": "counter", "arguments": {}}]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from mixstack.resilience import SYNC_S, Breakers
+from mixstack._resilience import SYNC_S, Breakers
 from mixstack.store.redis.circuits import CircuitState, RedisCircuits
 from tests.services import Redis, redis_server
 
@@ -152,14 +152,14 @@ def test_with_redis_down_a_trial_on_a_process_own_breaker_is_logged(
         breakers = Breakers(2, 0.5, RedisCircuits(redis.url))
         redis.stop()
         try:
-            with caplog.at_level(logging.WARNING, logger="mixstack.resilience"):
+            with caplog.at_level(logging.WARNING, logger="mixstack._resilience"):
                 for _ in range(2):
                     await breakers.failure(CIRCUIT)
                 assert not await breakers.allow(CIRCUIT)
                 await asyncio.sleep(0.6)  # the cooldown
                 assert await breakers.allow(CIRCUIT)
                 assert not await breakers.allow(CIRCUIT)  # one trial per process
-            trials = [r.getMessage() for r in caplog.records if r.name == "mixstack.resilience"]
+            trials = [r.getMessage() for r in caplog.records if r.name == "mixstack._resilience"]
             assert len(trials) == 1
             assert "half-open trial on its own breaker" in trials[0]
             assert "other replicas may send one too" in trials[0]

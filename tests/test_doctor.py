@@ -11,7 +11,7 @@ import sqlite3
 import sys
 from pathlib import Path
 
-from mixstack.providers.local.selfcheck import PROBES, run_in_subprocess
+from mixstack.providers.local._selfcheck import PROBES, run_in_subprocess
 
 
 def test_embedded_models_decode_the_known_continuations() -> None:

@@ -10,9 +10,7 @@ from typing import Any
 
 import pytest
 
-from mixstack.evals._cache import PreparedKeys, RequestKeys, ResponseCache, request_key
-from mixstack.store import SQLiteStore
-from mixstack.types import (
+from mixstack._types import (
     Completion,
     ImagePart,
     Message,
@@ -23,6 +21,8 @@ from mixstack.types import (
     ToolCall,
     Usage,
 )
+from mixstack.evals._cache import PreparedKeys, RequestKeys, ResponseCache, request_key
+from mixstack.store import SQLiteStore
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from mixstack._types import Chunk, Request
 from mixstack.catalog import ModelEntry
 from mixstack.config import parse_config
 from mixstack.errors import RateLimited
@@ -20,7 +21,6 @@ from mixstack.evals._runner import RunOptions
 from mixstack.evals._summary import summarize_results
 from mixstack.pipeline import Pipeline
 from mixstack.providers.fake import FakeProvider
-from mixstack.types import Chunk, Request
 
 MODELS: list[dict[str, Any]] = [
     {"name": "fake/echo", "provider": "fake"},

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from mixstack._types import Completion, ToolCall, Usage
 from mixstack.evals import Case, ScorerSpec, SuiteError
 from mixstack.evals.scorers import Score, ScoreContext, ScorerEnv, ScorerError, ScorerRegistry
 from mixstack.evals.scorers.extract import final_number
 from mixstack.evals.scorers.judge import parse_judge_reply
 from mixstack.evals.scorers.similarity import SimilarityOptions, SimilarityScorer
-from mixstack.types import Completion, ToolCall, Usage
 
 
 def _ctx(output: str, expected: Any = None, **completion: Any) -> ScoreContext:

@@ -9,8 +9,8 @@ import textwrap
 
 import pytest
 
+from mixstack._types import Message, Request, ToolCall
 from mixstack.guard import PiiScanner, RedactionMap, StreamRestorer, redact_request
-from mixstack.types import Message, Request, ToolCall
 
 CORPUS = [
     "Contact john.doe@example.com or call +1 (415) 555-2671 before noon.",
@@ -186,11 +186,11 @@ def test_text_inside_an_image_keeps_the_request_local() -> None:
 
     from PIL import Image, ImageDraw, ImageFont
 
+    from mixstack._types import ImagePart
     from mixstack.catalog import Catalog
     from mixstack.config import parse_config
     from mixstack.providers.base import ProviderRegistry
     from mixstack.router import Router
-    from mixstack.types import ImagePart
 
     image = Image.new("RGB", (900, 90), "white")
     font = ImageFont.load_default(size=36)
@@ -219,8 +219,8 @@ def test_text_inside_an_image_keeps_the_request_local() -> None:
 
 
 def test_chunk_restorer_restores_streamed_tool_arguments() -> None:
+    from mixstack._types import Chunk, ToolCallDelta
     from mixstack.guard import ChunkRestorer
-    from mixstack.types import Chunk, ToolCallDelta
 
     mapping = RedactionMap()
     placeholder = mapping.placeholder("EMAIL_ADDRESS", "ann@example.com")

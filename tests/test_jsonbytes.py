@@ -3,11 +3,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from mixstack._jsonbytes import dumps, dumps_text
+from mixstack._types import Request
 from mixstack.config import Config
-from mixstack.jsonbytes import dumps, dumps_text
 from mixstack.pipeline import Pipeline
 from mixstack.store import recent_calls
-from mixstack.types import Request
 
 
 def test_compact_utf8_json_that_reads_back_the_same() -> None:

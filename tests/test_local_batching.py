@@ -8,10 +8,10 @@ import json
 
 import pytest
 
+from mixstack._types import Request, ResponseFormat, SamplingParams
 from mixstack.config import Config, parse_config
 from mixstack.pipeline import Pipeline
-from mixstack.providers.local.stops import StopScanner
-from mixstack.types import Request, ResponseFormat, SamplingParams
+from mixstack.providers.local._stops import StopScanner
 
 BATCHED = "local/smol-batched"
 SERIAL = "local/smol-serial"

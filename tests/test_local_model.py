@@ -7,12 +7,13 @@ import json
 
 import pytest
 
+from mixstack._types import Message, Request, ResponseFormat, SamplingParams
 from mixstack.catalog import ModelEntry
 from mixstack.config import Config, parse_config
 from mixstack.errors import ContextLengthError
 from mixstack.pipeline import Pipeline
-from mixstack.providers.local import embedded, engine
-from mixstack.types import Message, Request, ResponseFormat, SamplingParams
+from mixstack.providers.local import _embedded as embedded
+from mixstack.providers.local import engine
 
 pytestmark = pytest.mark.model
 

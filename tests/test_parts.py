@@ -35,18 +35,18 @@ TABLE: dict[str, tuple[str, ...]] = {
 
 #: first path component under src/mixstack (or a module path) -> part
 PART = {
-    "types.py": "types",
+    "_types.py": "types",
     "errors.py": "types",
-    "jsonbytes.py": "types",
-    "streaming.py": "types",
-    "toolcalls.py": "types",
-    "toolfit.py": "types",
+    "_jsonbytes.py": "types",
+    "_streaming.py": "types",
+    "_toolcalls.py": "types",
+    "_toolfit.py": "types",
     "_sync.py": "types",
     "_cpu.py": "types",
     "_plugins.py": "types",
     "_version.py": "types",
     "_home.py": "types",
-    "tokens.py": "types",
+    "_tokens.py": "types",
     "config": "config",
     "providers": "providers",
     "catalog.py": "catalog",
@@ -59,10 +59,10 @@ PART = {
     "rephrase/_api.py": "frontdoor",
     "rephrase/_model_mode.py": "frontdoor",
     "pipeline.py": "pipeline",
-    "admission.py": "pipeline",
-    "resilience.py": "pipeline",
+    "_admission.py": "pipeline",
+    "_resilience.py": "pipeline",
     "vision": "pipeline",
-    "api.py": "frontdoor",
+    "_api.py": "frontdoor",
     "_shared.py": "pipeline",
     "store": "store",
     "evals": "evals",
@@ -73,7 +73,7 @@ PART = {
     "gateway": "gateway",
     "tune": "tune",
     "cli": "cli",
-    "doctor.py": "cli",
+    "_doctor.py": "cli",
     "__main__.py": "cli",
     "__init__.py": "root",
 }
@@ -163,12 +163,12 @@ def test_no_module_imports_the_package_root() -> None:
 
 
 #: what admits a call (rate windows, budget holds and their settlement): the pipeline's
-#: admission stage owns it (`mixstack/admission.py`); a front door only passes the key
-_ADMITTING_MODULES = {"mixstack.guard._budget", "mixstack.guard._ratelimit", "mixstack.admission"}
+#: admission stage owns it (`mixstack/_admission.py`); a front door only passes the key
+_ADMITTING_MODULES = {"mixstack.guard._budget", "mixstack.guard._ratelimit", "mixstack._admission"}
 _ADMITTING_NAMES = {"shared_budgets", "shared_rates", "BudgetRepository", "RateRepository"}
 _ADMITTING_ATTRIBUTES = {"budgets", "rates", "limiter", "reserve"}
 #: front doors (and the parts of them) that must hand admission to the pipeline
-_FRONT_DOORS = ("gateway", "agents", "evals", "sweep", "tune", "api.py", "rephrase/_api.py")
+_FRONT_DOORS = ("gateway", "agents", "evals", "sweep", "tune", "_api.py", "rephrase/_api.py")
 #: (front-door module, what it uses) allowed, and why
 _ADMITTING_KNOWN = {
     ("cli/serve.py", "mixstack.guard._budget"): "a server starting frees dead processes' holds",
@@ -231,31 +231,45 @@ def test_the_admission_check_sees_a_front_door_that_admits(tmp_path: Path) -> No
 
 #: packages whose API is their `__init__`: every other module in them is private (`_x.py`)
 PRIVATE_INSIDE = (
-    "guard",
+    "agents",
+    "audit",
     "evals",
-    "rephrase",
+    "gateway",
+    "guard",
     "monitor",
+    "providers",
+    "rephrase",
+    "router",
+    "sweep",
     "tune",
     "vision",
-    "router",
-    "audit",
-    "sweep",
 )
-#: public paths inside those packages, and why
+#: public module paths, and why
 PUBLIC_PATHS = {
+    "agents/builtins.py": "the built-in tools register by module path, exactly like plugins",
     "evals/scorers": "built-in scorers register by module path, exactly like plugins",
     "rephrase/templates.py": "built-in rephrase templates register by module path, like plugins",
+    "providers/base.py": "what a provider plugin implements",
+    "providers/anthropic.py": "built-in providers register by module path, exactly like plugins",
+    "providers/fake.py": "built-in providers register by module path, exactly like plugins",
+    "providers/gemini.py": "built-in providers register by module path, exactly like plugins",
+    "providers/openai_compat.py": "built-in providers register by module path, like plugins",
+    "catalog.py": "the catalog a plugin's models join (`Catalog`, `ModelEntry`)",
+    "errors.py": "the error tree users catch",
+    "pipeline.py": "the pipeline a program shares between calls",
 }
 
 
 def test_internal_modules_are_private() -> None:
     """A package's API is what its `__init__` exports; its internals live in `_x.py` modules,
-    so `mixstack.guard.pii`-style paths never become something users import and we must keep."""
+    so `mixstack.guard.pii`-style paths never become something users import and we must keep
+    (and `mixstack/types.py` no longer shadows the standard library's `types`)."""
+    candidates = [*SRC.glob("*.py")]
+    candidates += [path for package in PRIVATE_INSIDE for path in (SRC / package).rglob("*.py")]
     public = sorted(
         path.relative_to(SRC).as_posix()
-        for package in PRIVATE_INSIDE
-        for path in (SRC / package).rglob("*.py")
-        if path.name != "__init__.py"
+        for path in candidates
+        if path.name not in ("__init__.py", "__main__.py")
         and not path.name.startswith("_")
         and not any(path.relative_to(SRC).as_posix().startswith(p) for p in PUBLIC_PATHS)
     )

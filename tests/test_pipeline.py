@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 import mixstack
+from mixstack._types import Message, Request, SamplingParams
 from mixstack.config import Config
 from mixstack.errors import InvalidRequestError, ProviderError, UnknownModelError
 from mixstack.pipeline import Pipeline
 from mixstack.store import recent_calls
-from mixstack.types import Message, Request, SamplingParams
 
 
 async def test_complete_records_one_row(fake_config: Config) -> None:

@@ -21,11 +21,11 @@ import httpx
 import pytest
 import yaml
 
+from mixstack._types import Message, Request, ToolCall
 from mixstack.config import parse_config
 from mixstack.errors import PolicyError
 from mixstack.pipeline import Pipeline
 from mixstack.store import recent_calls
-from mixstack.types import Message, Request, ToolCall
 from tests.upstream_servers import (
     RecordingUpstream,
     Scripted,

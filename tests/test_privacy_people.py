@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from mixstack._types import Request
 from mixstack.catalog import Catalog
 from mixstack.config import parse_config
 from mixstack.errors import ConfigError
@@ -25,7 +26,6 @@ from mixstack.guard._pii import PiiScanner
 from mixstack.guard._redact import redact_request
 from mixstack.providers.base import ProviderRegistry
 from mixstack.router import Router
-from mixstack.types import Request
 from tests.conftest import run_cli
 
 EVAL = Path(__file__).parent.parent / "bench" / "data" / "privacy_eval.jsonl"

@@ -11,10 +11,7 @@ from typing import Any
 
 import pytest
 
-from mixstack.config import parse_config
-from mixstack.errors import ModelUnavailableError, ProviderError
-from mixstack.pipeline import Pipeline
-from mixstack.types import (
+from mixstack._types import (
     ImagePart,
     Message,
     Request,
@@ -23,6 +20,9 @@ from mixstack.types import (
     Tool,
     ToolCall,
 )
+from mixstack.config import parse_config
+from mixstack.errors import ModelUnavailableError, ProviderError
+from mixstack.pipeline import Pipeline
 from tests.fake_vendors import FakeAnthropic
 from tests.test_providers_openai import PNG
 from tests.upstream_servers import ServerThread

@@ -7,10 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from mixstack.config import parse_config
-from mixstack.errors import ProviderError
-from mixstack.pipeline import Pipeline
-from mixstack.types import (
+from mixstack._types import (
     ImagePart,
     Message,
     Request,
@@ -19,6 +16,9 @@ from mixstack.types import (
     Tool,
     ToolCall,
 )
+from mixstack.config import parse_config
+from mixstack.errors import ProviderError
+from mixstack.pipeline import Pipeline
 from tests.fake_vendors import FakeGemini
 from tests.test_providers_openai import PNG
 from tests.upstream_servers import ServerThread

@@ -8,10 +8,7 @@ from typing import Any
 
 import pytest
 
-from mixstack.config import parse_config
-from mixstack.errors import InvalidRequestError, ModelUnavailableError, ProviderError
-from mixstack.pipeline import Pipeline
-from mixstack.types import (
+from mixstack._types import (
     ImagePart,
     Message,
     Request,
@@ -20,6 +17,9 @@ from mixstack.types import (
     Tool,
     ToolCall,
 )
+from mixstack.config import parse_config
+from mixstack.errors import InvalidRequestError, ModelUnavailableError, ProviderError
+from mixstack.pipeline import Pipeline
 from tests.upstream_servers import (
     RecordingUpstream,
     Scripted,
@@ -243,7 +243,7 @@ def test_missing_key_makes_the_model_unavailable(monkeypatch: pytest.MonkeyPatch
 
 @pytest.fixture(scope="module")
 def llama_server() -> Iterator[str]:
-    from mixstack.providers.local.embedded import smollm2_path
+    from mixstack.providers.local._embedded import smollm2_path
     from tests.upstream_servers import LlamaCppServer
 
     server = LlamaCppServer(str(smollm2_path()))

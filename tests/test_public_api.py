@@ -10,8 +10,8 @@ import yaml
 from pydantic import ValidationError
 
 import mixstack
+from mixstack._api import build_request
 from mixstack._shared import shared_pipeline
-from mixstack.api import build_request
 from mixstack.config import Config
 from mixstack.errors import InvalidRequestError
 from tests.conftest import FAKE_MODELS

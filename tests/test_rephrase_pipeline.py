@@ -6,11 +6,11 @@ from typing import Any
 
 import pytest
 
+from mixstack._types import ImagePart, Message, Request
 from mixstack.config import Config, parse_config
 from mixstack.errors import ConfigError, InvalidRequestError
 from mixstack.pipeline import Pipeline
 from mixstack.store import recent_calls
-from mixstack.types import ImagePart, Message, Request
 
 MODELS: list[dict[str, Any]] = [
     {"name": "fake/echo", "provider": "fake"},

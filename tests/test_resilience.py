@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from mixstack._resilience import Breakers, CallPolicy, CircuitBreaker, Resilience, backoff_delay
+from mixstack._types import Request
 from mixstack.config import parse_config
 from mixstack.errors import InvalidRequestError, ProviderError
 from mixstack.pipeline import Pipeline
-from mixstack.resilience import Breakers, CallPolicy, CircuitBreaker, Resilience, backoff_delay
-from mixstack.types import Request
 from tests.upstream_servers import (
     RecordingUpstream,
     Scripted,

@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
+from mixstack._types import ImagePart, Request, ResponseFormat, SamplingParams, Tool
 from mixstack.catalog import Catalog
 from mixstack.config import Config, parse_config
 from mixstack.errors import ConfigError, ContextLengthError, InvalidRequestError, PolicyError
 from mixstack.providers.base import ProviderRegistry
 from mixstack.router import RouteDecision, Router, RouteRefused
-from mixstack.types import ImagePart, Request, ResponseFormat, SamplingParams, Tool
 
 MODELS: list[dict[str, Any]] = [
     {"name": "fake/local-small", "provider": "fake", "context_window": 2048,

@@ -7,9 +7,9 @@ from typing import Any
 
 import yaml
 
+from mixstack._types import Request
 from mixstack.config import parse_config
 from mixstack.pipeline import Pipeline
-from mixstack.types import Request
 from tests.upstream_servers import free_port
 
 MODELS: list[dict[str, Any]] = [

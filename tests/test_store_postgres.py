@@ -184,7 +184,7 @@ def test_redis_down_falls_back_to_the_store_or_fails_closed(db_url: str, redis: 
 
 
 def test_doctor_checks_a_postgres_store(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from mixstack.doctor import run_checks
+    from mixstack._doctor import run_checks
 
     monkeypatch.setenv("MIXSTACK_STORE", db_url)
     [check] = [c for c in run_checks(decode=False) if c.name == "store"]

@@ -14,8 +14,8 @@ from typing import Annotated, ClassVar
 import pytest
 from pydantic import Field
 
+from mixstack.agents._tools import AgentTool, ToolContext, ToolError, function_tool
 from mixstack.agents.builtins import builtin_tools, calculate, load_tools, resolve_in_root
-from mixstack.agents.tools import AgentTool, ToolContext, ToolError, function_tool
 
 
 def _tools(ctx: ToolContext) -> dict[str, AgentTool]:

@@ -228,10 +228,10 @@ async def test_gate_compares_tuned_base_and_teacher_on_the_heldout_split(
 def _route(cfg: Any) -> str:
     """The model the router picks for the workload, in process (a new router reads the
     calibration file afresh)."""
+    from mixstack._types import Request
     from mixstack.catalog import Catalog
     from mixstack.providers.base import ProviderRegistry
     from mixstack.router._router import Router
-    from mixstack.types import Request
 
     router = Router(cfg, Catalog(cfg, ProviderRegistry(cfg)))
     request = Request.from_prompt("My card was charged twice", workload="tickets")

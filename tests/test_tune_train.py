@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 
+from mixstack._types import Request, SamplingParams
 from mixstack.config import parse_config
 from mixstack.evals._suite import ScorerSpec
 from mixstack.pipeline import Pipeline
-from mixstack.providers.local.embedded import GEMMA3, SMOLLM2
+from mixstack.providers.local._embedded import GEMMA3, SMOLLM2
 from mixstack.store import open_store
 from mixstack.store.tune import get_tuned_model
 from mixstack.tune import (
@@ -33,7 +34,6 @@ from mixstack.tune import (
     train,
 )
 from mixstack.tune._dataset import Candidates, Dataset
-from mixstack.types import Request, SamplingParams
 
 pytest.importorskip("peft", reason="the tune extra (mixstack[tune]) is not installed")
 pytestmark = pytest.mark.model

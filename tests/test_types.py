@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from mixstack._types import ImagePart, Message, Request, TextPart, ToolCall
 from mixstack.errors import InvalidRequestError
-from mixstack.types import ImagePart, Message, Request, TextPart, ToolCall
 
 
 def _png() -> bytes:

@@ -66,7 +66,7 @@ from mixstack.tune import (  # noqa: E402
     train,
 )
 from mixstack.tune._dataset import suite_checks  # noqa: E402
-from mixstack.types import Request  # noqa: E402
+from mixstack._types import Request  # noqa: E402
 
 BASE = ARGS.base
 TEACHER = "rented/ticket-labeller"

@@ -14,9 +14,24 @@ from typing import Any as _Any
 from mixstack._version import __version__ as __version__
 
 if _TYPE_CHECKING:
+    from mixstack._api import CallOptions, arun, astream, run, stream
+    from mixstack._types import (
+        Chunk,
+        Completion,
+        Embeddings,
+        ImagePart,
+        Message,
+        Request,
+        ResponseFormat,
+        SamplingParams,
+        TextPart,
+        Tool,
+        ToolCall,
+        ToolCallDelta,
+        Usage,
+    )
     from mixstack.agents import AgentResult, Decision, arun_agent, function_tool, run_agent
-    from mixstack.agents.runtime import AgentOptions
-    from mixstack.api import CallOptions, arun, astream, run, stream
+    from mixstack.agents._runtime import AgentOptions
     from mixstack.audit import TraceAudit, audit_trace
     from mixstack.catalog import Catalog, ModelEntry
     from mixstack.config import Config, ModelConfig, load_config
@@ -39,19 +54,6 @@ if _TYPE_CHECKING:
     from mixstack.providers.base import Availability, Provider, ProviderReply
     from mixstack.rephrase import RephraseResult, arephrase, rephrase
     from mixstack.router import RouteDecision, RouteRefused
-    from mixstack.types import (
-        Chunk,
-        Completion,
-        ImagePart,
-        Message,
-        Request,
-        ResponseFormat,
-        SamplingParams,
-        TextPart,
-        Tool,
-        ToolCall,
-        Usage,
-    )
 
 
 #: public name -> the module that defines it
@@ -61,12 +63,12 @@ _WHERE: dict[str, str] = {
     "arun_agent": "mixstack.agents",
     "function_tool": "mixstack.agents",
     "run_agent": "mixstack.agents",
-    "AgentOptions": "mixstack.agents.runtime",
-    "CallOptions": "mixstack.api",
-    "arun": "mixstack.api",
-    "astream": "mixstack.api",
-    "run": "mixstack.api",
-    "stream": "mixstack.api",
+    "AgentOptions": "mixstack.agents._runtime",
+    "CallOptions": "mixstack._api",
+    "arun": "mixstack._api",
+    "astream": "mixstack._api",
+    "run": "mixstack._api",
+    "stream": "mixstack._api",
     "TraceAudit": "mixstack.audit",
     "audit_trace": "mixstack.audit",
     "Catalog": "mixstack.catalog",
@@ -100,17 +102,19 @@ _WHERE: dict[str, str] = {
     "rephrase": "mixstack.rephrase",
     "RouteDecision": "mixstack.router",
     "RouteRefused": "mixstack.router",
-    "Chunk": "mixstack.types",
-    "Completion": "mixstack.types",
-    "ImagePart": "mixstack.types",
-    "Message": "mixstack.types",
-    "Request": "mixstack.types",
-    "ResponseFormat": "mixstack.types",
-    "SamplingParams": "mixstack.types",
-    "TextPart": "mixstack.types",
-    "Tool": "mixstack.types",
-    "ToolCall": "mixstack.types",
-    "Usage": "mixstack.types",
+    "Chunk": "mixstack._types",
+    "Completion": "mixstack._types",
+    "Embeddings": "mixstack._types",
+    "ImagePart": "mixstack._types",
+    "Message": "mixstack._types",
+    "Request": "mixstack._types",
+    "ResponseFormat": "mixstack._types",
+    "SamplingParams": "mixstack._types",
+    "TextPart": "mixstack._types",
+    "Tool": "mixstack._types",
+    "ToolCall": "mixstack._types",
+    "ToolCallDelta": "mixstack._types",
+    "Usage": "mixstack._types",
 }
 
 __all__ = [
@@ -127,6 +131,7 @@ __all__ = [
     "ConfigError",
     "ContextLengthError",
     "Decision",
+    "Embeddings",
     "EvalSettings",
     "ImagePart",
     "InvalidRequestError",
@@ -151,6 +156,7 @@ __all__ = [
     "TextPart",
     "Tool",
     "ToolCall",
+    "ToolCallDelta",
     "ToolError",
     "TraceAudit",
     "UnknownModelError",
@@ -189,7 +195,7 @@ def __dir__() -> list[str]:
 class _Package(_ModuleType):
     """`mixstack.rephrase` is the function: importing the subpackage of the same name (which
     sets the attribute on its parent) must not replace it. (`ModuleType` is imported under a
-    private name because the `mixstack.types` submodule takes the name `types` here.)"""
+    private name because the `mixstack._types` submodule takes the name `types` here.)"""
 
     def __setattr__(self, name: str, value: _Any) -> None:
         if isinstance(value, _ModuleType) and _WHERE.get(name) == value.__name__:

@@ -5,7 +5,7 @@
 
 Front doors (CLI, gateway, evals, agents) build a `Request` and call `complete()` or
 `open_stream()`, with the caller's key when they have one; none of them talks to a provider
-directly or admits a call itself (see `mixstack.admission`).
+directly or admits a call itself (see `mixstack._admission`).
 """
 
 from __future__ import annotations
@@ -17,16 +17,27 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mixstack.admission import Admission, Admitted, settled_if_lost
+from mixstack._admission import Admission, Admitted, settled_if_lost
+from mixstack._jsonbytes import dumps_text
+from mixstack._resilience import Attempt, Breakers, CallPolicy, Resilience, Target
+from mixstack._streaming import StreamAccumulator
+from mixstack._types import (
+    Chunk,
+    Completion,
+    Embeddings,
+    ImagePart,
+    Message,
+    Request,
+    TextPart,
+    Usage,
+)
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config, load_config
 from mixstack.errors import InvalidRequestError, MixstackError, PolicyError, ProviderError
 from mixstack.guard._offload import offload_worthy, run_guarded
 from mixstack.guard._redact import ChunkRestorer, RedactionMap, redact_request
 from mixstack.guard._usage import checked_usage, prompt_bound, text_bound
-from mixstack.jsonbytes import dumps_text
 from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry, ProviderReply
-from mixstack.resilience import Attempt, Breakers, CallPolicy, Resilience, Target
 from mixstack.router import Routed, RouteDecision, Router, RouteRefused
 from mixstack.router._decision import shape_json
 from mixstack.store import (
@@ -36,17 +47,6 @@ from mixstack.store import (
     open_store,
     record_call,
     shared_circuits,
-)
-from mixstack.streaming import StreamAccumulator
-from mixstack.types import (
-    Chunk,
-    Completion,
-    Embeddings,
-    ImagePart,
-    Message,
-    Request,
-    TextPart,
-    Usage,
 )
 
 if TYPE_CHECKING:
@@ -271,7 +271,7 @@ class Pipeline:
         """Admit, route, guard, adapt and call; the answer of the routed model or a fallback.
 
         `key`: the caller's key, whose model list, rate limits and budget admit the call (see
-        `mixstack.admission`). `policy` overrides the models' retries, or keeps the call off
+        `mixstack._admission`). `policy` overrides the models' retries, or keeps the call off
         fallbacks. `routed`: this request's routing from `route()`, used instead of routing
         it again."""
         admitted, request, allow = await self._admit(key, request, allow)
@@ -387,7 +387,7 @@ class Pipeline:
             return prepare()
         return await run_guarded(prepare)
 
-    # -- call: the routed model, then its fallbacks (see resilience.py) -------------------
+    # -- call: the routed model, then its fallbacks (see _resilience.py) -------------------
 
     def _targets(self, ctx: CallContext) -> Iterator[Target]:
         """The routed model, then the model's own `fallbacks:`, then the router's fallbacks.

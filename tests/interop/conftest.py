@@ -58,7 +58,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 @pytest.fixture(scope="module")
 def llama_upstream() -> Iterator[str]:
     """llama-cpp-python's server on SmolLM2, a real OpenAI-compatible endpoint."""
-    from mixstack.providers.local.embedded import smollm2_path
+    from mixstack.providers.local._embedded import smollm2_path
 
     server = LlamaCppServer(str(smollm2_path()))
     try:

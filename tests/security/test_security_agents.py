@@ -11,8 +11,8 @@ import pytest
 import yaml
 
 from mixstack.agents import AgentRuntime, Budget, load_trace
+from mixstack.agents._policy import AutoApprove
 from mixstack.agents.builtins import host_allowed
-from mixstack.agents.policy import AutoApprove
 from mixstack.config import parse_config
 from mixstack.pipeline import Pipeline
 from tests.test_agents_injection import CORPUS, _Collector, _gullible, attacker

@@ -12,12 +12,12 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
+from mixstack._types import Request
 from mixstack.config import parse_config
 from mixstack.gateway import Gateway
 from mixstack.guard._fields import FIELD_USES, MODELS, fixed_texts, redactable_texts
 from mixstack.guard._normalize import GuardScanner, decode
 from mixstack.guard._redact import RedactionMap, StreamRestorer
-from mixstack.types import Request
 from tests.security.canaries import bodies, leaked
 from tests.upstream_servers import RecordingUpstream, Scripted, ServerThread, chat_json
 

@@ -1,10 +1,10 @@
 """The agent runtime: tools under a permission policy, a budget, traces, and agent teams."""
 
-from mixstack.agents.budget import Budget, BudgetMeter
-from mixstack.agents.loop import Agent, AgentOutcome, AgentSpec, ToolCallRecord
-from mixstack.agents.policy import Approver, Decision, PermissionPolicy
-from mixstack.agents.runtime import AgentResult, AgentRuntime, arun_agent, run_agent
-from mixstack.agents.tools import (
+from mixstack.agents._budget import Budget, BudgetMeter
+from mixstack.agents._loop import Agent, AgentOutcome, AgentSpec, ToolCallRecord
+from mixstack.agents._policy import Approver, Decision, PermissionPolicy
+from mixstack.agents._runtime import AgentResult, AgentRuntime, arun_agent, run_agent
+from mixstack.agents._tools import (
     AgentTool,
     FunctionTool,
     ToolAnnotations,
@@ -13,7 +13,7 @@ from mixstack.agents.tools import (
     ToolOutcome,
     function_tool,
 )
-from mixstack.agents.trace import TraceRecorder, TraceStep, load_trace, recent_traces
+from mixstack.agents._trace import TraceRecorder, TraceStep, load_trace, recent_traces
 
 __all__ = [
     "Agent",

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import Field
 
 from mixstack._plugins import plugins
-from mixstack.agents.tools import (
+from mixstack.agents._tools import (
     AgentTool,
     FunctionTool,
     ToolAnnotations,
@@ -301,8 +301,8 @@ def ocr(path: str, ctx: ToolContext) -> str:
     Args:
         path: image path relative to the root folder (PNG, JPEG, GIF, BMP or WebP)
     """
+    from mixstack._types import ImagePart
     from mixstack.errors import MixstackError
-    from mixstack.types import ImagePart
     from mixstack.vision import image_to_text
 
     target = resolve_in_root(ctx.root, path)

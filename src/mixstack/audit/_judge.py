@@ -7,9 +7,9 @@ import json
 import re
 from typing import TYPE_CHECKING
 
+from mixstack._types import Request, SamplingParams
 from mixstack.audit._audit import JudgeReport
 from mixstack.errors import MixstackError
-from mixstack.types import Request, SamplingParams
 
 if TYPE_CHECKING:
     from mixstack.pipeline import Pipeline

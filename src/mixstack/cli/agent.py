@@ -10,9 +10,10 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from mixstack.agents.budget import Budget
-from mixstack.agents.policy import AutoApprove, Decision
-from mixstack.agents.runtime import AgentResult, AgentRuntime
+from mixstack._types import ImagePart
+from mixstack.agents._budget import Budget
+from mixstack.agents._policy import AutoApprove, Decision
+from mixstack.agents._runtime import AgentResult, AgentRuntime
 from mixstack.cli.common import (
     ConfigOption,
     ImageOption,
@@ -27,7 +28,6 @@ from mixstack.cli.common import (
 )
 from mixstack.config import Config
 from mixstack.pipeline import Pipeline
-from mixstack.types import ImagePart
 
 __all__ = ["agent_command"]
 

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from mixstack._types import Message, Request, SamplingParams
 from mixstack.cli.common import (
     DEFAULT_MAX_TOKENS,
     MAX_TOKENS_HELP,
@@ -22,7 +23,6 @@ from mixstack.cli.common import (
 from mixstack.config import Config
 from mixstack.errors import MixstackError
 from mixstack.pipeline import Pipeline
-from mixstack.types import Message, Request, SamplingParams
 
 __all__ = ["chat_command"]
 

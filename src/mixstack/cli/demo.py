@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING
 from rich.markup import escape
 from rich.panel import Panel
 
+from mixstack._types import Request, SamplingParams
 from mixstack.cli.common import ConfigOption, load, stdout_console
 from mixstack.cli.models import models_command
 from mixstack.pipeline import Pipeline
 from mixstack.store import recent_calls
-from mixstack.types import Request, SamplingParams
 
 if TYPE_CHECKING:
     import httpx

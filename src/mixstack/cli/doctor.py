@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from mixstack._doctor import run_checks
 from mixstack.cli.common import ConfigOption, JsonOption, print_json
-from mixstack.doctor import run_checks
 
 __all__ = ["doctor_command"]
 

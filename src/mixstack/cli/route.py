@@ -18,6 +18,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mixstack._shared import shared_pipeline
+from mixstack._types import ImagePart, Request, SamplingParams
 from mixstack.catalog import Catalog
 from mixstack.cli.common import (
     ConfigOption,
@@ -37,7 +38,6 @@ from mixstack.providers.base import ProviderRegistry
 from mixstack.router import RouteDecision, Router, RouteRefused
 from mixstack.router._replay import ReplayReport, replay_calls
 from mixstack.store import open_store
-from mixstack.types import ImagePart, Request, SamplingParams
 
 __all__ = ["route_command", "show_route"]
 

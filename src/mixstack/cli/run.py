@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from mixstack._types import Completion, ImagePart, Request, SamplingParams
 from mixstack.cli.common import (
     DEFAULT_MAX_TOKENS,
     MAX_TOKENS_HELP,
@@ -22,7 +23,6 @@ from mixstack.cli.common import (
     read_prompt,
 )
 from mixstack.pipeline import Pipeline
-from mixstack.types import Completion, ImagePart, Request, SamplingParams
 
 __all__ = ["run_command"]
 

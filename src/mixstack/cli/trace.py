@@ -9,8 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from mixstack.agents.trace import load_trace, recent_traces
-from mixstack.agents.trace_view import print_timeline, render_html
+from mixstack.agents._trace import load_trace, recent_traces
+from mixstack.agents._trace_view import print_timeline, render_html
 from mixstack.cli.common import (
     ConfigOption,
     JsonOption,

@@ -13,8 +13,8 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from mixstack._types import Completion, ImagePart, Message, Request
 from mixstack.store import Store
-from mixstack.types import Completion, ImagePart, Message, Request
 
 __all__ = ["PreparedKeys", "RequestKeys", "ResponseCache", "request_key"]
 

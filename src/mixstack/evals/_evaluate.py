@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from mixstack._types import Completion
 from mixstack.errors import ModelUnavailableError, UserError
 from mixstack.evals._cache import PreparedKeys, ResponseCache
 from mixstack.evals._results import ResultLine, ResultsFile
@@ -31,7 +32,6 @@ from mixstack.evals._suite import Case, EvalItem, Suite, SuiteError
 from mixstack.evals._summary import Tally
 from mixstack.evals.scorers import ScorerEnv, ScorerRegistry
 from mixstack.pipeline import Pipeline
-from mixstack.types import Completion
 
 __all__ = ["EvalSettings", "Progress", "check_suite", "evaluate_suite"]
 

@@ -21,6 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
+from mixstack._resilience import CallPolicy
+from mixstack._types import Completion, Request
 from mixstack.errors import MixstackError, ProviderError, RateLimited, UserError
 from mixstack.evals._cache import PreparedKeys, RequestKeys, ResponseCache
 from mixstack.evals._limiter import AdaptiveLimiter
@@ -28,8 +30,6 @@ from mixstack.evals._results import ResultKey, ResultLine, Status
 from mixstack.evals._suite import Case, EvalItem, ScorerSpec
 from mixstack.evals.scorers import ScoreContext, Scorer, ScorerError, ScorerRegistry
 from mixstack.pipeline import Pipeline
-from mixstack.resilience import CallPolicy
-from mixstack.types import Completion, Request
 
 __all__ = ["EvalRunner", "RunOptions", "as_item"]
 

@@ -35,8 +35,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import from_json
 
+from mixstack._types import ImagePart, Message, Request, ResponseFormat, SamplingParams, Tool
 from mixstack.errors import InvalidRequestError, SuiteError
-from mixstack.types import ImagePart, Message, Request, ResponseFormat, SamplingParams, Tool
 
 __all__ = [
     "Case",

@@ -16,10 +16,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
-from mixstack.errors import InvalidRequestError, MixstackError, RateLimited
-from mixstack.gateway._errors import exception_payload
-from mixstack.gateway._formats import Parsed, parse_json_body
-from mixstack.types import (
+from mixstack._types import (
     Chunk,
     Completion,
     ContentPart,
@@ -31,6 +28,9 @@ from mixstack.types import (
     Tool,
     ToolCall,
 )
+from mixstack.errors import InvalidRequestError, MixstackError, RateLimited
+from mixstack.gateway._errors import exception_payload
+from mixstack.gateway._formats import Parsed, parse_json_body
 
 __all__ = ["MessagesRequest", "MessagesWire"]
 

@@ -32,6 +32,8 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from mixstack._jsonbytes import dumps
+from mixstack._types import Chunk, Completion, Embeddings
 from mixstack.config import Config, load_config
 from mixstack.errors import BodyTimeout, BodyTooLarge, InvalidRequestError, MixstackError
 from mixstack.gateway._anthropic_wire import MessagesWire
@@ -51,11 +53,9 @@ from mixstack.gateway._wire import ChatWire
 from mixstack.gateway.ui import ui_routes
 from mixstack.guard._keys import VirtualKey
 from mixstack.guard._normalize import GuardScanner
-from mixstack.jsonbytes import dumps
 from mixstack.monitor import GatewayMonitor
 from mixstack.pipeline import CallStream, Pipeline
 from mixstack.router import RouteDecision
-from mixstack.types import Chunk, Completion, Embeddings
 
 __all__ = ["BodyTimeout", "BodyTooLarge", "Gateway", "app_from_env", "canonical_path", "create_app"]
 

@@ -14,10 +14,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
+from mixstack._types import Embeddings, Message, Request
 from mixstack.errors import InvalidRequestError, MixstackError
 from mixstack.gateway._errors import error_response
 from mixstack.gateway._formats import Parsed, StreamWriter, parse_json_body
-from mixstack.types import Embeddings, Message, Request
 
 __all__ = ["EmbeddingsRequest", "EmbeddingsWire"]
 

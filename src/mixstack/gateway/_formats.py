@@ -14,9 +14,9 @@ from typing import Any, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
+from mixstack._types import Chunk, Completion, Request
 from mixstack.errors import InvalidRequestError, MixstackError
 from mixstack.gateway._errors import error_response
-from mixstack.types import Chunk, Completion, Request
 
 __all__ = ["Parsed", "StreamWriter", "WireFormat", "openai_error_response", "parse_json_body"]
 

@@ -19,10 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from mixstack.errors import InvalidRequestError, MixstackError
-from mixstack.gateway._errors import error_response, exception_payload
-from mixstack.gateway._formats import Parsed, parse_json_body
-from mixstack.types import (
+from mixstack._types import (
     Chunk,
     Completion,
     ContentPart,
@@ -35,6 +32,9 @@ from mixstack.types import (
     Tool,
     ToolCall,
 )
+from mixstack.errors import InvalidRequestError, MixstackError
+from mixstack.gateway._errors import error_response, exception_payload
+from mixstack.gateway._formats import Parsed, parse_json_body
 
 __all__ = ["KEPT", "ResponsesRequest", "ResponsesWire"]
 

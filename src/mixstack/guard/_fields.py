@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any, Literal
 
-from mixstack.types import (
+from mixstack._types import (
     ImagePart,
     Message,
     Request,

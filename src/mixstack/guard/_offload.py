@@ -15,8 +15,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from mixstack._types import ImagePart, Request, TextPart
 from mixstack.errors import GuardBusy, ScanTooSlow
-from mixstack.types import ImagePart, Request, TextPart
 
 __all__ = ["GuardBusy", "ScanTooSlow", "offload_worthy", "run_guarded"]
 

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mixstack.types import ImagePart, Request
+from mixstack._types import ImagePart, Request
 
 if TYPE_CHECKING:
     from mixstack.config.workloads import PiiSettings

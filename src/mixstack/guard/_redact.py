@@ -17,9 +17,9 @@ import re
 import secrets
 from dataclasses import dataclass, field
 
+from mixstack._types import Chunk, Request, ToolCall, ToolCallDelta
 from mixstack.guard._fields import redact_fields
 from mixstack.guard._pii import PiiScanner, PiiSpan, count_types
-from mixstack.types import Chunk, Request, ToolCall, ToolCallDelta
 
 __all__ = ["ChunkRestorer", "RedactionMap", "StreamRestorer", "redact_request"]
 

@@ -2,7 +2,7 @@
 
     prompt_tokens(request, provider, model)   the model's own tokenizer where its provider
                                               has one (`count_prompt_tokens`), else the one
-                                              estimate of `mixstack.tokens` over every text
+                                              estimate of `mixstack._tokens` over every text
                                               sent; `worst_case=True` for what a budget must
                                               cover (`tokens.bound_tokens`: the estimate's
                                               documented safety margin)
@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mixstack.tokens import bound_tokens, estimate_tokens
-from mixstack.types import Request
+from mixstack._tokens import bound_tokens, estimate_tokens
+from mixstack._types import Request
 
 __all__ = [
     "PromptCounter",

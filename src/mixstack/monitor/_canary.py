@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import secrets
 
-from mixstack.types import Message, Request, TextPart
+from mixstack._types import Message, Request, TextPart
 
 __all__ = ["Canary"]
 

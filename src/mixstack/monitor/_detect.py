@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from threading import Lock
 from typing import Any
 
+from mixstack._types import Request, TextPart
 from mixstack.guard._injection import Channel, InjectionScan, scan_injection
-from mixstack.types import Request, TextPart
 
 __all__ = [
     "Inspection",

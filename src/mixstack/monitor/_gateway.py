@@ -23,10 +23,11 @@ from dataclasses import dataclass, field
 import anyio
 from prometheus_client import CollectorRegistry, Counter
 
+from mixstack._jsonbytes import dumps_text
+from mixstack._types import Completion, Request
 from mixstack.config import Config
 from mixstack.config.workloads import InjectionPolicy
 from mixstack.errors import InjectionBlocked, MixstackError
-from mixstack.jsonbytes import dumps_text
 from mixstack.monitor._alerts import AlertSink
 from mixstack.monitor._baseline import Alert, Baselines, Observation
 from mixstack.monitor._canary import Canary
@@ -41,7 +42,6 @@ from mixstack.pipeline import ABUSE_KEY, new_request_id
 from mixstack.router._router import LOCAL_ONLY_KEY
 from mixstack.router._workloads import WorkloadChooser
 from mixstack.store import CallRecord, Store, record_call
-from mixstack.types import Completion, Request
 
 __all__ = ["GatewayMonitor", "Screened"]
 

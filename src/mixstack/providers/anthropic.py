@@ -11,13 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
-from mixstack.config import Config, ModelEntry
-from mixstack.config.models import AnthropicModelConfig
-from mixstack.errors import InvalidRequestError, ProviderError
-from mixstack.providers.base import Availability, Provider, ProviderReply
-from mixstack.providers.http_errors import parse_retry_after, status_error
-from mixstack.providers.vendor import VendorSdk
-from mixstack.types import (
+from mixstack._types import (
     Chunk,
     FinishReason,
     ImagePart,
@@ -28,6 +22,12 @@ from mixstack.types import (
     ToolCallDelta,
     Usage,
 )
+from mixstack.config import Config, ModelEntry
+from mixstack.config.models import AnthropicModelConfig
+from mixstack.errors import InvalidRequestError, ProviderError
+from mixstack.providers._http_errors import parse_retry_after, status_error
+from mixstack.providers._vendor import VendorSdk
+from mixstack.providers.base import Availability, Provider, ProviderReply
 
 if TYPE_CHECKING:
     import anthropic

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from mixstack._plugins import plugins
+from mixstack._streaming import StreamAccumulator
+from mixstack._types import Chunk, FinishReason, Request, ToolCall, Usage
 from mixstack.errors import ConfigError, InvalidRequestError
-from mixstack.streaming import StreamAccumulator
-from mixstack.types import Chunk, FinishReason, Request, ToolCall, Usage
 
 if TYPE_CHECKING:
     from mixstack.config import Capability, Config, Locality, ModelConfig, ModelEntry
@@ -118,7 +118,7 @@ class Provider(abc.ABC):
 
     def count_text_tokens(self, model: ModelEntry, text: str) -> int | None:
         """Tokens of a piece of text in the model's own tokenizer when the provider has it
-        (in-process models), else None (callers then use `mixstack.tokens`)."""
+        (in-process models), else None (callers then use `mixstack._tokens`)."""
         return None
 
     @abc.abstractmethod

@@ -22,11 +22,11 @@ import json
 import re
 from collections.abc import AsyncIterator
 
+from mixstack._types import Chunk, FinishReason, Message, Request, ToolCallDelta, Usage
 from mixstack.config import ModelEntry, ScriptedReply
 from mixstack.config.models import FakeModelConfig
 from mixstack.errors import ProviderError
 from mixstack.providers.base import Availability, Provider
-from mixstack.types import Chunk, FinishReason, Message, Request, ToolCallDelta, Usage
 
 __all__ = ["FakeProvider", "create_provider"]
 

@@ -11,12 +11,7 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-from mixstack.config import Config, ModelEntry
-from mixstack.errors import InvalidRequestError, ProviderError
-from mixstack.providers.base import Availability, Provider, ProviderReply
-from mixstack.providers.http_errors import status_error
-from mixstack.providers.vendor import VendorSdk
-from mixstack.types import (
+from mixstack._types import (
     Chunk,
     FinishReason,
     Message,
@@ -26,6 +21,11 @@ from mixstack.types import (
     ToolCallDelta,
     Usage,
 )
+from mixstack.config import Config, ModelEntry
+from mixstack.errors import InvalidRequestError, ProviderError
+from mixstack.providers._http_errors import status_error
+from mixstack.providers._vendor import VendorSdk
+from mixstack.providers.base import Availability, Provider, ProviderReply
 
 __all__ = ["GeminiProvider", "create_provider", "generate_params"]
 

@@ -15,14 +15,8 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from mixstack.config import Config, ModelEntry
-from mixstack.config.models import EndpointModelConfig, OpenAIModelConfig, OpenAIQuirks
-from mixstack.errors import ProviderError, UpstreamTimeout
-from mixstack.jsonbytes import dumps
-from mixstack.providers.base import Availability, EmbeddingReply, Provider, ProviderReply
-from mixstack.providers.http_errors import parse_retry_after, status_error
-from mixstack.providers.vendor import missing_key
-from mixstack.types import (
+from mixstack._jsonbytes import dumps
+from mixstack._types import (
     Chunk,
     FinishReason,
     Message,
@@ -33,6 +27,12 @@ from mixstack.types import (
     ToolCallDelta,
     Usage,
 )
+from mixstack.config import Config, ModelEntry
+from mixstack.config.models import EndpointModelConfig, OpenAIModelConfig, OpenAIQuirks
+from mixstack.errors import ProviderError, UpstreamTimeout
+from mixstack.providers._http_errors import parse_retry_after, status_error
+from mixstack.providers._vendor import missing_key
+from mixstack.providers.base import Availability, EmbeddingReply, Provider, ProviderReply
 
 if TYPE_CHECKING:
     import aiohttp
@@ -382,7 +382,7 @@ class OpenAICompatProvider(Provider):
         return url
 
     def _timeout(self, model: ModelEntry, *, stream: bool) -> aiohttp.ClientTimeout:
-        """Connecting here; plain calls: nothing more, the call stage (resilience.py) bounds
+        """Connecting here; plain calls: nothing more, the call stage (_resilience.py) bounds
         the whole answer (a second timer per call here would only cost time); streams: the
         gap between reads (the call stage enforces first-token and total limits)."""
         import aiohttp

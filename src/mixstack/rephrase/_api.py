@@ -10,10 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from mixstack._types import Request
 from mixstack.errors import InvalidRequestError
 from mixstack.rephrase._render import FAMILIES, family_of
 from mixstack.rephrase._result import RephraseResult
-from mixstack.types import Request
 
 if TYPE_CHECKING:
     from mixstack.config import Config

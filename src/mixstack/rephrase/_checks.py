@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import re
 
+from mixstack._tokens import estimate_tokens
 from mixstack.rephrase._facts import Fact, cut_out, missing_facts
 from mixstack.rephrase._render import Family
 from mixstack.rephrase._result import Check
 from mixstack.rephrase._spec import PromptSpec
-from mixstack.tokens import estimate_tokens
 
 __all__ = [
     "LENGTH_BUDGET",

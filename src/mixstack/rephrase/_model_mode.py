@@ -13,6 +13,7 @@ import re
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from mixstack._types import Request, SamplingParams
 from mixstack.rephrase._analyze import Analysis
 from mixstack.rephrase._checks import Check, run_checks
 from mixstack.rephrase._facts import extract_facts
@@ -20,7 +21,6 @@ from mixstack.rephrase._render import render
 from mixstack.rephrase._result import RephraseResult
 from mixstack.rephrase._rules import Target, result_for, rules_rewrite
 from mixstack.rephrase._spec import PromptSpec, Source
-from mixstack.types import Request, SamplingParams
 
 if TYPE_CHECKING:
     from mixstack.pipeline import Pipeline

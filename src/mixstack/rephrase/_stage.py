@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from mixstack._types import ContentPart, Request, TextPart
 from mixstack.errors import ConfigError
 from mixstack.rephrase._render import family_of
 from mixstack.rephrase._result import RephraseResult
 from mixstack.rephrase._rules import Target, rephrase_rules
-from mixstack.types import ContentPart, Request, TextPart
 
 if TYPE_CHECKING:
     from mixstack.catalog import ModelEntry

@@ -11,8 +11,8 @@ from mixstack.guard._pii import PiiCount, format_counts
 from mixstack.router._policy import RequestShape
 
 if TYPE_CHECKING:
+    from mixstack._types import Request
     from mixstack.config import ModelEntry
-    from mixstack.types import Request
 
 __all__ = [
     "Exclusion",

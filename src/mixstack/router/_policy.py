@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from mixstack._tokens import CHARS_PER_TOKEN, estimate_tokens
+from mixstack._types import Request, TextPart
 from mixstack.catalog import ModelEntry
 from mixstack.config.models import FakeModelConfig
 from mixstack.config.workloads import WorkloadConfig
 from mixstack.guard._pii import RequestScan, format_counts
 from mixstack.router._calibration import Calibration
-from mixstack.tokens import CHARS_PER_TOKEN, estimate_tokens
-from mixstack.types import Request, TextPart
 
 __all__ = [
     "BASE_MODEL_REASON",

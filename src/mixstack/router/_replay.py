@@ -16,13 +16,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from mixstack._types import Message, Request, TextPart
 from mixstack.catalog import Catalog
 from mixstack.errors import MixstackError
 from mixstack.guard._pii import PiiCount, RequestScan
 from mixstack.router._decision import shape_from_json
 from mixstack.router._policy import RequestShape
 from mixstack.router._router import Router
-from mixstack.types import Message, Request, TextPart
 
 __all__ = ["ReplayChange", "ReplayReport", "replay_calls"]
 

@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
+from mixstack._types import Request
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config
 from mixstack.errors import ContextLengthError
@@ -44,7 +45,6 @@ from mixstack.router._policy import (
 )
 from mixstack.router._validate import validate_workloads
 from mixstack.router._workloads import WORKLOAD_PREFIX, WorkloadChooser
-from mixstack.types import Request
 
 __all__ = ["LOCAL_ONLY_KEY", "OFFLINE_ENV", "Router", "ScanMode", "offline_mode"]
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from mixstack._types import ImagePart, Request
 from mixstack.config import Config
 from mixstack.config.workloads import DEFAULT_WORKLOAD, RoutingRule, WorkloadConfig
 from mixstack.errors import InvalidRequestError
 from mixstack.router._policy import Workload
-from mixstack.types import ImagePart, Request
 
 __all__ = ["WORKLOAD_PREFIX", "WorkloadChooser", "embedded_default"]
 

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from mixstack.jsonbytes import dumps_text
+from mixstack._jsonbytes import dumps_text
 
 __all__ = [
     "GENESIS",

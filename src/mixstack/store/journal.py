@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from mixstack.jsonbytes import dumps
+from mixstack._jsonbytes import dumps
 
 __all__ = ["Journal", "dead_journals", "read_journal", "replay_journals"]
 

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from mixstack._tokens import CHARS_PER_TOKEN, estimate_tokens
+from mixstack._types import Completion, ContentPart, Message, Request, TextPart
 from mixstack.catalog import ModelEntry
 from mixstack.errors import MixstackError
 from mixstack.evals._evaluate import check_scorers
@@ -23,8 +25,6 @@ from mixstack.evals.scorers import ScoreContext, ScorerEnv, ScorerError, ScorerR
 from mixstack.pipeline import Pipeline
 from mixstack.sweep._filler import filler_sentences
 from mixstack.sweep._haystack import KeyContext, SweepError, build_haystack, key_context
-from mixstack.tokens import CHARS_PER_TOKEN, estimate_tokens
-from mixstack.types import Completion, ContentPart, Message, Request, TextPart
 
 __all__ = [
     "ErrorKind",

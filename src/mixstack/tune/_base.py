@@ -19,14 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from mixstack._types import Message
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config.models import LocalModelConfig
 from mixstack.errors import UserError
 from mixstack.providers.local import LocalProvider
-from mixstack.providers.local.embedded import cache_dir
-from mixstack.providers.local.engine import LoadedModel
+from mixstack.providers.local._embedded import cache_dir
+from mixstack.providers.local._engine import LoadedModel
 from mixstack.tune._deps import require
-from mixstack.types import Message
 
 __all__ = ["BaseModel", "file_sha256", "resolve_base"]
 

@@ -23,13 +23,13 @@ from typing import Any
 
 import yaml
 
+from mixstack._types import Completion, Message, Request
 from mixstack.errors import PolicyError, ProviderError, UserError
 from mixstack.evals._suite import Case, ScorerSpec, Suite, load_suite
 from mixstack.evals.scorers import ScoreContext, ScorerEnv, ScorerRegistry
 from mixstack.pipeline import Pipeline
 from mixstack.store import Store
 from mixstack.store.tune import calls_for_tuning
-from mixstack.types import Completion, Message, Request
 
 __all__ = [
     "Dataset",

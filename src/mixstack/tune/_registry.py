@@ -13,7 +13,7 @@ from typing import Any
 
 from mixstack.config.models import LocalModelConfig
 from mixstack.errors import UserError
-from mixstack.providers.local.tuned import MODEL_JSON, tuned_dir
+from mixstack.providers.local._tuned import MODEL_JSON, tuned_dir
 from mixstack.store import Store
 from mixstack.store.tune import TunedModelRecord, record_tuned_model
 from mixstack.tune._base import BaseModel, file_sha256

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from mixstack._cpu import default_threads
+from mixstack._types import ContentPart, ImagePart, Request, TextPart
 from mixstack.errors import InvalidRequestError, ModelUnavailableError
-from mixstack.types import ContentPart, ImagePart, Request, TextPart
 
 __all__ = ["MAX_PIXELS", "OcrLine", "image_to_text", "inline_images", "read_lines"]
 

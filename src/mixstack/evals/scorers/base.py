@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from mixstack._types import Completion, Request
 from mixstack.errors import ScorerError, SuiteError
 from mixstack.evals._suite import Case
-from mixstack.types import Completion, Request
 
 if TYPE_CHECKING:
     from mixstack.catalog import Catalog

@@ -12,6 +12,7 @@ from typing import Any
 
 from pydantic import Field
 
+from mixstack._types import Message, Request, SamplingParams
 from mixstack.evals._suite import SuiteError
 from mixstack.evals.scorers.base import (
     Options,
@@ -22,7 +23,6 @@ from mixstack.evals.scorers.base import (
     ScorerError,
 )
 from mixstack.evals.scorers.structured import extract_json
-from mixstack.types import Message, Request, SamplingParams
 
 __all__ = ["JudgeScorer", "parse_judge_reply"]
 

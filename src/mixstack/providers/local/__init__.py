@@ -14,6 +14,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mixstack._types import (
+    Chunk,
+    FinishReason,
+    Request,
+    SamplingParams,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 from mixstack.config import Config, ModelConfig, ModelEntry
 from mixstack.config.models import LocalModelConfig
 from mixstack.errors import ContextLengthError, InvalidRequestError, ModelUnavailableError
@@ -24,23 +33,14 @@ from mixstack.providers.base import (
     ProviderReply,
     requested_fields,
 )
-from mixstack.providers.local import embedded
-from mixstack.providers.local.sampling import SAMPLER_FIELDS
-from mixstack.providers.local.tools import protocol_request, read_turn, uses_tools
-from mixstack.providers.local.tuned import registered_models, tuned_dir
-from mixstack.types import (
-    Chunk,
-    FinishReason,
-    Request,
-    SamplingParams,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
-)
+from mixstack.providers.local import _embedded as embedded
+from mixstack.providers.local._sampling import SAMPLER_FIELDS
+from mixstack.providers.local._tools import protocol_request, read_turn, uses_tools
+from mixstack.providers.local._tuned import registered_models, tuned_dir
 
 if TYPE_CHECKING:
     # llama.cpp and numpy load with the first model, not when the catalog lists models
-    from mixstack.providers.local.engine import GenerationResult, Job, LoadedModel
+    from mixstack.providers.local._engine import GenerationResult, Job, LoadedModel
 
 __all__ = ["LocalProvider", "create_provider"]
 
@@ -93,7 +93,7 @@ class LocalProvider(Provider):
         return Path(path).expanduser()
 
     def loaded(self, model: ModelEntry) -> LoadedModel:
-        from mixstack.providers.local.engine import load_model
+        from mixstack.providers.local._engine import load_model
 
         lora = _local(model).lora_path
         return load_model(
@@ -190,7 +190,7 @@ class LocalProvider(Provider):
                 param=next(iter(extra)),
                 code="unsupported_parameter",
             )
-        from mixstack.providers.local.engine import load_model
+        from mixstack.providers.local._engine import load_model
 
         path = self._resolve(model)
         llm = await asyncio.to_thread(
@@ -218,7 +218,7 @@ class LocalProvider(Provider):
             if not pieces:
                 yield Chunk()
             pieces.append(text)
-        from mixstack.providers.local.engine import GenerationResult
+        from mixstack.providers.local._engine import GenerationResult
 
         text = "".join(pieces)
         completion_tokens = await llm.run(llm.count_tokens, text)
@@ -246,7 +246,7 @@ _ACCEPTS = frozenset(
 
 
 def _job(request: Request, stop: list[str], params: SamplingParams) -> Job:
-    from mixstack.providers.local.engine import Job
+    from mixstack.providers.local._engine import Job
 
     return Job(
         params=params,

@@ -1,14 +1,14 @@
 """Circuit-breaker state every replica shares in Redis (`redis: redis://…`): failures in a
 row, when a circuit opened, and who runs its half-open trial, in one hash updated by Lua
 scripts on Redis's clock. The policy (thresholds, what counts as a failure) stays in
-`mixstack.resilience`; this module only keeps the numbers.
+`mixstack._resilience`; this module only keeps the numbers.
 
 Each circuit is a field of `mixstack:cb`: "failures opened_at trial_until holder" (opened_at
 0: closed; holder: who claimed the trial, so a claim retried after its reply was lost is
 granted to the same caller again, never to a second one). A command that fails on a
 connection is tried once more on a fresh one (a connection the server dropped is not Redis
 being down); when Redis still cannot be reached every method answers None and the caller
-keeps its own per-process state (`mixstack.resilience` says so in the log).
+keeps its own per-process state (`mixstack._resilience` says so in the log).
 """
 
 from __future__ import annotations

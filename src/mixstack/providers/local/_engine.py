@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from mixstack._cpu import default_threads
+from mixstack._types import FinishReason, Message, ResponseFormat, SamplingParams
 from mixstack.errors import InvalidRequestError, ModelUnavailableError
-from mixstack.providers.local.batched import BatchedEngine, Sequence, Update
-from mixstack.providers.local.grammar import grammar_for
-from mixstack.providers.local.logprobs import LogprobRecorder
-from mixstack.providers.local.sampling import SAMPLER_FIELDS, SamplerChain, sampler_settings
-from mixstack.types import FinishReason, Message, ResponseFormat, SamplingParams
+from mixstack.providers.local._batched import BatchedEngine, Sequence, Update
+from mixstack.providers.local._grammar import grammar_for
+from mixstack.providers.local._logprobs import LogprobRecorder
+from mixstack.providers.local._sampling import SAMPLER_FIELDS, SamplerChain, sampler_settings
 
 __all__ = [
     "SAMPLER_FIELDS",

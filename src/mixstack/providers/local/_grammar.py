@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mixstack.types import ResponseFormat
+from mixstack._types import ResponseFormat
 
 __all__ = ["grammar_for"]
 

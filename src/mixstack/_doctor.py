@@ -140,7 +140,7 @@ def _model_check(name: str, locate: Callable[[], Path], sha256: str | None) -> C
 
 
 def _check_models() -> list[Check]:
-    from mixstack.providers.local import embedded
+    from mixstack.providers.local import _embedded as embedded
 
     return [
         _model_check(embedded.SMOLLM2, embedded.smollm2_path, SMOLLM2_SHA256),
@@ -150,7 +150,7 @@ def _check_models() -> list[Check]:
 
 
 def _check_backend() -> list[Check]:
-    from mixstack.providers.local.selfcheck import BUILD_FIX, run_in_subprocess
+    from mixstack.providers.local._selfcheck import BUILD_FIX, run_in_subprocess
 
     check = run_in_subprocess()
     if check.crashed:

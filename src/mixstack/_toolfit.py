@@ -1,7 +1,7 @@
 """Which tools fit a task, and worked examples of a tool built from its schema.
 
 A small model picks the tool whose example looks most like the task and copies the values it
-is shown, so the text protocol (`mixstack.toolcalls`) shows worked examples of the tools that
+is shown, so the text protocol (`mixstack._toolcalls`) shows worked examples of the tools that
 fit the task, with two different values for the best one. Fit is lexical and cheap: shared
 word stems with a tool's name, description and parameters (common words left out), a short
 table of word families (a task about what something *costs* fits a tool about *prices*) and

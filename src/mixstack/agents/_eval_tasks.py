@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from mixstack.agents.runtime import arun_agent
-from mixstack.agents.tools import AgentTool, function_tool
+from mixstack.agents._runtime import arun_agent
+from mixstack.agents._tools import AgentTool, function_tool
 from mixstack.pipeline import Pipeline
 
 __all__ = ["AGENT_TASKS", "AgentTask", "custom_tools", "run_agent_eval", "write_files"]

@@ -13,13 +13,10 @@ from typing import Any, TypedDict, Unpack
 
 from pydantic import ValidationError
 
+from mixstack._resilience import CallPolicy
 from mixstack._shared import shared_pipeline
 from mixstack._sync import iterate_sync, run_sync
-from mixstack.config import Config
-from mixstack.errors import InvalidRequestError
-from mixstack.pipeline import Pipeline
-from mixstack.resilience import CallPolicy
-from mixstack.types import (
+from mixstack._types import (
     Chunk,
     Completion,
     ImagePart,
@@ -28,6 +25,9 @@ from mixstack.types import (
     SamplingParams,
     Tool,
 )
+from mixstack.config import Config
+from mixstack.errors import InvalidRequestError
+from mixstack.pipeline import Pipeline
 
 __all__ = ["CallOptions", "arun", "astream", "build_request", "call_policy", "run", "stream"]
 

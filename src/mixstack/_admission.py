@@ -37,6 +37,7 @@ import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from mixstack._types import Request
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config
 from mixstack.guard._budget import Budget, Reservation
@@ -45,7 +46,6 @@ from mixstack.guard._ratelimit import RateLimiter, Ticket
 from mixstack.guard._usage import PromptCounter, TokenBound, prompt_bound, prompt_tokens
 from mixstack.router._workloads import WORKLOAD_PREFIX
 from mixstack.store import Store, shared_budgets, shared_rates
-from mixstack.types import Request
 
 __all__ = ["Admission", "Admitted", "HoldPlan", "plan_hold", "settle_within", "settled_if_lost"]
 

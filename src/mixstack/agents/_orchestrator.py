@@ -17,18 +17,18 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mixstack.agents.budget import BudgetMeter, fit_routed
-from mixstack.agents.loop import AgentOutcome, AgentSpec
-from mixstack.agents.protocol import ParseError, first_json_object, loads_lenient
-from mixstack.agents.tools import AgentTool
-from mixstack.agents.trace import TraceRecorder, TraceStep, digest
+from mixstack._tokens import bound_tokens
+from mixstack._types import ImagePart, Message, Request, ResponseFormat, SamplingParams
+from mixstack.agents._budget import BudgetMeter, fit_routed
+from mixstack.agents._loop import AgentOutcome, AgentSpec
+from mixstack.agents._protocol import ParseError, first_json_object, loads_lenient
+from mixstack.agents._tools import AgentTool
+from mixstack.agents._trace import TraceRecorder, TraceStep, digest
 from mixstack.config.agents import AgentRole, WorkerConfig
 from mixstack.errors import MixstackError, PolicyError
-from mixstack.tokens import bound_tokens
-from mixstack.types import ImagePart, Message, Request, ResponseFormat, SamplingParams
 
 if TYPE_CHECKING:
-    from mixstack.agents.runtime import AgentRuntime
+    from mixstack.agents._runtime import AgentRuntime
     from mixstack.pipeline import Routed
 
 __all__ = ["PlanStep", "Team", "json_budget"]

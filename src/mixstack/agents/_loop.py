@@ -16,10 +16,19 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from mixstack.agents.budget import BudgetMeter, fit_routed
-from mixstack.agents.grounding import ToolResult, compose_answer, unusable_answer
-from mixstack.agents.policy import Decision, PermissionPolicy
-from mixstack.agents.protocol import (
+from mixstack._types import (
+    Completion,
+    ImagePart,
+    Message,
+    Request,
+    ResponseFormat,
+    SamplingParams,
+    ToolCall,
+)
+from mixstack.agents._budget import BudgetMeter, fit_routed
+from mixstack.agents._grounding import ToolResult, compose_answer, unusable_answer
+from mixstack.agents._policy import Decision, PermissionPolicy
+from mixstack.agents._protocol import (
     FIT,
     PROTOCOL_STOPS,
     ParseError,
@@ -33,22 +42,13 @@ from mixstack.agents.protocol import (
     turn_schema,
     wrap_tool_output,
 )
-from mixstack.agents.tools import AgentTool, ToolContext, ToolOutcome
-from mixstack.agents.trace import TraceRecorder, TraceStep, digest
+from mixstack.agents._tools import AgentTool, ToolContext, ToolOutcome
+from mixstack.agents._trace import TraceRecorder, TraceStep, digest
 from mixstack.catalog import ModelEntry
 from mixstack.errors import MixstackError, PolicyError
 from mixstack.guard._injection import scan_injection
 from mixstack.pipeline import Pipeline, Routed
 from mixstack.router._workloads import WORKLOAD_PREFIX
-from mixstack.types import (
-    Completion,
-    ImagePart,
-    Message,
-    Request,
-    ResponseFormat,
-    SamplingParams,
-    ToolCall,
-)
 
 __all__ = ["Agent", "AgentOutcome", "AgentSpec", "ToolCallRecord"]
 

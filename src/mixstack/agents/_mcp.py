@@ -16,7 +16,7 @@ import tempfile
 from collections.abc import AsyncIterator
 from typing import Any
 
-from mixstack.agents.tools import AgentTool, ToolAnnotations, ToolContext, ToolError
+from mixstack.agents._tools import AgentTool, ToolAnnotations, ToolContext, ToolError
 from mixstack.config.agents import McpServerConfig
 from mixstack.errors import ConfigError, MixstackError
 

@@ -1,7 +1,7 @@
 """The agent side of the text tool-call protocol: repair messages and tool-output framing.
 
 The protocol itself (prompt with worked examples, turn schema, lenient parsing) lives in
-`mixstack.toolcalls`, low in the stack, so the in-process provider can serve OpenAI `tools`
+`mixstack._toolcalls`, low in the stack, so the in-process provider can serve OpenAI `tools`
 with it too; it is re-exported here for the agent runtime. What cannot be read gets a repair
 message and a bounded number of retries.
 """
@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 
-from mixstack.guard._injection import InjectionScan
-from mixstack.toolcalls import (
+from mixstack._toolcalls import (
     NEXT_STEP,
     PROTOCOL_STOPS,
     ParseError,
@@ -24,8 +23,9 @@ from mixstack.toolcalls import (
     task_values,
     turn_schema,
 )
-from mixstack.toolfit import FIT, fitting_tools
-from mixstack.types import Message
+from mixstack._toolfit import FIT, fitting_tools
+from mixstack._types import Message
+from mixstack.guard._injection import InjectionScan
 
 __all__ = [
     "FIT",

@@ -12,8 +12,7 @@ import json
 import random
 from typing import Any
 
-from mixstack.errors import InvalidRequestError, ProviderError
-from mixstack.toolcalls import (
+from mixstack._toolcalls import (
     NEXT_STEP,
     ParseError,
     parse_turn,
@@ -21,7 +20,8 @@ from mixstack.toolcalls import (
     tool_call_schema,
     turn_schema,
 )
-from mixstack.types import Message, Request, ResponseFormat, Tool, ToolCall
+from mixstack._types import Message, Request, ResponseFormat, Tool, ToolCall
+from mixstack.errors import InvalidRequestError, ProviderError
 
 __all__ = ["ToolTurn", "protocol_request", "read_turn", "uses_tools"]
 

@@ -20,8 +20,8 @@ from typing import Annotated, Any, get_type_hints, overload
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
+from mixstack._types import Tool
 from mixstack.errors import ToolError
-from mixstack.types import Tool
 
 __all__ = [
     "AgentTool",

@@ -16,9 +16,9 @@ from mixstack.config.agents import BudgetConfig
 from mixstack.guard._usage import prompt_tokens
 
 if TYPE_CHECKING:
+    from mixstack._types import Request
     from mixstack.catalog import ModelEntry
     from mixstack.pipeline import Pipeline, Routed
-    from mixstack.types import Request
 
 __all__ = ["Budget", "BudgetMeter", "fit_routed", "fit_step"]
 

@@ -2,7 +2,7 @@
 
 The model answers with one JSON object: `{"tool": name, "arguments": {...}}` to call a tool or
 `{"answer": "..."}` to finish. The system prompt lists the tools and shows worked examples of
-the tools that fit the task, built from each tool's schema (`mixstack.toolfit`: a small model
+the tools that fit the task, built from each tool's schema (`mixstack._toolfit`: a small model
 copies the one example it is shown, so one calculator example made it compute for every
 task). Where the model supports JSON output the turn is constrained by a JSON schema built
 from the tools' argument schemas (a llama.cpp grammar for in-process models), so a reply is a
@@ -10,7 +10,7 @@ well-formed call of a real tool or an answer; the agent runtime narrows it furth
 that fit, argument values that exist). Parsing tolerates small slips (code fences, single
 quotes, trailing commas, synonyms such as `name`/`args`) for models without a grammar.
 
-The agent runtime drives it turn by turn (`mixstack.agents.protocol` adds repair messages and
+The agent runtime drives it turn by turn (`mixstack.agents._protocol` adds repair messages and
 tool-output framing); the in-process provider uses it to answer OpenAI `tools` requests with
 real tool calls, so it lives low in the stack.
 """
@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from mixstack.toolfit import FIT, NEXT_STEP, ToolSpec, fitting_tools, relevance, tool_examples
+from mixstack._toolfit import FIT, NEXT_STEP, ToolSpec, fitting_tools, relevance, tool_examples
 
 __all__ = [
     "NEXT_STEP",

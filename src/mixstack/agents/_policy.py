@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from mixstack.agents._tools import AgentTool
 from mixstack.agents.builtins import host_allowed
-from mixstack.agents.tools import AgentTool
 from mixstack.config import Config
 from mixstack.config.agents import PermissionRule, PermissionSet
 from mixstack.errors import ConfigError

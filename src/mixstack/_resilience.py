@@ -34,10 +34,10 @@ from mixstack.errors import (
 )
 
 if TYPE_CHECKING:
+    from mixstack._types import Chunk, Request
     from mixstack.catalog import ModelEntry
     from mixstack.providers.base import Provider, ProviderReply
     from mixstack.store.redis.circuits import CircuitState
-    from mixstack.types import Chunk, Request
 
 __all__ = [
     "Attempt",
@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 
-log = logging.getLogger("mixstack.resilience")
+log = logging.getLogger("mixstack._resilience")
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
+from mixstack._types import FinishReason
 from mixstack.errors import ModelUnavailableError, ProviderError
-from mixstack.providers.local.logprobs import LogprobRecorder
-from mixstack.providers.local.sampling import SamplerChain
-from mixstack.providers.local.stops import StopScanner
-from mixstack.types import FinishReason
+from mixstack.providers.local._logprobs import LogprobRecorder
+from mixstack.providers.local._sampling import SamplerChain
+from mixstack.providers.local._stops import StopScanner
 
 __all__ = ["BatchedEngine", "Sequence", "Update"]
 

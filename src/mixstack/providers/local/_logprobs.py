@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
-    from mixstack.providers.local.engine import LoadedModel
+    from mixstack.providers.local._engine import LoadedModel
 
 __all__ = ["LogprobRecorder"]
 

@@ -13,8 +13,8 @@ import ctypes
 import random
 from typing import Any
 
-from mixstack.providers.local.grammar import grammar_for
-from mixstack.types import ResponseFormat, SamplingParams
+from mixstack._types import ResponseFormat, SamplingParams
+from mixstack.providers.local._grammar import grammar_for
 
 __all__ = ["SAMPLER_FIELDS", "SamplerChain", "sampler_settings"]
 

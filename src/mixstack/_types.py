@@ -151,6 +151,8 @@ class ToolCall(_Value):
 
 
 class ToolCallDelta(_Value):
+    """A piece of a streamed tool call: its index, then its id, name and argument text."""
+
     index: int
     id: str | None = None
     name: str | None = None

@@ -6,7 +6,7 @@ decodes a fixed prompt on an embedded model and compares the token text with wha
 correct build gives. The prompts were chosen so that each expected token wins by a wide
 logit margin: correct builds with different SIMD kernels agree, a miscompiled one does not.
 
-The check runs in a child process (`python -m mixstack.providers.local.selfcheck`), so a
+The check runs in a child process (`python -m mixstack.providers.local._selfcheck`), so a
 crash becomes a report with the signal's name instead of killing the caller.
 """
 
@@ -98,7 +98,7 @@ class SelfCheck:
 
 
 def _model_path(name: str) -> Path:
-    from mixstack.providers.local import embedded
+    from mixstack.providers.local import _embedded as embedded
 
     return embedded.smollm2_path() if name == embedded.SMOLLM2 else embedded.gemma3_path()
 
@@ -169,7 +169,7 @@ def run_in_subprocess(timeout: float = 300, command: list[str] | None = None) ->
     """
     try:
         proc = subprocess.run(
-            command or [sys.executable, "-m", "mixstack.providers.local.selfcheck"],
+            command or [sys.executable, "-m", "mixstack.providers.local._selfcheck"],
             capture_output=True,
             text=True,
             timeout=timeout,

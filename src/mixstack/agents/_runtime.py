@@ -15,16 +15,16 @@ from typing import Any, TypedDict, Unpack
 
 from mixstack._shared import shared_pipeline
 from mixstack._sync import run_sync
-from mixstack.agents.budget import Budget, BudgetMeter
+from mixstack._types import ImagePart
+from mixstack.agents._budget import Budget, BudgetMeter
+from mixstack.agents._loop import Agent, AgentOutcome, AgentSpec, ToolCallRecord
+from mixstack.agents._policy import Approver, PermissionPolicy
+from mixstack.agents._tools import AgentTool, ToolContext
+from mixstack.agents._trace import TraceRecorder, TraceStep
 from mixstack.agents.builtins import load_tools
-from mixstack.agents.loop import Agent, AgentOutcome, AgentSpec, ToolCallRecord
-from mixstack.agents.policy import Approver, PermissionPolicy
-from mixstack.agents.tools import AgentTool, ToolContext
-from mixstack.agents.trace import TraceRecorder, TraceStep
 from mixstack.config import Config
 from mixstack.errors import ConfigError, InvalidRequestError
 from mixstack.pipeline import Pipeline
-from mixstack.types import ImagePart
 
 __all__ = ["AgentOptions", "AgentResult", "AgentRuntime", "arun_agent", "run_agent"]
 
@@ -115,7 +115,7 @@ class AgentRuntime:
         if not servers:
             yield list(tools.values())
             return
-        from mixstack.agents.mcp import connect_servers
+        from mixstack.agents._mcp import connect_servers
 
         async with connect_servers(servers) as mcp_tools:
             for item in mcp_tools:
@@ -139,7 +139,7 @@ class AgentRuntime:
             )
             try:
                 if self.team:
-                    from mixstack.agents.orchestrator import Team
+                    from mixstack.agents._orchestrator import Team
 
                     team = Team(self, tools, meter, trace)
                     outcome = await team.run(task, images)

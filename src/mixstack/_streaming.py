@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mixstack.types import Chunk, FinishReason, ToolCall, Usage
+from mixstack._types import Chunk, FinishReason, ToolCall, Usage
 
 __all__ = ["StreamAccumulator"]
 
