@@ -25,7 +25,7 @@ from mixstack._types import Request, SamplingParams
 from mixstack.config import Config
 from mixstack.pipeline import Pipeline
 from mixstack.providers.local import _embedded as embedded
-from mixstack.providers.local import engine
+from mixstack.providers.local import _engine as engine
 
 MODEL = "local/smollm2-135m-instruct"
 PROMPT = "Write a short story about a lighthouse keeper who finds a message in a bottle."

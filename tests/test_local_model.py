@@ -13,7 +13,7 @@ from mixstack.config import Config, parse_config
 from mixstack.errors import ContextLengthError
 from mixstack.pipeline import Pipeline
 from mixstack.providers.local import _embedded as embedded
-from mixstack.providers.local import engine
+from mixstack.providers.local import _engine as engine
 
 pytestmark = pytest.mark.model
 
