@@ -63,6 +63,42 @@ def test_logs_newest_first(cli: Any, fake_config_file: Path) -> None:
     assert [r["response"] for r in rows] == ["echo: second", "echo: first"]
 
 
+def test_run_caps_the_answer_and_says_when_it_cut_it(cli: Any, fake_config_file: Path) -> None:
+    """Without --max-tokens an answer stops at 256 tokens (fake/echo: one per word), and
+    a cut answer says so: finish_reason in the JSON, a note on stderr, stdout only JSON."""
+    long = " ".join(f"w{i}" for i in range(400))
+    res = cli("run", "-m", "fake/echo", "-c", str(fake_config_file), "--json", stdin=long)
+    assert res.code == 0, res.err
+    out = res.json()
+    assert out["finish_reason"] == "length"
+    assert out["usage"]["completion_tokens"] == 256
+    assert len(out["text"].split()) == 256
+    assert "answer cut at --max-tokens 256" in res.err
+    short = cli("run", "-m", "fake/echo", "-c", str(fake_config_file), "--max-tokens", "5", "hi")
+    assert short.code == 0, short.err
+    assert short.out == "echo: hi\n"
+    assert short.err == ""
+    cut = cli(
+        "chat",
+        "-m",
+        "fake/echo",
+        "-c",
+        str(fake_config_file),
+        "--max-tokens",
+        "2",
+        stdin="one two three\n",
+    )
+    assert cut.out.splitlines() == ["echo: one"]
+    assert "answer cut at --max-tokens 2" in cut.err
+
+
+def test_run_and_chat_show_the_default_cap_in_help(cli: Any) -> None:
+    for command in ("run", "chat"):
+        res = cli(command, "--help")
+        assert res.code == 0, res.err
+        assert "default: 256" in " ".join(res.out.split()), res.out
+
+
 def test_chat_keeps_the_conversation(cli: Any, fake_config_file: Path) -> None:
     res = cli("chat", "-m", "fake/echo", "-c", str(fake_config_file), stdin="one\n/reset\ntwo\n")
     assert res.code == 0, res.err

@@ -42,6 +42,7 @@ PART = {
     "toolcalls.py": "types",
     "toolfit.py": "types",
     "_sync.py": "types",
+    "_cpu.py": "types",
     "_plugins.py": "types",
     "_version.py": "types",
     "_home.py": "types",
@@ -226,3 +227,36 @@ def test_the_admission_check_sees_a_front_door_that_admits(tmp_path: Path) -> No
         ".limiter",
         ".reserve",
     }
+
+
+#: packages whose API is their `__init__`: every other module in them is private (`_x.py`)
+PRIVATE_INSIDE = (
+    "guard",
+    "evals",
+    "rephrase",
+    "monitor",
+    "tune",
+    "vision",
+    "router",
+    "audit",
+    "sweep",
+)
+#: public paths inside those packages, and why
+PUBLIC_PATHS = {
+    "evals/scorers": "built-in scorers register by module path, exactly like plugins",
+    "rephrase/templates.py": "built-in rephrase templates register by module path, like plugins",
+}
+
+
+def test_internal_modules_are_private() -> None:
+    """A package's API is what its `__init__` exports; its internals live in `_x.py` modules,
+    so `mixstack.guard.pii`-style paths never become something users import and we must keep."""
+    public = sorted(
+        path.relative_to(SRC).as_posix()
+        for package in PRIVATE_INSIDE
+        for path in (SRC / package).rglob("*.py")
+        if path.name != "__init__.py"
+        and not path.name.startswith("_")
+        and not any(path.relative_to(SRC).as_posix().startswith(p) for p in PUBLIC_PATHS)
+    )
+    assert public == [], f"make these private (_x.py) or list them in PUBLIC_PATHS: {public}"

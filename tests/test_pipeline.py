@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import mixstack
@@ -136,3 +142,30 @@ def test_sync_and_async_api_agree(fake_config: Config) -> None:
 async def test_sync_run_inside_a_loop_is_refused(fake_config: Config) -> None:
     with pytest.raises(RuntimeError, match=r"await mixstack\.arun"):
         mixstack.run("x", model="fake/echo", config=fake_config)
+
+
+def test_a_fake_only_pipeline_builds_no_provider_and_imports_no_client(tmp_path: Path) -> None:
+    """The catalog reads built-in models and defaults from the provider classes: building
+    a pipeline for a fake-only config builds no provider, loads no HTTP client or
+    llama.cpp, and still lists the embedded local models."""
+    config = tmp_path / "mixstack.yaml"
+    config.write_text("models:\n  - name: fake/echo\n    provider: fake\n")
+    code = (
+        "import json, sys\n"
+        "from mixstack import Pipeline\n"
+        "from mixstack.config import load_config\n"
+        f"p = Pipeline(load_config({str(config)!r}))\n"
+        "heavy = ('aiohttp', 'httpx', 'anthropic', 'google.genai', 'numpy', 'llama_cpp')\n"
+        "print(json.dumps({'built': [x.name for x in p.providers.loaded()],\n"
+        "  'imported': [m for m in heavy if m in sys.modules],\n"
+        "  'models': {e.name: [e.locality, sorted(e.capabilities)] for e in p.catalog}}))\n"
+    )
+    env = {**os.environ, "MIXSTACK_HOME": str(tmp_path / "home")}
+    out = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env
+    )
+    seen = json.loads(out.stdout)
+    assert seen["built"] == []
+    assert seen["imported"] == []
+    assert seen["models"]["fake/echo"] == ["local", ["chat", "json", "tools", "vision"]]
+    assert seen["models"]["local/smollm2-135m-instruct"] == ["local", ["chat", "json", "tools"]]

@@ -9,7 +9,8 @@ import pytest
 import mixstack
 from mixstack.config import Config, parse_config
 from mixstack.pipeline import Pipeline
-from mixstack.rephrase._model_mode import CRITICAL, parse_sections
+from mixstack.rephrase._model_mode import CRITICAL, parse_sections, reply_budget
+from mixstack.rephrase._rules import Target, rules_rewrite
 from mixstack.store import recent_calls
 
 ROUGH = "Summarize the Q3 report for Acme Corp in 3 bullet points. Revenue was 1,280 EUR."
@@ -91,6 +92,27 @@ async def test_a_bad_model_rewrite_falls_back_to_the_rules(
     assert failed_check in {c.name for c in failed}
     assert any(detail in c.detail for c in failed)
     assert out.passed
+
+
+async def test_a_rewriter_that_rambles_is_cut_at_the_reply_budget() -> None:
+    """A model that ignores the form writes on; it is stopped at the labelled lines' budget
+    (seconds on a CPU), not at a fixed length, and the rules rewrite is used."""
+    out, rows = await _rephrase("The report " * 600)
+    assert out.mode == "rules"
+    assert "template" in out.notes[0]
+    instructions = rules_rewrite(ROUGH, None, Target("openai")).analysis.instruction_text
+    assert rows[0]["completion_tokens"] == reply_budget(instructions) < 200
+
+
+async def test_a_long_prompt_restated_in_full_fits_the_reply_budget() -> None:
+    rough = ROUGH + " " + " ".join(f"Mention item {i} of the annex." for i in range(40))
+    good = GOOD.replace(ROUGH, rough)
+    async with Pipeline(_config(good)) as pipeline:
+        out = await mixstack.arephrase(
+            rough, target="fake/target", mode="model", rewriter="fake/writer", pipeline=pipeline
+        )
+    assert out.mode == "model", out.notes
+    assert "Mention item 39 of the annex." in out.prompt
 
 
 def test_parse_sections_tolerates_markdown_labels() -> None:

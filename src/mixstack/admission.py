@@ -9,10 +9,10 @@ rate-limit ticket and budget hold settled once, when the call is recorded.
               cut short         a streamed answer broken or left after its first piece: the
                                 prompt and one token a piece sent
               abandoned         the caller left while a whole answer was awaited: the
-                                prompt's tokens in the rate window, no spend
+                                prompt's estimated tokens (rate window, token budget), no
+                                spend
 
-A hold is priced on the dearest model the request can reach (the named model and its
-fallbacks, or every model a workload can route to, within what the key allows):
+The hold:
 
     reachable   the named model and its fallbacks, or every model a workload can route to,
                 limited to what the key allows (a key allowed `workload/x` may use whatever
@@ -167,8 +167,8 @@ class Admitted:
         self._settle(0.0, 0)
 
     def abandoned(self) -> None:
-        """The caller left while the whole answer was awaited: the prompt's tokens count in
-        the rate window; nothing is spent."""
+        """The caller left while the whole answer was awaited: the prompt's estimated tokens
+        count (the upstream may have read it); nothing is spent."""
         self._settle(0.0, self.prompt_estimate)
 
 

@@ -26,7 +26,8 @@ class Catalog:
         self._providers = providers
         declared: dict[str, ModelConfig] = {}
         for name in providers.names():
-            for builtin in providers.get(name).builtin_models():
+            # read from the provider's class: listing models builds no provider
+            for builtin in providers.traits(name).builtin_models:
                 declared[builtin.name] = builtin
         for model in config.models:
             base = declared.get(model.name)
@@ -39,12 +40,12 @@ class Catalog:
         self._entries = {name: self._entry(cfg) for name, cfg in declared.items()}
 
     def _entry(self, cfg: ModelConfig) -> ModelEntry:
-        provider = self._providers.get(cfg.provider)
+        traits = self._providers.traits(cfg.provider)
         return ModelEntry(
             name=cfg.name,
             provider=cfg.provider,
-            locality=cfg.locality or provider.default_locality,
-            capabilities=frozenset(cfg.capabilities or provider.default_capabilities),
+            locality=cfg.locality or traits.default_locality,
+            capabilities=frozenset(cfg.capabilities or traits.default_capabilities),
             context_window=cfg.context_window or 8192,
             price_input_per_1m=cfg.price.input_per_1m,
             price_output_per_1m=cfg.price.output_per_1m,

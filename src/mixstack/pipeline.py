@@ -27,7 +27,7 @@ from mixstack.guard._usage import checked_usage, prompt_bound, text_bound
 from mixstack.jsonbytes import dumps_text
 from mixstack.providers.base import Provider, ProviderFactory, ProviderRegistry, ProviderReply
 from mixstack.resilience import Attempt, Breakers, CallPolicy, Resilience, Target
-from mixstack.router import RouteDecision, Router, RouteRefused
+from mixstack.router import Routed, RouteDecision, Router, RouteRefused
 from mixstack.router._decision import shape_json
 from mixstack.store import (
     CallRecord,
@@ -52,7 +52,7 @@ from mixstack.types import (
 if TYPE_CHECKING:
     from mixstack.rephrase._result import RephraseResult
 
-__all__ = ["ABUSE_KEY", "CallContext", "CallStream", "Pipeline", "new_request_id"]
+__all__ = ["ABUSE_KEY", "CallContext", "CallStream", "Pipeline", "Routed", "new_request_id"]
 
 #: request metadata holding the gateway detector's findings (JSON), recorded with the call
 ABUSE_KEY = "mixstack.abuse"
@@ -147,6 +147,38 @@ class Pipeline:
 
     # -- stages -------------------------------------------------------------------------
 
+    async def route(self, request: Request) -> Routed:
+        """Validate and route `request` (off the event loop when it is large); nothing is
+        sent or recorded. Errors are returned in `Routed.error`, not raised."""
+        try:
+            _validate(request)
+            if not offload_worthy(request):
+                return self._route(request)
+            return await run_guarded(lambda: self._route(request))
+        except MixstackError as exc:
+            return Routed(request, error=exc)
+
+    def _route(self, request: Request) -> Routed:
+        decision = self.router.decide(request)
+        return Routed(request, decision, self.catalog.get(decision.model))
+
+    def _decision(
+        self, request: Request, routed: Routed | None
+    ) -> tuple[RouteDecision, ModelEntry]:
+        """The routing of `request`: made now, or the one `routed` holds for it."""
+        if routed is None:
+            routed = self._route(request)
+        elif routed.request is not request:
+            raise ValueError(
+                "`routed` holds the routing of another request; pass the request that was "
+                "routed (`Pipeline.route`), or none to route this one."
+            )
+        elif routed.error is not None:
+            raise routed.error
+        assert routed.decision is not None
+        assert routed.entry is not None
+        return routed.decision, routed.entry
+
     def prepare(
         self,
         request: Request,
@@ -155,16 +187,16 @@ class Pipeline:
         allow: Allow | None = None,
         rewrite: bool = True,
         policy: CallPolicy = _DEFAULT_POLICY,
+        routed: Routed | None = None,
     ) -> CallContext:
         """Validate, route and adapt a request; nothing is sent yet.
 
         `allow` limits which models may answer, fallbacks included (a gateway key's models
         and what its budget hold covers). `rewrite=False` (and a raw prompt) leaves the text
-        as it is: no rephrasing."""
+        as it is: no rephrasing. `routed`: this request's routing, already made."""
         _validate(request)
         try:
-            route = self.router.decide(request)
-            entry = self.catalog.get(route.model)
+            route, entry = self._decision(request, routed)
             if allow is not None and not allow(entry):
                 raise PolicyError(
                     f"the route chose {entry.name}, which this key may not use or whose price "
@@ -234,15 +266,17 @@ class Pipeline:
         key: VirtualKey | None = None,
         allow: Allow | None = None,
         policy: CallPolicy = _DEFAULT_POLICY,
+        routed: Routed | None = None,
     ) -> Completion:
         """Admit, route, guard, adapt and call; the answer of the routed model or a fallback.
 
         `key`: the caller's key, whose model list, rate limits and budget admit the call (see
         `mixstack.admission`). `policy` overrides the models' retries, or keeps the call off
-        fallbacks."""
+        fallbacks. `routed`: this request's routing from `route()`, used instead of routing
+        it again."""
         admitted, request, allow = await self._admit(key, request, allow)
         with settled_if_lost(admitted):
-            ctx = await self._prepare(request, front_door, allow, policy=policy)
+            ctx = await self._prepare(request, front_door, allow, policy=policy, routed=routed)
             try:
                 reply = await self.resilience.complete(self._targets(ctx), self._switch(ctx))
             except BaseException as exc:
@@ -317,12 +351,13 @@ class Pipeline:
         key: VirtualKey | None = None,
         allow: Allow | None = None,
         policy: CallPolicy = _DEFAULT_POLICY,
+        routed: Routed | None = None,
     ) -> CallStream:
         """Admit and route now (so the answering model is known before the first chunk),
         stream later; the admission is settled when the stream ends or is closed."""
         admitted, request, allow = await self._admit(key, request, allow)
         with settled_if_lost(admitted):
-            ctx = await self._prepare(request, front_door, allow, policy=policy)
+            ctx = await self._prepare(request, front_door, allow, policy=policy, routed=routed)
         return CallStream(self, ctx, admitted)
 
     async def _prepare(
@@ -333,18 +368,24 @@ class Pipeline:
         *,
         rewrite: bool = True,
         policy: CallPolicy = _DEFAULT_POLICY,
+        routed: Routed | None = None,
     ) -> CallContext:
         """`prepare`, in a worker thread when the request is large enough that scanning it
         (PII, OCR, image decoding) would stall every other request on this event loop."""
-        if not offload_worthy(request):
+
+        def prepare() -> CallContext:
             return self.prepare(
-                request, front_door=front_door, allow=allow, rewrite=rewrite, policy=policy
+                request,
+                front_door=front_door,
+                allow=allow,
+                rewrite=rewrite,
+                policy=policy,
+                routed=routed,
             )
-        return await run_guarded(
-            lambda: self.prepare(
-                request, front_door=front_door, allow=allow, rewrite=rewrite, policy=policy
-            )
-        )
+
+        if not offload_worthy(request):
+            return prepare()
+        return await run_guarded(prepare)
 
     # -- call: the routed model, then its fallbacks (see resilience.py) -------------------
 

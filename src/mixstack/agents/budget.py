@@ -17,10 +17,10 @@ from mixstack.guard._usage import prompt_tokens
 
 if TYPE_CHECKING:
     from mixstack.catalog import ModelEntry
-    from mixstack.pipeline import Pipeline
+    from mixstack.pipeline import Pipeline, Routed
     from mixstack.types import Request
 
-__all__ = ["Budget", "BudgetMeter", "fit_step"]
+__all__ = ["Budget", "BudgetMeter", "fit_routed", "fit_step"]
 
 #: answer length assumed for a step whose request sets none
 _DEFAULT_ANSWER = 256
@@ -166,3 +166,15 @@ def fit_step(
         return request, None
     params = request.params.model_copy(update={"max_tokens": limit})
     return request.with_changes(params=params), None
+
+
+async def fit_routed(
+    pipeline: Pipeline, meter: BudgetMeter, routed: Routed
+) -> tuple[Routed, str | None]:
+    """`fit_step` for a routed request: its routing stands when the budget leaves the answer
+    length as it is; a request the budget shortened is routed anew (the answer length
+    enters the route's size checks, cost estimate and ranking)."""
+    fitted, reason = fit_step(pipeline, meter, routed.request, routed.entry)
+    if reason is not None or fitted is routed.request:
+        return routed, reason
+    return await pipeline.route(fitted), None

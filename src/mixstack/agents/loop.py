@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from mixstack.agents.budget import BudgetMeter, fit_step
+from mixstack.agents.budget import BudgetMeter, fit_routed
 from mixstack.agents.grounding import ToolResult, compose_answer, unusable_answer
 from mixstack.agents.policy import Decision, PermissionPolicy
 from mixstack.agents.protocol import (
@@ -38,7 +38,8 @@ from mixstack.agents.trace import TraceRecorder, TraceStep, digest
 from mixstack.catalog import ModelEntry
 from mixstack.errors import MixstackError, PolicyError
 from mixstack.guard._injection import scan_injection
-from mixstack.pipeline import Pipeline
+from mixstack.pipeline import Pipeline, Routed
+from mixstack.router._workloads import WORKLOAD_PREFIX
 from mixstack.types import (
     Completion,
     ImagePart,
@@ -52,6 +53,9 @@ from mixstack.types import (
 __all__ = ["Agent", "AgentOutcome", "AgentSpec", "ToolCallRecord"]
 
 Mode = Literal["native", "text"]
+#: how a text turn is put to its model: stop sequences (no grammar), a JSON grammar, or a
+#: grammar that also lists the files under the root (only for a model on the premises)
+Form = Literal["stops", "grammar", "grammar+files"]
 
 #: the least room an answer after a tool result gets (`Agent._answer_cap`)
 _MIN_ANSWER_TOKENS = 64
@@ -153,6 +157,11 @@ class Agent:
         self._flagged: set[str] = set()
         self._results: list[ToolResult] = []
         self._task = ""
+        reachable = _reachable(pipeline, spec.model)
+        #: whether any step could be routed to a model that calls tools natively
+        self._native_possible = any(_speaks_native(e) for e in reachable)
+        #: the text-turn forms of the models a step could be routed to
+        self._forms = {_form(e) for e in reachable}
 
     # -- the loop -----------------------------------------------------------------------
 
@@ -255,7 +264,7 @@ class Agent:
         if not images:
             return message
         probe = Request(messages=(message,), model=self.spec.model, workload=self.spec.workload)
-        entry = self._routed(probe)
+        entry = (await self.pipeline.route(probe)).entry
         if entry is None or entry.supports("vision"):
             return message
         from mixstack.vision import inline_images
@@ -272,14 +281,16 @@ class Agent:
     async def _model_step(
         self, events: list[tuple[Any, ...]], force_answer: bool
     ) -> tuple[Completion, Mode]:
-        mode = self._mode(events)
-        request = self._fit_budget(self._request(events, mode, force_answer))
+        routed, mode = await self._next_call(events, force_answer)
+        request = routed.request
         timeout = self.meter.seconds_left()
         started = time.perf_counter()
         try:
             # `timeout`, not `wait_for`: on 3.11 `wait_for` can swallow a cancellation
             async with asyncio.timeout(timeout):
-                completion = await self.pipeline.complete(request, front_door="agent")
+                completion = await self.pipeline.complete(
+                    request, front_door="agent", routed=routed
+                )
         except TimeoutError as exc:
             self.meter.charge(steps=1)
             reason = self.meter.exhausted() or "budget: wall time reached during a model call"
@@ -340,30 +351,47 @@ class Agent:
                 detail["offered"] = [t.name for t in turn.tools]
         return detail
 
-    def _fit_budget(self, request: Request) -> Request:
+    async def _next_call(
+        self, events: list[tuple[Any, ...]], force_answer: bool
+    ) -> tuple[Routed, Mode]:
+        """The step's request with its routing, which the pipeline then uses for the call.
+
+        Native tools when the model the native request routes to supports them: that one
+        decision picks the mode, sizes the budget and is the call's. In-process models speak
+        the text protocol either way (their provider serves `tools` with it): here the loop
+        drives it itself, with repair turns when a reply cannot be read."""
+        if self.tools and self._native_possible:
+            native = await self.pipeline.route(self._native_request(events, force_answer))
+            if _speaks_native(native.entry):
+                return await self._fit_budget(native), "native"
+        return await self._fit_budget(await self._text_call(events, force_answer)), "text"
+
+    async def _text_call(self, events: list[tuple[Any, ...]], force_answer: bool) -> Routed:
+        """A text turn, routed. Its form is that of the model its plain form routes to.
+
+        When every model a step can reach has the same form, the turn is built in it and
+        routed once: a turn that can be routed has a plain form that can too (that asks
+        less: no JSON, fewer texts to scan), to a model of that one form. Otherwise, or when
+        the turn is refused, the plain form is routed first to learn the form."""
+        plain = self._text_request(events)
+        guessed: Routed | None = None
+        if len(self._forms) == 1:
+            (only,) = self._forms
+            guessed = await self.pipeline.route(self._text_turn(plain, events, force_answer, only))
+            if guessed.error is None:
+                return guessed
+        form = _form((await self.pipeline.route(plain)).entry)
+        if guessed is not None and form in self._forms:
+            return guessed  # that same turn, refused: the pipeline records the refusal
+        return await self.pipeline.route(self._text_turn(plain, events, force_answer, form))
+
+    async def _fit_budget(self, routed: Routed) -> Routed:
         """The request with an answer length the run's budget covers; stop the run when
         even the prompt would not fit (a step never takes the run past its budget)."""
-        fitted, reason = fit_step(self.pipeline, self.meter, request, self._routed(request))
+        fitted, reason = await fit_routed(self.pipeline, self.meter, routed)
         if reason is not None:
             raise _Stop("budget", reason)
         return fitted
-
-    def _routed(self, request: Request) -> ModelEntry | None:
-        """The model the router would pick for this request (routing only, nothing sent)."""
-        try:
-            return self.pipeline.catalog.get(self.pipeline.router.decide(request).model)
-        except MixstackError:
-            return None
-
-    def _mode(self, events: list[tuple[Any, ...]]) -> Mode:
-        """Native tools when the model the pipeline would route to supports them. In-process
-        models speak the text protocol either way (their provider serves `tools` with it):
-        here the loop drives it itself, with repair turns when a reply cannot be read."""
-        if not self.tools:
-            return "text"
-        entry = self._routed(self._request(events, "native", False))
-        native = entry is not None and entry.supports("tools") and entry.provider != "local"
-        return "native" if native else "text"
 
     def _params(self, cap: int | None = None) -> SamplingParams:
         limit = min(self.spec.max_tokens, cap) if cap else self.spec.max_tokens
@@ -393,31 +421,37 @@ class Agent:
         names = ", ".join(t.name for t in fits)
         return _Turn(fits, False, f"the first turn calls a tool that fits the task ({names})")
 
-    def _request(self, events: list[tuple[Any, ...]], mode: Mode, force_answer: bool) -> Request:
-        tools = list(self.tools.values())
-        if mode == "native":
-            system = "\n\n".join(s for s in (self.spec.instructions.strip(), _NATIVE_NOTE) if s)
-            return Request(
-                messages=(Message.system(system), *_render(events, "native")),
-                model=self.spec.model,
-                workload=self.spec.workload,
-                tools=tuple(t.spec() for t in tools),
-                tool_choice="none" if force_answer else "auto",
-                params=self._params(),
-                metadata={"agent": self.spec.name, "trace_id": self.trace.id},
-            )
-        first = events[0][1] if events and events[0][0] == "user" else None
-        task = first.text if isinstance(first, Message) else ""
-        system = protocol_system_prompt(tools, self.spec.instructions, task=task)
-        request = Request(
+    def _native_request(self, events: list[tuple[Any, ...]], force_answer: bool) -> Request:
+        system = "\n\n".join(s for s in (self.spec.instructions.strip(), _NATIVE_NOTE) if s)
+        return Request(
+            messages=(Message.system(system), *_render(events, "native")),
+            model=self.spec.model,
+            workload=self.spec.workload,
+            tools=tuple(t.spec() for t in self.tools.values()),
+            tool_choice="none" if force_answer else "auto",
+            params=self._params(),
+            metadata={"agent": self.spec.name, "trace_id": self.trace.id},
+        )
+
+    def _text_request(self, events: list[tuple[Any, ...]]) -> Request:
+        """A text-protocol turn before its form is fitted to its model (`_text_turn`)."""
+        system = protocol_system_prompt(
+            list(self.tools.values()), self.spec.instructions, task=_task_text(events)
+        )
+        return Request(
             messages=(Message.system(system), *_render(events, "text")),
             model=self.spec.model,
             workload=self.spec.workload,
             params=self._params(self._answer_cap(events)),
             metadata={"agent": self.spec.name, "trace_id": self.trace.id},
         )
-        entry = self._routed(request)
-        if entry is None or not entry.supports("json"):
+
+    def _text_turn(
+        self, request: Request, events: list[tuple[Any, ...]], force_answer: bool, form: Form
+    ) -> Request:
+        """The turn in `form` (its model's): a JSON grammar of the calls and answer it may
+        give, or stop sequences where the model has no grammar."""
+        if form == "stops":
             # no grammar: stop where the model would go on to write the examples' next turn
             stop = [*request.params.stop, *PROTOCOL_STOPS]
             return request.with_changes(params=request.params.model_copy(update={"stop": stop}))
@@ -425,10 +459,10 @@ class Agent:
         # before any tool result the only values known are the task's: a file the task
         # names is the file to open (a small model otherwise invents or copies one)
         first_turn = not any(e[0] == "result" for e in events)
-        named = task_values(task) if first_turn else {}
+        named = task_values(_task_text(events)) if first_turn else {}
         # the values that exist (files under the root) stay on this machine: only an
         # in-process model's grammar holds them
-        local = entry.stays_on_premises
+        local = form == "grammar+files"
         choices = {t.name: t.choices(self.context) for t in turn.tools} if local else {}
         schema = turn_schema(
             turn.tools,
@@ -532,6 +566,32 @@ class Agent:
                 detail={"repeated": True},
             )
         )
+
+
+def _reachable(pipeline: Pipeline, model: str | None) -> list[ModelEntry]:
+    """The models a step can be routed to: the one the agent names, else the catalog's chat
+    models (the router never routes a request that names no model to a base model)."""
+    catalog = pipeline.catalog
+    if model and not model.startswith(WORKLOAD_PREFIX) and model in catalog:
+        return [catalog.get(model)]
+    return [e for e in catalog if "chat" in e.capabilities]
+
+
+def _speaks_native(entry: ModelEntry | None) -> bool:
+    return entry is not None and entry.supports("tools") and entry.provider != "local"
+
+
+def _form(entry: ModelEntry | None) -> Form:
+    """How a text turn is put to `entry` (None: the turn cannot be routed)."""
+    if entry is None or not entry.supports("json"):
+        return "stops"
+    return "grammar+files" if entry.stays_on_premises else "grammar"
+
+
+def _task_text(events: list[tuple[Any, ...]]) -> str:
+    """The task as the user gave it (the first event)."""
+    first = events[0][1] if events and events[0][0] == "user" else None
+    return first.text if isinstance(first, Message) else ""
 
 
 def _decision_json(first: Decision | None, final: Decision | None) -> dict[str, Any] | None:

@@ -17,7 +17,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mixstack.agents.budget import BudgetMeter, fit_step
+from mixstack.agents.budget import BudgetMeter, fit_routed
 from mixstack.agents.loop import AgentOutcome, AgentSpec
 from mixstack.agents.protocol import ParseError, first_json_object, loads_lenient
 from mixstack.agents.tools import AgentTool
@@ -29,6 +29,7 @@ from mixstack.types import ImagePart, Message, Request, ResponseFormat, Sampling
 
 if TYPE_CHECKING:
     from mixstack.agents.runtime import AgentRuntime
+    from mixstack.pipeline import Routed
 
 __all__ = ["PlanStep", "Team", "json_budget"]
 
@@ -281,10 +282,11 @@ class Team:
         redo = [plan[i] for i in sorted(set(wanted))] or list(plan)
         return redo, str(data.get("feedback") or "the reviewer asked for another attempt")
 
-    def _fit(self, request: Request) -> Request:
-        """Lower the answer length to what the run's budget covers, or stop the team."""
+    async def _fit(self, request: Request) -> Routed:
+        """Route the request once, its answer length lowered to what the run's budget
+        covers, or stop the team."""
         pipeline = self.runtime.pipeline
-        fitted, reason = fit_step(pipeline, self.meter, request, _routed_entry(pipeline, request))
+        fitted, reason = await fit_routed(pipeline, self.meter, await pipeline.route(request))
         if reason is not None:
             raise _TeamStop("budget", reason)
         return fitted
@@ -314,10 +316,12 @@ class Team:
                 response_format=ResponseFormat(type="json_schema", json_schema=schema, name=kind),
                 metadata={"agent": role, "trace_id": self.trace.id},
             )
-            request = self._fit(request)
+            routed = await self._fit(request)
             started = time.perf_counter()
             try:
-                completion = await self.runtime.pipeline.complete(request, front_door="agent")
+                completion = await self.runtime.pipeline.complete(
+                    routed.request, front_door="agent", routed=routed
+                )
             except MixstackError as exc:
                 self.trace.add(
                     TraceStep(
@@ -403,13 +407,6 @@ async def _all_or_none(jobs: list[Coroutine[Any, Any, None]]) -> None:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
-
-
-def _routed_entry(pipeline: Any, request: Request) -> Any:
-    try:
-        return pipeline.catalog.get(pipeline.router.decide(request).model)
-    except MixstackError:
-        return None
 
 
 #: a plan holds at most this many steps, each task at most this many characters; with the

@@ -9,7 +9,16 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from mixstack.cli.common import ConfigOption, ModelOption, WorkloadOption, err_console, load
+from mixstack.cli.common import (
+    DEFAULT_MAX_TOKENS,
+    MAX_TOKENS_HELP,
+    ConfigOption,
+    ModelOption,
+    WorkloadOption,
+    err_console,
+    load,
+    note_if_cut,
+)
 from mixstack.config import Config
 from mixstack.errors import MixstackError
 from mixstack.pipeline import Pipeline
@@ -23,7 +32,9 @@ _HELP = "Type a message; /reset clears the conversation, /exit (or Ctrl-D) quits
 def chat_command(
     model: ModelOption = None,
     system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
-    max_tokens: Annotated[int | None, typer.Option("--max-tokens", min=1)] = None,
+    max_tokens: Annotated[
+        int, typer.Option("--max-tokens", min=1, help=MAX_TOKENS_HELP)
+    ] = DEFAULT_MAX_TOKENS,
     workload: WorkloadOption = None,
     config: ConfigOption = None,
 ) -> None:
@@ -41,7 +52,7 @@ def _read_line(interactive: bool) -> str | None:
 async def _chat(
     model: str | None,
     system: str | None,
-    max_tokens: int | None,
+    max_tokens: int,
     workload: str | None,
     config: Config,
 ) -> None:
@@ -82,4 +93,5 @@ async def _chat(
             sys.stdout.write("\n")
             sys.stdout.flush()
             assert call.completion is not None
+            note_if_cut(call.completion.finish_reason, max_tokens)
             history.append(Message.assistant(call.completion.text))

@@ -14,6 +14,7 @@ from mixstack.config import Config, load_config
 from mixstack.errors import InvalidRequestError
 
 __all__ = [
+    "DEFAULT_MAX_TOKENS",
     "ConfigOption",
     "ImageOption",
     "JsonOption",
@@ -21,6 +22,7 @@ __all__ = [
     "WorkloadOption",
     "err_console",
     "load",
+    "note_if_cut",
     "print_json",
     "read_prompt",
     "stdout_console",
@@ -44,6 +46,11 @@ WorkloadOption = Annotated[
 ]
 
 err_console = Console(stderr=True, highlight=False)
+
+#: the answer cap of `run` and `chat` when --max-tokens is not given: a small local model
+#: asked an open question may write on for its whole context, minutes on a CPU
+DEFAULT_MAX_TOKENS = 256
+MAX_TOKENS_HELP = "Answer length cap; an answer cut at it says so on stderr."
 
 #: piped output has no width; wide enough that no table cell or line is ever wrapped
 PIPE_WIDTH = 10_000
@@ -72,6 +79,15 @@ def read_prompt(prompt: str | None) -> str:
     if not prompt.strip():
         raise InvalidRequestError("the prompt is empty; pass text as an argument or on stdin.")
     return prompt
+
+
+def note_if_cut(finish_reason: str, max_tokens: int) -> None:
+    """Say on stderr that an answer stopped at the cap, not where the model ended it."""
+    if finish_reason == "length":
+        err_console.print(
+            f"(answer cut at --max-tokens {max_tokens}; raise it for a longer one)",
+            soft_wrap=True,
+        )
 
 
 def print_json(value: Any) -> None:

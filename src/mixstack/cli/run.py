@@ -9,12 +9,15 @@ from typing import Annotated, Any
 import typer
 
 from mixstack.cli.common import (
+    DEFAULT_MAX_TOKENS,
+    MAX_TOKENS_HELP,
     ConfigOption,
     ImageOption,
     JsonOption,
     ModelOption,
     WorkloadOption,
     load,
+    note_if_cut,
     print_json,
     read_prompt,
 )
@@ -32,8 +35,8 @@ def run_command(
     image: ImageOption = None,
     system: Annotated[str | None, typer.Option("--system", help="System prompt.")] = None,
     max_tokens: Annotated[
-        int | None, typer.Option("--max-tokens", min=1, help="Answer length cap.")
-    ] = None,
+        int, typer.Option("--max-tokens", min=1, help=MAX_TOKENS_HELP)
+    ] = DEFAULT_MAX_TOKENS,
     temperature: Annotated[float | None, typer.Option("--temperature", min=0.0, max=2.0)] = None,
     seed: Annotated[int | None, typer.Option("--seed")] = None,
     workload: WorkloadOption = None,
@@ -54,6 +57,7 @@ def run_command(
     completion = asyncio.run(_run(request, load(config), stream_out=not as_json))
     if as_json:
         print_json(completion_json(completion))
+    note_if_cut(completion.finish_reason, max_tokens)
 
 
 async def _run(request: Request, config: Any, *, stream_out: bool) -> Completion:
@@ -65,6 +69,7 @@ async def _run(request: Request, config: Any, *, stream_out: bool) -> Completion
                 sys.stdout.flush()
         if stream_out:
             sys.stdout.write("\n")
+            sys.stdout.flush()  # before any note on stderr
         assert call.completion is not None
         return call.completion
 

@@ -156,46 +156,42 @@ class LocalModelConfig(_ModelBase):
     )
 
 
-class FakeModelConfig(_ModelBase):
+class _UpstreamModelBase(_ModelBase):
+    """An entry that names an endpoint and an upstream model id: an endpoint entry calls
+    them, a `fake` entry plays them (one declaration for both)."""
+
+    base_url: str | None = Field(
+        default=None,
+        description="the endpoint's URL (a `fake` entry only shows it where routes say "
+        "where bytes go; nothing is sent there)",
+    )
+    upstream_model: str | None = Field(
+        default=None,
+        description="model id sent upstream (default: the part after `/`; a `fake` entry "
+        "only reads it for the model's family)",
+    )
+
+    @property
+    def upstream_id(self) -> str | None:
+        return self.upstream_model
+
+    @property
+    def base_url_or_none(self) -> str | None:
+        return self.base_url
+
+
+class FakeModelConfig(_UpstreamModelBase):
     """A scripted model for tests and demos of logic (never a stand-in for a real one)."""
 
     provider: Literal["fake"]
     replies: list[ScriptedReply] = Field(default_factory=list)
     latency_ms: float = Field(default=0.0, ge=0.0, description="delay per reply")
-    base_url: str | None = Field(
-        default=None,
-        description="the endpoint this stand-in plays (shown where routes say where bytes "
-        "go; nothing is sent there)",
-    )
-    upstream_model: str | None = Field(
-        default=None, description="the model id this stand-in plays (read for its family)"
-    )
-
-    @property
-    def upstream_id(self) -> str | None:
-        return self.upstream_model
-
-    @property
-    def base_url_or_none(self) -> str | None:
-        return self.base_url
 
 
-class EndpointModelConfig(_ModelBase):
+class EndpointModelConfig(_UpstreamModelBase):
     """A model behind an HTTP endpoint."""
 
-    base_url: str | None = None
     api_key_env: str | None = Field(default=None, description="env var holding the API key")
-    upstream_model: str | None = Field(
-        default=None, description="model id sent upstream (default: the part after `/`)"
-    )
-
-    @property
-    def upstream_id(self) -> str | None:
-        return self.upstream_model
-
-    @property
-    def base_url_or_none(self) -> str | None:
-        return self.base_url
 
 
 class OpenAIQuirks(BaseModel):

@@ -190,7 +190,7 @@ class AnthropicProvider(Provider):
     default_locality = "remote"
     default_capabilities = ("chat", "tools", "json", "vision")
 
-    def __init__(self) -> None:
+    def __init__(self, config: Config | None = None) -> None:
         self._clients: dict[tuple[str | None, str], anthropic.AsyncAnthropic] = {}
 
     def availability(self, model: ModelEntry) -> Availability:
@@ -298,5 +298,6 @@ class AnthropicProvider(Provider):
             await client.close()
 
 
-def create_provider(config: Config) -> AnthropicProvider:
-    return AnthropicProvider()
+#: the entry point's target: the class builds the provider, and the catalog reads its
+#: built-in models and defaults from it without building one
+create_provider = AnthropicProvider

@@ -29,6 +29,7 @@ __all__ = [
     "ProviderFactory",
     "ProviderRegistry",
     "ProviderReply",
+    "ProviderTraits",
     "requested_fields",
 ]
 
@@ -72,15 +73,24 @@ class EmbeddingReply:
 
 
 class Provider(abc.ABC):
-    """One wire format. Instances are created once per pipeline by a `ProviderFactory`."""
+    """One wire format. Instances are created once per pipeline by a `ProviderFactory`; a
+    provider class is one (`Provider(config)`), and registered as such (its entry point
+    names the class) the catalog reads its models and defaults without building it."""
 
     #: name used in `ModelConfig.provider`
     name: str
     default_locality: Locality = "remote"
     default_capabilities: tuple[Capability, ...] = ("chat",)
 
-    def builtin_models(self) -> list[ModelConfig]:
-        """Models this provider brings without any config (e.g. the embedded local models)."""
+    def __init__(self, config: Config | None = None) -> None:
+        """`Provider(config)` builds one; the built-in providers keep nothing of the config
+        (models are config, handed to each call)."""
+        del config
+
+    @classmethod
+    def builtin_models(cls, config: Config) -> list[ModelConfig]:
+        """Models this provider brings without any config (e.g. the embedded local models),
+        read from the class: knowing them builds no provider and imports no SDK."""
         return []
 
     @abc.abstractmethod
@@ -173,6 +183,16 @@ class ProviderFactory(Protocol):
     def __call__(self, config: Config) -> Provider: ...
 
 
+@dataclass(frozen=True, slots=True)
+class ProviderTraits:
+    """What the catalog needs of a provider: its built-in models and the defaults of its
+    models' locality and capabilities."""
+
+    builtin_models: tuple[ModelConfig, ...]
+    default_locality: Locality
+    default_capabilities: tuple[Capability, ...]
+
+
 class ProviderRegistry:
     """Finds provider factories through entry points and builds each provider once."""
 
@@ -181,6 +201,7 @@ class ProviderRegistry:
         self._factories: dict[str, ProviderFactory] | None = None
         self._extra = dict(extra or {})
         self._providers: dict[str, Provider] = {}
+        self._traits: dict[str, ProviderTraits] = {}
 
     def _load_factories(self) -> dict[str, ProviderFactory]:
         if self._factories is None:
@@ -194,18 +215,42 @@ class ProviderRegistry:
     def names(self) -> list[str]:
         return sorted(self._load_factories())
 
+    def _factory(self, name: str) -> ProviderFactory:
+        factories = self._load_factories()
+        if name not in factories:
+            raise ConfigError(
+                f"unknown provider {name!r}; installed providers: {', '.join(self.names())}. "
+                "Install the plugin that provides it or fix `provider:` in the config."
+            )
+        return factories[name]
+
     def get(self, name: str) -> Provider:
         provider = self._providers.get(name)
         if provider is None:
-            factories = self._load_factories()
-            if name not in factories:
-                raise ConfigError(
-                    f"unknown provider {name!r}; installed providers: {', '.join(self.names())}. "
-                    "Install the plugin that provides it or fix `provider:` in the config."
-                )
-            provider = factories[name](self._config)
+            provider = self._factory(name)(self._config)
             self._providers[name] = provider
         return provider
+
+    def traits(self, name: str) -> ProviderTraits:
+        """The provider's built-in models and defaults: read from its class where its entry
+        point names one (nothing is built, no SDK or HTTP client imported), else from the
+        provider its factory builds."""
+        traits = self._traits.get(name)
+        if traits is None:
+            factory = self._factory(name)
+            target = factory.load() if isinstance(factory, _LazyFactory) else factory
+            source: type[Provider] | Provider = (
+                target
+                if isinstance(target, type) and issubclass(target, Provider)
+                else self.get(name)
+            )
+            traits = ProviderTraits(
+                tuple(source.builtin_models(self._config)),
+                source.default_locality,
+                tuple(source.default_capabilities),
+            )
+            self._traits[name] = traits
+        return traits
 
     def loaded(self) -> list[Provider]:
         return list(self._providers.values())
@@ -217,11 +262,18 @@ class _LazyFactory:
     def __init__(self, name: str, target: str):
         self.name = name
         self.target = target
+        self._loaded: ProviderFactory | None = None
+
+    def load(self) -> ProviderFactory:
+        """What the entry point names: a provider class, or a function that builds one."""
+        if self._loaded is None:
+            for ep in plugins(ENTRY_POINT_GROUP):
+                if ep.name == self.name:
+                    self._loaded = ep.load()
+                    break
+            else:
+                raise ConfigError(f"provider {self.name!r} disappeared; reinstall it.")
+        return self._loaded
 
     def __call__(self, config: Config) -> Provider:
-        for ep in plugins(ENTRY_POINT_GROUP):
-            if ep.name != self.name:
-                continue
-            factory: ProviderFactory = ep.load()
-            return factory(config)
-        raise ConfigError(f"provider {self.name!r} disappeared; reinstall it.")
+        return self.load()(config)

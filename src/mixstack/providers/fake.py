@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 
-from mixstack.config import Config, ModelEntry, ScriptedReply
+from mixstack.config import ModelEntry, ScriptedReply
 from mixstack.config.models import FakeModelConfig
 from mixstack.errors import ProviderError
 from mixstack.providers.base import Availability, Provider
@@ -116,5 +116,6 @@ class FakeProvider(Provider):
         )
 
 
-def create_provider(config: Config) -> FakeProvider:
-    return FakeProvider()
+#: the entry point's target: the class builds the provider, and the catalog reads its
+#: built-in models and defaults from it without building one
+create_provider = FakeProvider

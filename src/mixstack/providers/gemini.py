@@ -217,7 +217,7 @@ class GeminiProvider(Provider):
     default_locality = "remote"
     default_capabilities = ("chat", "tools", "json", "vision")
 
-    def __init__(self) -> None:
+    def __init__(self, config: Config | None = None) -> None:
         self._clients: dict[tuple[str | None, str], Any] = {}
 
     def availability(self, model: ModelEntry) -> Availability:
@@ -306,5 +306,6 @@ class GeminiProvider(Provider):
             await client.aio.aclose()
 
 
-def create_provider(config: Config) -> GeminiProvider:
-    return GeminiProvider()
+#: the entry point's target: the class builds the provider, and the catalog reads its
+#: built-in models and defaults from it without building one
+create_provider = GeminiProvider

@@ -32,6 +32,7 @@ __all__ = [
     "meta_prompt",
     "parse_sections",
     "rephrase_with_model",
+    "reply_budget",
 ]
 
 _DEFAULT_REWRITER = "local/smollm2-135m-instruct"
@@ -64,6 +65,9 @@ _COMMON_WORDS = (
 _COMMON = frozenset(_COMMON_WORDS.split())
 #: the rewrite is rejected when one of these fails
 CRITICAL = ("facts", "invented", "template")
+#: reply tokens for the five labelled lines besides the task's own words; a model that
+#: ignores the template (SmolLM2-135M writes on about the prompt) stops there, in seconds
+_REPLY_TOKENS = 96
 
 
 def default_rewriter(pipeline: Pipeline) -> str:
@@ -85,6 +89,12 @@ def meta_prompt(analysis: Analysis, use_case: str) -> str:
         "If unsure: <what to do when unsure>\n\n"
         f"Rough prompt: {analysis.instruction_text.strip()}"
     )
+
+
+def reply_budget(instruction: str) -> int:
+    """Tokens the rewriter may write: the labelled lines plus the task restated (about a
+    token per two characters of the user's instructions, generously), at most 1024."""
+    return min(1024, _REPLY_TOKENS + len(instruction) // 2)
 
 
 def parse_sections(text: str) -> dict[str, str]:
@@ -174,7 +184,9 @@ async def rephrase_with_model(
         meta_prompt(rules.analysis, rules.spec.use_case),
         model=model,
         rephrase="off",
-        params=SamplingParams(max_tokens=300, temperature=0.0, seed=0),
+        params=SamplingParams(
+            max_tokens=reply_budget(rules.analysis.instruction_text), temperature=0.0, seed=0
+        ),
     )
     completion = await pipeline.complete(request, front_door="rephrase")
     sections = parse_sections(completion.text)

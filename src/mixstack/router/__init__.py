@@ -1,6 +1,14 @@
 """Routing: which model answers a request, with an explanation that travels with it."""
 
-from mixstack.router._decision import Exclusion, RouteDecision, RouteRefused
+from mixstack.router._decision import Exclusion, Routed, RouteDecision, RouteRefused
 from mixstack.router._router import OFFLINE_ENV, Router, offline_mode
 
-__all__ = ["OFFLINE_ENV", "Exclusion", "RouteDecision", "RouteRefused", "Router", "offline_mode"]
+__all__ = [
+    "OFFLINE_ENV",
+    "Exclusion",
+    "RouteDecision",
+    "RouteRefused",
+    "Routed",
+    "Router",
+    "offline_mode",
+]

@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from mixstack.errors import PolicyError
+from mixstack.errors import MixstackError, PolicyError
 from mixstack.guard._pii import PiiCount, format_counts
 from mixstack.router._policy import RequestShape
 
-__all__ = ["Exclusion", "RouteDecision", "RouteRefused", "shape_from_json", "shape_json"]
+if TYPE_CHECKING:
+    from mixstack.config import ModelEntry
+    from mixstack.types import Request
+
+__all__ = [
+    "Exclusion",
+    "RouteDecision",
+    "RouteRefused",
+    "Routed",
+    "shape_from_json",
+    "shape_json",
+]
 
 
 def shape_json(shape: RequestShape | None) -> dict[str, Any] | None:
@@ -173,3 +184,18 @@ class RouteRefused(PolicyError):
         self.policy = policy
         self.workload_source = workload_source
         self.shape = shape
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """The routing of one request (`Pipeline.route`), made once: a front door that needs the
+    chosen model before it sends (an agent step choosing its tool protocol and sizing its
+    budget) hands it back with that same request (`complete(request, routed=...)`), which
+    then is neither routed nor scanned again. The guard's findings travel in `decision`."""
+
+    request: Request
+    decision: RouteDecision | None = None
+    entry: ModelEntry | None = None
+    #: why the request cannot be sent (refused by policy, invalid, unknown model); raised,
+    #: and a refusal recorded, when it is handed back for the call
+    error: MixstackError | None = None

@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mixstack.config import Config, ModelConfig, ModelEntry
 from mixstack.config.models import LocalModelConfig
@@ -25,13 +25,7 @@ from mixstack.providers.base import (
     requested_fields,
 )
 from mixstack.providers.local import embedded
-from mixstack.providers.local.engine import (
-    SAMPLER_FIELDS,
-    GenerationResult,
-    Job,
-    LoadedModel,
-    load_model,
-)
+from mixstack.providers.local.sampling import SAMPLER_FIELDS
 from mixstack.providers.local.tools import protocol_request, read_turn, uses_tools
 from mixstack.providers.local.tuned import registered_models, tuned_dir
 from mixstack.types import (
@@ -43,6 +37,10 @@ from mixstack.types import (
     ToolCallDelta,
     Usage,
 )
+
+if TYPE_CHECKING:
+    # llama.cpp and numpy load with the first model, not when the catalog lists models
+    from mixstack.providers.local.engine import GenerationResult, Job, LoadedModel
 
 __all__ = ["LocalProvider", "create_provider"]
 
@@ -56,14 +54,10 @@ class LocalProvider(Provider):
     default_locality = "local"
     default_capabilities = ("chat", "json", "tools")
 
-    def __init__(self, tuned_dir: Path | None = None):
-        self._tuned_dir = tuned_dir
-
-    def builtin_models(self) -> list[ModelConfig]:
-        models = embedded.builtin_models()
-        if self._tuned_dir is not None:
-            models.extend(registered_models(self._tuned_dir))
-        return models
+    @classmethod
+    def builtin_models(cls, config: Config) -> list[ModelConfig]:
+        """The embedded models, and the tuned models registered under the home."""
+        return [*embedded.builtin_models(), *registered_models(tuned_dir(config.home))]
 
     def availability(self, model: ModelEntry) -> Availability:
         path = _local(model).path or ""
@@ -99,6 +93,8 @@ class LocalProvider(Provider):
         return Path(path).expanduser()
 
     def loaded(self, model: ModelEntry) -> LoadedModel:
+        from mixstack.providers.local.engine import load_model
+
         lora = _local(model).lora_path
         return load_model(
             self._resolve(model),
@@ -194,6 +190,8 @@ class LocalProvider(Provider):
                 param=next(iter(extra)),
                 code="unsupported_parameter",
             )
+        from mixstack.providers.local.engine import load_model
+
         path = self._resolve(model)
         llm = await asyncio.to_thread(
             load_model,
@@ -220,6 +218,8 @@ class LocalProvider(Provider):
             if not pieces:
                 yield Chunk()
             pieces.append(text)
+        from mixstack.providers.local.engine import GenerationResult
+
         text = "".join(pieces)
         completion_tokens = await llm.run(llm.count_tokens, text)
         result = GenerationResult(text, len(tokens), completion_tokens, finish)
@@ -246,6 +246,8 @@ _ACCEPTS = frozenset(
 
 
 def _job(request: Request, stop: list[str], params: SamplingParams) -> Job:
+    from mixstack.providers.local.engine import Job
+
     return Job(
         params=params,
         response_format=request.response_format,
@@ -290,5 +292,6 @@ async def _as_chunks(reply: ProviderReply) -> AsyncIterator[Chunk]:
     )
 
 
-def create_provider(config: Config) -> LocalProvider:
-    return LocalProvider(tuned_dir(config.home))
+#: the entry point's target: the class builds the provider, and the catalog reads its
+#: built-in models and defaults from it without building one
+create_provider = LocalProvider

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import functools
 import json
+import logging
 import os
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from mixstack._cpu import default_threads
 from mixstack.errors import InvalidRequestError, ModelUnavailableError
 from mixstack.providers.local.batched import BatchedEngine, Sequence, Update
 from mixstack.providers.local.grammar import grammar_for
@@ -42,7 +45,7 @@ __all__ = [
 
 T = TypeVar("T")
 
-_LOADED: dict[tuple[str, int, int, bool, str, int | None], LoadedModel] = {}
+_LOADED: dict[tuple[str, int, int | None, bool, str, int | None], LoadedModel] = {}
 _LOAD_LOCK = threading.Lock()
 
 #: max_tokens when the request gives none (llama.cpp's own default of 16 is too short)
@@ -88,9 +91,9 @@ def load_model(
     embedding instance is a second context of the same file in llama.cpp's embedding mode.
     With `lora_path`, the GGUF LoRA adapter is applied on top (its own instance). `n_ctx`
     is the context of one request (per slot); `slots=None` picks a default."""
-    n_threads = threads or os.cpu_count() or 1
     slots = None if embedding else slots
-    key = (str(path), n_ctx, n_threads, embedding, str(lora_path or ""), slots)
+    # keyed by the configured threads: the default is chosen once, when the model loads
+    key = (str(path), n_ctx, threads, embedding, str(lora_path or ""), slots)
     with _LOAD_LOCK:
         model = _LOADED.get(key)
         if model is None:
@@ -99,7 +102,7 @@ def load_model(
             model = LoadedModel(
                 path,
                 n_ctx=n_ctx,
-                n_threads=n_threads,
+                n_threads=threads or default_threads(),
                 style=style,
                 embedding=embedding,
                 lora_path=lora_path,
@@ -133,6 +136,8 @@ class LoadedModel:
                 "the tuned model with `mixstack tune export`)."
             )
         from llama_cpp import LLAMA_POOLING_TYPE_MEAN, Llama
+
+        _route_llama_log()
 
         # embedding mode: one mean-pooled vector per input, whatever the GGUF declares
         pooling: dict[str, Any] = (
@@ -393,6 +398,36 @@ class LoadedModel:
             cancel.set()
             with contextlib.suppress(BaseException):
                 await asyncio.shield(worker)
+
+
+#: ggml's log levels (DEBUG 1, INFO 2, WARN 3, ERROR 4; 5 continues the last line)
+_GGML_LEVELS = {1: logging.DEBUG, 2: logging.DEBUG, 3: logging.INFO, 4: logging.WARNING}
+_llama_log = logging.getLogger("mixstack.llama")
+
+
+@functools.cache
+def _route_llama_log() -> Any:
+    """llama.cpp's log into the `mixstack.llama` logger. llama-cpp-python reads ggml's levels
+    off by one, so with `verbose=False` it still printed warnings on stderr (Gemma's "using
+    full-size SWA cache" on every command) and never its errors. Here its warnings are
+    info and its errors warnings (shown on stderr: a failure follows them). Installed once;
+    the cache keeps the callback alive, as ctypes needs for as long as llama.cpp may call."""
+    import ctypes
+
+    import llama_cpp
+
+    last = [logging.DEBUG]
+
+    @llama_cpp.llama_log_callback  # type: ignore[untyped-decorator]
+    def callback(level: int, text: bytes, _user_data: Any) -> None:
+        if level != 5:
+            last[0] = _GGML_LEVELS.get(level, logging.DEBUG)
+        message = text.decode("utf-8", "replace").rstrip()
+        if message:
+            _llama_log.log(last[0], message)
+
+    llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
+    return callback
 
 
 def close_all() -> None:
