@@ -16,7 +16,7 @@ import pytest
 from mixstack.config import parse_config
 from mixstack.errors import PolicyError
 from mixstack.gateway import Gateway
-from mixstack.gateway.errors import error_response
+from mixstack.gateway._errors import error_response
 from mixstack.store import recent_calls
 from tests.conftest import FAKE_MODELS
 from tests.test_providers_openai import PNG

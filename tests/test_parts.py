@@ -80,8 +80,8 @@ PART = {
 
 #: (importing module, imported module) that depart from the table today, and why
 KNOWN: dict[tuple[str, str], str] = {
-    ("gateway/ui/admin_pages.py", "mixstack.evals._report"): "the dashboard shows eval runs",
-    ("gateway/ui/admin_pages.py", "mixstack.evals._runs"): "the dashboard shows eval runs",
+    ("gateway/ui/_admin_pages.py", "mixstack.evals._report"): "the dashboard shows eval runs",
+    ("gateway/ui/_admin_pages.py", "mixstack.evals._runs"): "the dashboard shows eval runs",
     ("guard/_pii.py", "mixstack.config.workloads"): "the scanner reads a workload's privacy",
     ("guard/_pii.py", "mixstack.vision"): "the OCR text of images is scanned too",
     ("monitor/_baseline.py", "mixstack.config.monitor"): "thresholds come from the config",

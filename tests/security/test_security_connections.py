@@ -12,7 +12,7 @@ import uvicorn
 
 from mixstack.config import parse_config
 from mixstack.gateway import Gateway
-from mixstack.gateway.connections import server_options
+from mixstack.gateway._connections import server_options
 from tests.conftest import FAKE_MODELS
 from tests.upstream_servers import free_port
 

@@ -33,8 +33,8 @@ def serve_command(
     import uvicorn
 
     from mixstack.gateway import create_app
-    from mixstack.gateway.connections import server_options
-    from mixstack.gateway.metrics import MULTIPROC_ENV
+    from mixstack.gateway._connections import server_options
+    from mixstack.gateway._metrics import MULTIPROC_ENV
     from mixstack.guard._budget import Budget
     from mixstack.store import open_store
 
@@ -73,7 +73,7 @@ def serve_command(
         os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="mixstack-metrics-")
     try:
         uvicorn.run(
-            "mixstack.gateway.app:app_from_env",
+            "mixstack.gateway:app_from_env",
             factory=True,
             workers=workers,
             **options,

@@ -13,12 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from mixstack.gateway.ui.admin_pages import AdminPages
-from mixstack.gateway.ui.pages import CallPages
-from mixstack.gateway.ui.render import Handler, admin_page
+from mixstack.gateway.ui._admin_pages import AdminPages
+from mixstack.gateway.ui._pages import CallPages
+from mixstack.gateway.ui._render import Handler, admin_page
 
 if TYPE_CHECKING:
-    from mixstack.gateway.app import Gateway
+    from mixstack.gateway._app import Gateway
 
 __all__ = ["ui_routes"]
 

@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 from starlette.responses import Response
 
 from mixstack.errors import InvalidRequestError, MixstackError
-from mixstack.gateway.errors import error_response, exception_payload
-from mixstack.gateway.formats import Parsed, parse_json_body
+from mixstack.gateway._errors import error_response, exception_payload
+from mixstack.gateway._formats import Parsed, parse_json_body
 from mixstack.types import (
     Chunk,
     Completion,

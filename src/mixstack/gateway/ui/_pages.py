@@ -13,8 +13,8 @@ import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 
-from mixstack.gateway.ui.charts import line_chart
-from mixstack.gateway.ui.render import (
+from mixstack.gateway.ui._charts import line_chart
+from mixstack.gateway.ui._render import (
     call_filter,
     page_after,
     page_before,
@@ -26,7 +26,7 @@ from mixstack.guard._keys import VirtualKey
 from mixstack.store.dashboard import CallFilter
 
 if TYPE_CHECKING:
-    from mixstack.gateway.app import Gateway
+    from mixstack.gateway._app import Gateway
     from mixstack.store import Store
 
 __all__ = ["CallPages"]

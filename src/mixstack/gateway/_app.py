@@ -34,21 +34,21 @@ from starlette.types import Receive, Scope, Send
 
 from mixstack.config import Config, load_config
 from mixstack.errors import BodyTimeout, BodyTooLarge, InvalidRequestError, MixstackError
-from mixstack.gateway.anthropic_wire import MessagesWire
-from mixstack.gateway.auth import Authenticator
-from mixstack.gateway.completions import CompletionsWire
-from mixstack.gateway.embeddings import EmbeddingsWire
-from mixstack.gateway.errors import (
+from mixstack.gateway._anthropic_wire import MessagesWire
+from mixstack.gateway._auth import Authenticator
+from mixstack.gateway._completions import CompletionsWire
+from mixstack.gateway._embeddings import EmbeddingsWire
+from mixstack.gateway._errors import (
     error_payload,
     error_response,
     validation_message,
 )
-from mixstack.gateway.formats import Parsed, StreamWriter, WireFormat
-from mixstack.gateway.metrics import CONTENT_TYPE, GatewayMetrics
-from mixstack.gateway.openapi import openapi_document
-from mixstack.gateway.responses import ResponsesWire
+from mixstack.gateway._formats import Parsed, StreamWriter, WireFormat
+from mixstack.gateway._metrics import CONTENT_TYPE, GatewayMetrics
+from mixstack.gateway._openapi import openapi_document
+from mixstack.gateway._responses import ResponsesWire
+from mixstack.gateway._wire import ChatWire
 from mixstack.gateway.ui import ui_routes
-from mixstack.gateway.wire import ChatWire
 from mixstack.guard._keys import VirtualKey
 from mixstack.guard._normalize import GuardScanner
 from mixstack.jsonbytes import dumps
@@ -606,7 +606,7 @@ def create_app(
 
 def app_from_env() -> Starlette:
     """Factory for `uvicorn --factory` worker processes (config from `$MIXSTACK_CONFIG`)."""
-    from mixstack.gateway.connections import GuardedHttpProtocol
+    from mixstack.gateway._connections import GuardedHttpProtocol
 
     config = load_config()
     GuardedHttpProtocol.configure(config.gateway)

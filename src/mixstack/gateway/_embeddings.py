@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from mixstack.errors import InvalidRequestError, MixstackError
-from mixstack.gateway.errors import error_response
-from mixstack.gateway.formats import Parsed, StreamWriter, parse_json_body
+from mixstack.gateway._errors import error_response
+from mixstack.gateway._formats import Parsed, StreamWriter, parse_json_body
 from mixstack.types import Embeddings, Message, Request
 
 __all__ = ["EmbeddingsRequest", "EmbeddingsWire"]

@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from mixstack.gateway.completions import CompletionsRequest
-from mixstack.gateway.embeddings import EmbeddingsRequest
-from mixstack.gateway.responses import ResponsesRequest
-from mixstack.gateway.wire import ChatCompletionRequest
+from mixstack.gateway._completions import CompletionsRequest
+from mixstack.gateway._embeddings import EmbeddingsRequest
+from mixstack.gateway._responses import ResponsesRequest
+from mixstack.gateway._wire import ChatCompletionRequest
 
 __all__ = ["openapi_document"]
 

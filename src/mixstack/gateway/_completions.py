@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
 from mixstack.errors import InvalidRequestError, MixstackError
-from mixstack.gateway.errors import error_response, exception_payload
-from mixstack.gateway.formats import Parsed, parse_json_body
-from mixstack.gateway.wire import extra_fields
+from mixstack.gateway._errors import error_response, exception_payload
+from mixstack.gateway._formats import Parsed, parse_json_body
+from mixstack.gateway._wire import extra_fields
 from mixstack.types import Chunk, Completion, Message, Request, SamplingParams
 
 __all__ = ["CompletionsRequest", "CompletionsWire"]

@@ -14,12 +14,12 @@ from jinja2 import Environment, FunctionLoader, select_autoescape
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from mixstack.gateway.ui.auth import admin_key
+from mixstack.gateway.ui._auth import admin_key
 from mixstack.guard._keys import VirtualKey
 from mixstack.store.dashboard import CallFilter
 
 if TYPE_CHECKING:
-    from mixstack.gateway.app import Gateway
+    from mixstack.gateway._app import Gateway
 
 __all__ = [
     "NAV",

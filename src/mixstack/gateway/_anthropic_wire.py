@@ -17,8 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import JSONResponse, Response
 
 from mixstack.errors import InvalidRequestError, MixstackError, RateLimited
-from mixstack.gateway.errors import exception_payload
-from mixstack.gateway.formats import Parsed, parse_json_body
+from mixstack.gateway._errors import exception_payload
+from mixstack.gateway._formats import Parsed, parse_json_body
 from mixstack.types import (
     Chunk,
     Completion,

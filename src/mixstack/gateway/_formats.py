@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from starlette.responses import JSONResponse, Response
 
 from mixstack.errors import InvalidRequestError, MixstackError
-from mixstack.gateway.errors import error_response
+from mixstack.gateway._errors import error_response
 from mixstack.types import Chunk, Completion, Request
 
 __all__ = ["Parsed", "StreamWriter", "WireFormat", "openai_error_response", "parse_json_body"]

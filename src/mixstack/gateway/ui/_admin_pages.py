@@ -11,12 +11,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from mixstack.errors import MixstackError
-from mixstack.gateway.ui.auth import COOKIE, is_admin
-from mixstack.gateway.ui.render import parse_json, render, when
+from mixstack.gateway.ui._auth import COOKIE, is_admin
+from mixstack.gateway.ui._render import parse_json, render, when
 from mixstack.guard._keys import VirtualKey
 
 if TYPE_CHECKING:
-    from mixstack.gateway.app import Gateway
+    from mixstack.gateway._app import Gateway
     from mixstack.store import Store
 
 __all__ = ["AdminPages"]

@@ -18,7 +18,7 @@ from starlette.responses import Response
 
 from mixstack.config.gateway import AuthMode
 from mixstack.errors import AdminRequired, MixstackError
-from mixstack.gateway.errors import error_response
+from mixstack.gateway._errors import error_response
 from mixstack.guard._keys import KeyRejected, KeyStore, VirtualKey
 
 __all__ = ["AdminRequired", "Authenticator", "bearer_token"]
