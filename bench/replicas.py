@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from mixstack.guard._keys import KeyStore  # noqa: E402
 from mixstack.store import open_store  # noqa: E402
-from tests.services import postgres_server, redis_server  # noqa: E402
+from tests.services import Replicas, postgres_server, redis_server  # noqa: E402
 
 
 class KeyedConnection(Connection):
@@ -106,29 +106,6 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-def _serve(config: Path, env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], int]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "mixstack",
-            "serve",
-            "--config",
-            str(config),
-            "--port",
-            str(port),
-            "--workers",
-            str(workers),
-        ],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    wait_port(port, proc, "mixstack serve")
-    return proc, port
-
-
 def measure(ports: list[int], pids: list[int], secret: str, total: int) -> dict[str, float]:
     asyncio.run(load(ports, secret, 8, min(200, total)))  # warm up every replica and worker
     one, _ = asyncio.run(load(ports, secret, 1, total))
@@ -192,13 +169,8 @@ def run(total: int) -> dict[str, float]:
         for setup, env, workers, count in _setups(tmp, up_port, stack):
             with open_store(env.get("MIXSTACK_STORE"), home=Path(env["MIXSTACK_HOME"])) as store:
                 secret, _ = KeyStore(store).create(name="bench", budget_usd=1e6, rpm=10**7)
-            procs = [_serve(config, env, workers) for _ in range(count)]
-            try:
-                r = measure([p for _, p in procs], [p.pid for p, _ in procs], secret, total)
-            finally:
-                for proc, _ in procs:
-                    proc.terminate()
-                    proc.wait(timeout=30)
+            with Replicas(config, env, count, workers=workers) as replicas:
+                r = measure(replicas.ports, [p.pid for p in replicas.procs], secret, total)
             r["added_p50"] = r["p50"] - pct(direct, 0.5)
             r["added_p99"] = r["p99"] - pct(direct, 0.99)
             results[setup] = r

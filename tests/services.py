@@ -1,5 +1,6 @@
 """PostgreSQL and Redis servers the tests start themselves, in temp dirs, from the Debian
-packages (`postgresql`, `redis-server`; see system-packages.txt), on 127.0.0.1 only.
+packages (`postgresql`, `redis-server`; see system-packages.txt), on 127.0.0.1 only, and
+the `mixstack serve` replicas that share them (`Replicas`).
 
 PostgreSQL refuses to run as root: as root, the server runs as the `postgres` system user
 the package creates. Each server is stopped (and its directory removed) when the fixture
@@ -12,15 +13,25 @@ import contextlib
 import glob
 import os
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["Postgres", "Redis", "create_database", "pg_bin", "postgres_server", "redis_server"]
+__all__ = [
+    "Postgres",
+    "Redis",
+    "Replicas",
+    "create_database",
+    "pg_bin",
+    "postgres_server",
+    "redis_server",
+]
 
 
 def _free_port() -> int:
@@ -205,3 +216,82 @@ def redis_server() -> Iterator[Redis]:
         if server.process.poll() is None:
             server.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+class Replicas:
+    """`count` `mixstack serve` processes on 127.0.0.1 (each with `workers` workers) with one
+    config and environment (`MIXSTACK_STORE`, `MIXSTACK_REDIS`, … name what they share).
+    Each one's stderr goes to `logs/replica-<n>.log` (nowhere without `logs`). A context
+    manager: started and ready on entry, stopped on exit."""
+
+    def __init__(
+        self,
+        config: Path,
+        env: dict[str, str],
+        count: int,
+        *,
+        workers: int = 1,
+        logs: Path | None = None,
+    ):
+        self.ports = [_free_port() for _ in range(count)]
+        self.logs = [] if logs is None else [logs / f"replica-{n}.log" for n in range(count)]
+        self.procs = [
+            self._start(config, env, port, workers, self.logs[n] if self.logs else None)
+            for n, port in enumerate(self.ports)
+        ]
+
+    @staticmethod
+    def _start(
+        config: Path, env: dict[str, str], port: int, workers: int, log: Path | None
+    ) -> subprocess.Popen[bytes]:
+        argv = [sys.executable, "-m", "mixstack", "serve", "--config", str(config)]
+        argv += ["--port", str(port), "--workers", str(workers)]
+        with contextlib.ExitStack() as stack:
+            # the child keeps its own descriptor of the log
+            sink = stack.enter_context(log.open("wb")) if log else subprocess.DEVNULL
+            return subprocess.Popen(
+                argv, env=env, stdout=subprocess.DEVNULL, stderr=sink, start_new_session=True
+            )
+
+    @property
+    def urls(self) -> list[str]:
+        return [f"http://127.0.0.1:{p}" for p in self.ports]
+
+    def wait_ready(self, timeout_s: float = 90.0) -> None:
+        """Until every replica answers `/health` (an error naming the one that exited)."""
+        import httpx
+
+        for url, proc in zip(self.urls, self.procs, strict=True):
+            deadline = time.monotonic() + timeout_s
+            while True:
+                if proc.poll() is not None:
+                    raise AssertionError(f"replica {url} exited; see its log")
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise AssertionError(f"replica {url} did not become ready")
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        """SIGTERM to each replica's process group; SIGKILL to one still running after 20 s."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=10)
+
+    def __enter__(self) -> Replicas:
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -30,7 +30,7 @@ from mixstack.errors import StoreFeatureError
 from mixstack.store.journal import Journal, replay_journals
 
 if TYPE_CHECKING:
-    from mixstack.store.sqlite.alerts import SQLiteAlerts
+    from mixstack.store.alerts import AlertTable
     from mixstack.store.sqlite.budgets import SQLiteBudgets
     from mixstack.store.sqlite.calls import SQLiteCalls
     from mixstack.store.sqlite.chain import SQLiteChain
@@ -200,10 +200,10 @@ class SQLiteStore:
         return SQLiteDashboard(self)
 
     @functools.cached_property
-    def alerts(self) -> SQLiteAlerts:
-        from mixstack.store.sqlite.alerts import SQLiteAlerts
+    def alerts(self) -> AlertTable:
+        from mixstack.store.alerts import AlertTable
 
-        return SQLiteAlerts(self)
+        return AlertTable(self, "?")
 
     @functools.cached_property
     def chain(self) -> SQLiteChain:

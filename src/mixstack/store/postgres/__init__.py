@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from mixstack.errors import ConfigError
 
 if TYPE_CHECKING:
-    from mixstack.store.postgres.alerts import PgAlerts
+    from mixstack.store.alerts import AlertTable
     from mixstack.store.postgres.budgets import PgBudgets
     from mixstack.store.postgres.calls import PgCalls
     from mixstack.store.postgres.chain import PgChain
@@ -98,10 +98,10 @@ class PostgresStore:
         return PgDashboard(self.engine, self.fold)
 
     @functools.cached_property
-    def alerts(self) -> PgAlerts:
-        from mixstack.store.postgres.alerts import PgAlerts
+    def alerts(self) -> AlertTable:
+        from mixstack.store.alerts import AlertTable
 
-        return PgAlerts(self.engine)
+        return AlertTable(self.engine, "%s")
 
     @functools.cached_property
     def chain(self) -> PgChain:
