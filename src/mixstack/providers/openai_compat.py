@@ -47,6 +47,8 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+#: seconds an idle upstream connection is kept (below the 5 s most endpoint servers keep it)
+_IDLE_KEEPALIVE_S = 4.0
 _DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 _FINISH: dict[str, FinishReason] = {
     "stop": "stop",
@@ -359,8 +361,15 @@ class OpenAICompatProvider(Provider):
         slot = (_base_url(model), id(asyncio.get_running_loop()))
         session = self._sessions.get(slot)
         if session is None or session.closed:
+            # an idle connection is closed here before the endpoint closes it: servers most
+            # endpoints run on (uvicorn, as vLLM and llama.cpp's Python server do; Node;
+            # Apache) drop idle keep-alive connections after 5 s, and a request written as
+            # they do is reset mid-send ("Connection reset by peer"), a failure the caller
+            # never caused
             connector = aiohttp.TCPConnector(
-                limit=self._max_connections, keepalive_timeout=30, ttl_dns_cache=300
+                limit=self._max_connections,
+                keepalive_timeout=_IDLE_KEEPALIVE_S,
+                ttl_dns_cache=300,
             )
             # no cookie jar: an API endpoint's cookies mean nothing to mixstack, and the jar
             # filters every request's URL against them
