@@ -12,7 +12,7 @@ from mixstack.errors import ConfigError
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
-__all__ = ["LoopClients", "is_down", "require_client", "run_script"]
+__all__ = ["LoopClients", "ScriptBatch", "is_down", "require_client", "run_script"]
 
 
 def require_client() -> None:
@@ -95,16 +95,94 @@ def is_down(exc: BaseException) -> bool:
 _SHAS: dict[str, str] = {}
 
 
+def _sha(script: str) -> str:
+    sha = _SHAS.get(script)
+    if sha is None:
+        sha = _SHAS[script] = hashlib.sha1(script.encode()).hexdigest()
+    return sha
+
+
 async def run_script(
     client: aioredis.Redis, script: str, keys: list[str], args: Iterable[Any]
 ) -> Any:
     """EVALSHA, loading the script once if this Redis has not seen it (a restart)."""
     import redis.exceptions
 
-    sha = _SHAS.get(script)
-    if sha is None:
-        sha = _SHAS[script] = hashlib.sha1(script.encode()).hexdigest()
     try:
-        return await client.evalsha(sha, len(keys), *keys, *args)
+        return await client.evalsha(_sha(script), len(keys), *keys, *args)
     except redis.exceptions.NoScriptError:
         return await client.eval(script, len(keys), *keys, *args)
+
+
+_Call = tuple[str, list[str], tuple[Any, ...], "asyncio.Future[Any]"]
+
+
+class ScriptBatch:
+    """Script calls made in one turn of the event loop, sent as one pipeline.
+
+    Under load a gateway process admits, holds and settles many requests per turn of its
+    loop; each EVALSHA on its own costs the client a full command's work and the server a
+    read and a write. Queued calls go out together (a plain pipeline, not a transaction:
+    each script is atomic on its own) from a task of their own, each caller getting its
+    own result or error. At one request at a time a batch is one call, sent on the next
+    turn. A script the server does not have (a restart, `SCRIPT FLUSH`) is sent again in
+    full, alone.
+    """
+
+    def __init__(self, clients: LoopClients):
+        self._clients = clients
+        self._queue: list[_Call] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sending: set[asyncio.Task[None]] = set()
+
+    def submit(self, script: str, keys: list[str], args: Iterable[Any]) -> asyncio.Future[Any]:
+        """Queue one call; its future holds the script's answer or error."""
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:  # a queue belongs to one loop (tests run several)
+            self._loop, self._queue = loop, []
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.append((script, keys, tuple(args), future))
+        if len(self._queue) == 1:
+            task = loop.create_task(self._send())
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        return future
+
+    async def run(self, script: str, keys: list[str], args: Iterable[Any]) -> Any:
+        """One call, batched with the others of this turn; its answer or its error."""
+        return await self.submit(script, keys, args)
+
+    async def aclose(self) -> None:
+        """Wait for the batches under way."""
+        await asyncio.gather(*self._sending, return_exceptions=True)
+
+    async def _send(self) -> None:
+        import redis.exceptions
+
+        calls, self._queue = self._queue, []
+        client = self._clients.get()
+        try:
+            async with client.pipeline(transaction=False) as pipe:
+                for script, keys, args, _ in calls:
+                    pipe.evalsha(_sha(script), len(keys), *keys, *args)
+                results = await pipe.execute(raise_on_error=False)
+        except BaseException as exc:  # the connection failed: every call did
+            for *_, future in calls:
+                if not future.done():
+                    future.set_exception(exc)
+            if not isinstance(exc, Exception):
+                raise
+            return
+        for (script, keys, args, future), sent in zip(calls, results, strict=True):
+            answer = sent
+            if isinstance(sent, redis.exceptions.NoScriptError):
+                try:
+                    answer = await client.eval(script, len(keys), *keys, *args)
+                except Exception as exc:
+                    answer = exc
+            if future.done():  # its caller was cancelled
+                continue
+            if isinstance(answer, BaseException):
+                future.set_exception(answer)
+            else:
+                future.set_result(answer)
