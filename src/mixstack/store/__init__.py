@@ -19,12 +19,13 @@ from mixstack.store.base import (
     shared_circuits,
     shared_rates,
 )
-from mixstack.store.budgets import BudgetRepository, Hold, KeyUsage
+from mixstack.store.budgets import AdmittingBudgets, BudgetRepository, Hold, KeyUsage
 from mixstack.store.calls import CallRecord, CallRepository
 from mixstack.store.chain import ChainCheck, PrivacyChainRepository
 from mixstack.store.dashboard import CallFilter, DashboardRepository
 from mixstack.store.db import SQLiteStore, apply_migrations
 from mixstack.store.keys import KeyRepository, VirtualKey, next_reset
+from mixstack.store.rates import RateAsk
 from mixstack.store.responses import ResponseCacheRepository
 from mixstack.store.runs import EvalRunRepository, EvalRunRow
 from mixstack.store.traces import TraceRepository
@@ -33,6 +34,7 @@ __all__ = [
     "HOME_ENV",
     "REDIS_ENV",
     "STORE_ENV",
+    "AdmittingBudgets",
     "AlertRepository",
     "BudgetRepository",
     "CallFilter",
@@ -46,6 +48,7 @@ __all__ = [
     "KeyRepository",
     "KeyUsage",
     "PrivacyChainRepository",
+    "RateAsk",
     "ResponseCacheRepository",
     "SQLiteStore",
     "Store",

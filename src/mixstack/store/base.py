@@ -158,16 +158,23 @@ def shared_rates(
 
 
 def shared_budgets(
-    store: Store, redis: str | None = None, redis_down: Literal["store", "closed"] = "store"
+    store: Store,
+    redis: str | None = None,
+    redis_down: Literal["store", "closed"] = "store",
+    *,
+    rates: RateRepository | None = None,
 ) -> BudgetRepository:
     """The budget holds every process shares: Redis's (the store's while Redis is down),
-    else the store's."""
+    else the store's. Given the rate windows in the same Redis (`shared_rates`), a keyed
+    request is admitted and held in one script, and both send their calls together."""
     redis = redis or os.environ.get(REDIS_ENV) or None
     if redis is None:
         return store.budgets
+    from mixstack.store.redis import RedisRates
     from mixstack.store.redis.budgets import RedisBudgets
 
-    return RedisBudgets(redis, store, redis_down)
+    same = rates if isinstance(rates, RedisRates) and rates.url == redis else None
+    return RedisBudgets(redis, store, redis_down, rates=same)
 
 
 def shared_circuits(redis: str | None = None) -> RedisCircuits | None:

@@ -13,9 +13,11 @@ rebuild its numbers and to hand its holds over while it is down.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
-__all__ = ["LEASE_S", "BudgetRepository", "Hold", "KeyUsage", "Ledger"]
+from mixstack.store.rates import RateAsk, RateVerdict
+
+__all__ = ["LEASE_S", "AdmittingBudgets", "BudgetRepository", "Hold", "KeyUsage", "Ledger"]
 
 #: a process's lease lasts this long unless renewed (it renews at a third of it)
 LEASE_S = 30.0
@@ -84,3 +86,22 @@ class BudgetRepository(Protocol):
     def reclaim(self) -> int:
         """Free the holds of owners that are gone (lease lapsed, or a dead local process);
         returns how many were freed."""
+
+
+@runtime_checkable
+class AdmittingBudgets(Protocol):
+    """Budget holds that can also admit the request into its key's rate window, in the
+    same atomic step and round trip (Redis, when it holds both)."""
+
+    async def reserve_admitted(
+        self,
+        key_id: str,
+        cost_usd: float,
+        tokens: int,
+        period_start: float | None,
+        rate: RateAsk,
+    ) -> tuple[RateVerdict, Hold | None] | None:
+        """(refused verdict, None): the window refused it and nothing is held;
+        (admitted verdict, None): over budget, the request counts in the window with no
+        tokens; (admitted verdict, hold): both. None: nothing happened, take the two steps
+        (`RateRepository.admit`, then `reserve`)."""

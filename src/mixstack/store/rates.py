@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol
 
-__all__ = ["WINDOW_S", "RateRepository", "RateVerdict", "verdict"]
+__all__ = ["WINDOW_S", "RateAsk", "RateRepository", "RateVerdict", "verdict"]
 
 WINDOW_S = 60.0
 
@@ -28,6 +28,14 @@ class RateVerdict:
     window_tokens: int = 0
     #: which backend admitted it (settling goes back to the same one)
     backend: str = ""
+
+
+class RateAsk(NamedTuple):
+    """What a request asks of its key's window: the key's limits (None: none) and its tokens."""
+
+    rpm: int | None
+    tpm: int | None
+    tokens: int
 
 
 def verdict(

@@ -21,7 +21,9 @@ process has uploaded its holds. Times come from Redis's clock.
 
 from __future__ import annotations
 
-__all__ = ["APPLY", "LOAD", "RECOVER", "RELEASE", "RESERVE", "TOUCH", "USAGE"]
+from mixstack.store.redis.rate_scripts import ADMIT_FN, SETTLE_FN
+
+__all__ = ["APPLY", "LOAD", "RECOVER", "RELEASE", "RESERVE", "RESERVE_ADMITTED", "TOUCH", "USAGE"]
 
 # KEYS[1]: the key's hash, KEYS[2]: the generation hash
 # `open(now, key_id, grace)` returns the key's fields (rebuilt when missing or stale)
@@ -88,39 +90,77 @@ local function totals(s)
 end
 """
 
-# ARGV: key id, owner, cost (nano-USD), tokens, lease s, grace s, the key's period start
+# `reserve(key id, owner, cost nano-USD, tokens, lease s, grace s, the key's period start)`
 # → {'ok', epoch} | {'no', epoch, reason} | {'wait', epoch, seconds} | {'load', epoch}
-RESERVE = (
+_RESERVE_FN = (
     _OPEN
     + """
-local now = clock()
-local s = open(now, ARGV[1], tonumber(ARGV[6]))
-redis.call('EXPIRE', KEYS[1], IDLE_S)
-redis.call('HSET', KEYS[2], 'k:' .. ARGV[1], tostring(now))
-if now < tonumber(s.ready) then return {'wait', s.epoch, tostring(tonumber(s.ready) - now)} end
-if s.loaded == '1' and tonumber(ARGV[7]) > tonumber(s.period) then
-  -- the key's budget period started again: the store's spend is back at zero (holds in
-  -- flight still count)
-  for name, _ in pairs(s) do
-    if string.sub(name, 1, 2) == 'b:' then redis.call('HDEL', KEYS[1], name) end
+local function reserve(key_id, owner, cost, tokens, lease, grace, period)
+  local now = clock()
+  local s = open(now, key_id, grace)
+  redis.call('EXPIRE', KEYS[1], IDLE_S)
+  redis.call('HSET', KEYS[2], 'k:' .. key_id, tostring(now))
+  if now < tonumber(s.ready) then return {'wait', s.epoch, tostring(tonumber(s.ready) - now)} end
+  if s.loaded == '1' and period > tonumber(s.period) then
+    -- the key's budget period started again: the store's spend is back at zero (holds in
+    -- flight still count)
+    for name, _ in pairs(s) do
+      if string.sub(name, 1, 2) == 'b:' then redis.call('HDEL', KEYS[1], name) end
+    end
+    redis.call('HSET', KEYS[1], 'loaded', '0', 'learned', 0, 'ulearned', 0)
+    s.loaded = '0'
   end
-  redis.call('HSET', KEYS[1], 'loaded', '0', 'learned', 0, 'ulearned', 0)
-  s.loaded = '0'
+  if s.loaded ~= '1' then return {'load', s.epoch} end
+  purge(s, now)
+  local usd, tok = totals(s)
+  if tonumber(s.budget) >= 0 and usd + cost > tonumber(s.budget) then
+    return {'no', s.epoch, 'usd'}
+  end
+  if tonumber(s.maxtok) >= 0 and tok + tokens > tonumber(s.maxtok) then
+    return {'no', s.epoch, 'tokens'}
+  end
+  redis.call('HINCRBY', KEYS[1], 'u:' .. owner, cost)
+  redis.call('HINCRBY', KEYS[1], 't:' .. owner, tokens)
+  redis.call('HSET', KEYS[1], 'l:' .. owner, tostring(now + lease))
+  return {'ok', s.epoch}
 end
-if s.loaded ~= '1' then return {'load', s.epoch} end
-purge(s, now)
-local owner, cost, tokens = ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
-local usd, tok = totals(s)
-if tonumber(s.budget) >= 0 and usd + cost > tonumber(s.budget) then
-  return {'no', s.epoch, 'usd'}
+"""
+)
+
+# KEYS: the key's hash, the generation hash. ARGV: as `reserve` takes them
+RESERVE = (
+    _RESERVE_FN
+    + """
+return reserve(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]),
+  tonumber(ARGV[6]), tonumber(ARGV[7]))
+"""
+)
+
+# The rate window's admission and the hold in one round trip (`rate_scripts.py`).
+# KEYS: the key's hash, the generation hash, the window's three keys
+# ARGV: `reserve`'s seven, then rpm (-1: none), tpm (-1: none), tokens, window seconds
+# → {'rate', reason, wait, window tokens}   refused by the window (nothing held)
+#   {'ok', epoch, entry id}                 admitted and held
+#   {'no', epoch, entry id, reason}         over budget: the entry counts, with no tokens
+#   {'wait' | 'load', epoch, …}            the numbers are being rebuilt: no entry either
+RESERVE_ADMITTED = (
+    _RESERVE_FN
+    + ADMIT_FN
+    + SETTLE_FN
+    + """
+local rate = admit_rate(KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[8]), tonumber(ARGV[9]),
+  tonumber(ARGV[10]), tonumber(ARGV[11]))
+local entry = rate[1]
+if entry == 0 then return {'rate', rate[2], rate[3], rate[4]} end
+local held = reserve(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),
+  tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
+if held[1] == 'ok' then return {'ok', held[2], entry} end
+if held[1] == 'no' then
+  settle_rate(KEYS[4], entry, 0)
+  return {'no', held[2], entry, held[3]}
 end
-if tonumber(s.maxtok) >= 0 and tok + tokens > tonumber(s.maxtok) then
-  return {'no', s.epoch, 'tokens'}
-end
-redis.call('HINCRBY', KEYS[1], 'u:' .. owner, cost)
-redis.call('HINCRBY', KEYS[1], 't:' .. owner, tokens)
-redis.call('HSET', KEYS[1], 'l:' .. owner, tostring(now + tonumber(ARGV[5])))
-return {'ok', s.epoch}
+drop_rate(KEYS[3], KEYS[4], entry)
+return held
 """
 )
 

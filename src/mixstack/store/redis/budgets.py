@@ -35,14 +35,23 @@ from typing import TYPE_CHECKING, Any
 from mixstack.errors import BudgetExceeded
 from mixstack.store.budgets import BudgetRepository, Hold, KeyUsage, Ledger
 from mixstack.store.lease import new_owner
+from mixstack.store.rates import RateAsk, RateVerdict
 from mixstack.store.redis import budget_scripts as lua
-from mixstack.store.redis.connection import LoopClients, is_down, require_client, run_script
+from mixstack.store.redis import rate_args
+from mixstack.store.redis.connection import (
+    LoopClients,
+    ScriptBatch,
+    is_down,
+    require_client,
+    run_script,
+)
+from mixstack.store.redis.rate_scripts import rate_keys
 
 if TYPE_CHECKING:
     import redis.asyncio as aioredis
 
     from mixstack.store.base import Store
-    from mixstack.store.redis import RedisDown
+    from mixstack.store.redis import RedisDown, RedisRates
 
 __all__ = ["GRACE_S", "LEASE_S", "RedisBudgets"]
 
@@ -104,6 +113,7 @@ class RedisBudgets:
         lease_s: float = LEASE_S,
         beat_s: float = BEAT_S,
         grace_s: float = GRACE_S,
+        rates: RedisRates | None = None,
     ):
         require_client()
         if not beat_s < lease_s or not beat_s < grace_s:
@@ -114,6 +124,10 @@ class RedisBudgets:
         self.fallback: BudgetRepository = store.budgets
         self.on_down = on_down
         self._clients = LoopClients(url, connections=32, timeout_s=_TIMEOUT_S)
+        #: holds and settlements of one loop turn go out as one pipeline, with the rate
+        #: windows' when they live in the same Redis
+        self._rates = rates
+        self._batch = rates.batch if rates is not None else ScriptBatch(self._clients)
         self._owner = new_owner()
         self._ids = itertools.count(1)
         self._items: dict[int, _Item] = {}
@@ -151,7 +165,7 @@ class RedisBudgets:
         args = (key_id, self._owner, cost, tokens, self.lease_s, self.grace_s, period)
         deadline = time.monotonic() + 4 * self.grace_s
         while True:
-            answer = await self._eval(lua.RESERVE, key_id, *args)
+            answer = await self._batched(lua.RESERVE, key_id, *args)
             kind, epoch = answer[0], answer[1]
             if kind == "ok":
                 return self._add(_Item(key_id, cost, tokens, held_in=epoch), cost_usd)
@@ -166,6 +180,44 @@ class RedisBudgets:
                 await asyncio.sleep(min(float(answer[2]), self.grace_s) + 0.01)
             elif kind == "load" and not await self._load(key_id, epoch):
                 return None
+
+    async def reserve_admitted(
+        self,
+        key_id: str,
+        cost_usd: float,
+        tokens: int,
+        period_start: float | None,
+        rate: RateAsk,
+    ) -> tuple[RateVerdict, Hold | None] | None:
+        """The rate window's admission and the hold in one script (see `AdmittingBudgets`);
+        None when that cannot decide: Redis is down, or the key's numbers are being
+        rebuilt (nothing was admitted or held; take the two steps)."""
+        rates = self._rates
+        if rates is None or not rates.up or self._down_since is not None:
+            return None
+        self._ensure_heartbeat()
+        cost = _nano(cost_usd)
+        period = "-1" if period_start is None else repr(period_start)
+        args = (key_id, self._owner, cost, tokens, self.lease_s, self.grace_s, period)
+        keys = [_hash(key_id), _GEN, *rate_keys(key_id)]
+        try:
+            answer = await self._batch.run(
+                lua.RESERVE_ADMITTED, keys, (*args, *rate_args(rate.rpm, rate.tpm, rate.tokens))
+            )
+        except Exception as exc:
+            if not is_down(exc):
+                raise
+            self._went_down(exc)
+            return None
+        kind = answer[0]
+        if kind == "rate":
+            return rates.answered([0, *answer[1:4]]), None
+        if kind == "ok":
+            admitted = rates.answered([answer[2], "", "0", 0])
+            return admitted, self._add(_Item(key_id, cost, tokens, held_in=answer[1]), cost_usd)
+        if kind == "no":
+            return rates.answered([answer[2], "", "0", 0]), None
+        return None
 
     async def _load(self, key_id: str, epoch: str) -> bool:
         """Redis's numbers for the key, from the store's; False for a key the store lacks."""
@@ -238,7 +290,7 @@ class RedisBudgets:
     async def _apply(self, key_id: str, epoch: str, held: int, tokens: int, item: _Item) -> bool:
         spent, used = (item.spent, item.used) if item.settled else (0, 0)
         return bool(
-            await self._eval(
+            await self._batched(
                 lua.APPLY, key_id, self._owner, epoch, self.lease_s, held, tokens, spent, used
             )
         )
@@ -423,6 +475,7 @@ class RedisBudgets:
             self._heartbeat.cancel()
             await asyncio.gather(self._heartbeat, return_exceptions=True)
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._batch.aclose()
         await self._clients.aclose()
 
     # -- plumbing ---------------------------------------------------------------------------
@@ -431,6 +484,10 @@ class RedisBudgets:
         client: aioredis.Redis = self._clients.get()
         keys = [_GEN] if key_id is None else [_hash(key_id), _GEN]
         return await run_script(client, script, keys, args)
+
+    async def _batched(self, script: str, key_id: str, *args: Any) -> Any:
+        """A script on the request path, sent with the others of this loop turn."""
+        return await self._batch.run(script, [_hash(key_id), _GEN], args)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
