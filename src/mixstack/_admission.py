@@ -45,7 +45,7 @@ from mixstack.guard._keys import KeyStore, ModelNotAllowed, VirtualKey
 from mixstack.guard._ratelimit import RateLimiter, Ticket
 from mixstack.guard._usage import PromptCounter, TokenBound, prompt_bound, prompt_tokens
 from mixstack.router._workloads import WORKLOAD_PREFIX
-from mixstack.store import Store, shared_budgets, shared_rates
+from mixstack.store import AdmittingBudgets, RateAsk, Store, shared_budgets, shared_rates
 
 __all__ = ["Admission", "Admitted", "HoldPlan", "plan_hold", "settle_within", "settled_if_lost"]
 
@@ -179,8 +179,14 @@ class Admission:
         self.catalog = catalog
         self.default_completion = config.gateway.default_completion_tokens
         self.keys = KeyStore(store, cache_s=config.gateway.key_cache_s)
-        self.limiter = RateLimiter(shared_rates(store, config.redis, config.redis_down))
-        self.budget = Budget(store, shared_budgets(store, config.redis, config.redis_down))
+        rates = shared_rates(store, config.redis, config.redis_down)
+        self.limiter = RateLimiter(rates)
+        self.budget = Budget(
+            store, shared_budgets(store, config.redis, config.redis_down, rates=rates)
+        )
+        repo = self.budget.repo
+        #: holds that admit into the rate window in the same step (Redis holding both)
+        self._joint = repo if isinstance(repo, AdmittingBudgets) else None
 
     async def admit(self, key: VirtualKey, request: Request) -> Admitted:
         """Check the key's model, rate limits and budget; raise `ModelNotAllowed`,
@@ -193,16 +199,39 @@ class Admission:
         prompt = prompt_tokens(request)
         # the window counts what the request surely uses: its prompt and the answer it asks for
         rate_tokens = prompt + (request.params.max_tokens or 0)
+        ticket, hold = await self._admit_and_hold(key, plan, rate_tokens)
+        if plan.max_tokens is not None:
+            params = request.params.model_copy(update={"max_tokens": plan.max_tokens})
+            request = request.with_changes(params=params)
+        return Admitted(key, ticket, hold, plan, prompt, request, self.budget)
+
+    async def _admit_and_hold(
+        self, key: VirtualKey, plan: HoldPlan, rate_tokens: int
+    ) -> tuple[Ticket, Reservation]:
+        """The key's rate window takes the request and its budget holds the cost: in one
+        step where the holds can admit too (Redis holding both), else one after the other.
+        A request the budget refuses counts in the window as a request, not as tokens."""
+        if self._joint is not None and key.limited and (key.rpm, key.tpm) != (None, None):
+            self.limiter.check(key.id, key.tpm, rate_tokens)
+            ask = RateAsk(key.rpm, key.tpm, rate_tokens)
+            cost, tokens = plan.cost_usd, plan.bound.total
+            both = await self._joint.reserve_admitted(key.id, cost, tokens, key.period_start, ask)
+            if both is not None:
+                verdict, hold = both
+                counted = rate_tokens if hold is not None else 0
+                ticket = self.limiter.ticket(
+                    key.id, verdict, rpm=key.rpm, tpm=key.tpm, tokens=counted
+                )
+                if hold is None:
+                    raise await self.budget.refusal(key, cost, tokens)
+                return ticket, hold
         ticket = await self.limiter.admit(key.id, rpm=key.rpm, tpm=key.tpm, tokens=rate_tokens)
         try:
             hold = await self.budget.reserve(key, plan.cost_usd, plan.bound.total)
         except BaseException:
             ticket.settle(0)  # refused: it counts as a request, not as tokens
             raise
-        if plan.max_tokens is not None:
-            params = request.params.model_copy(update={"max_tokens": plan.max_tokens})
-            request = request.with_changes(params=params)
-        return Admitted(key, ticket, hold, plan, prompt, request, self.budget)
+        return ticket, hold
 
     async def aclose(self) -> None:
         """Stop the holds' heartbeat when they live in Redis."""

@@ -29,8 +29,12 @@ class Budget:
             return Hold(None, key.id, 0.0, 0)
         hold = await self.repo.reserve(key.id, cost_usd, tokens, key.period_start)
         if hold is None:
-            raise BudgetExceeded(await self._message(key, cost_usd, tokens))
+            raise await self.refusal(key, cost_usd, tokens)
         return hold
+
+    async def refusal(self, key: VirtualKey, cost_usd: float, tokens: int) -> BudgetExceeded:
+        """The error for a hold the budget refused, saying which budget and what to change."""
+        return BudgetExceeded(await self._message(key, cost_usd, tokens))
 
     async def aclose(self) -> None:
         """Stop the holds' heartbeat when they live in Redis (the store closes on its own)."""

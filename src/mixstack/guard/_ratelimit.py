@@ -42,14 +42,26 @@ class RateLimiter:
         """Admit one request or raise `RateLimited` with the seconds until it would fit."""
         if rpm is None and tpm is None:
             return Ticket(None, key_id, None, tokens)
+        self.check(key_id, tpm, tokens)
+        verdict = await self.repo.admit(key_id, rpm, tpm, tokens)
+        return self.ticket(key_id, verdict, rpm=rpm, tpm=tpm, tokens=tokens)
+
+    @staticmethod
+    def check(key_id: str, tpm: int | None, tokens: int) -> None:
+        """Refuse a request alone over `tpm`: no wait would let it through, so say what to
+        change (the windows leave this to their caller)."""
         if tpm is not None and tokens > tpm:
-            # alone over the limit: no wait would let it through, so say what to change
             raise RateLimited(
                 f"this request needs about {tokens} tokens, more than key {key_id}'s limit of "
                 f"{tpm} tokens per minute; send a shorter prompt or lower max_tokens.",
                 retry_after_s=WINDOW_S,
             )
-        verdict = await self.repo.admit(key_id, rpm, tpm, tokens)
+
+    def ticket(
+        self, key_id: str, verdict: RateVerdict, *, rpm: int | None, tpm: int | None, tokens: int
+    ) -> Ticket:
+        """The ticket of an admitted request (`tokens`: what its entry counts now), or
+        `RateLimited` with the seconds until it would fit."""
         if verdict.event is not None:
             return Ticket(self.repo, key_id, verdict, tokens)
         wait = math.ceil(verdict.retry_after_s)
