@@ -101,7 +101,8 @@ class RedisRates:
         if admitted.event is None:
             return
         keys = lua.rate_keys(key_id)[1:2]
-        self.batch.submit(lua.SETTLE, keys, (admitted.event, tokens)).add_done_callback(_settled)
+        done = self.batch.submit(lua.SETTLE, keys, (admitted.event, tokens), later=True)
+        done.add_done_callback(_settled)
 
 
 def rate_args(rpm: int | None, tpm: int | None, tokens: int) -> tuple[int, int, int, float]:

@@ -289,11 +289,9 @@ class RedisBudgets:
 
     async def _apply(self, key_id: str, epoch: str, held: int, tokens: int, item: _Item) -> bool:
         spent, used = (item.spent, item.used) if item.settled else (0, 0)
-        return bool(
-            await self._batched(
-                lua.APPLY, key_id, self._owner, epoch, self.lease_s, held, tokens, spent, used
-            )
-        )
+        args = (self._owner, epoch, self.lease_s, held, tokens, spent, used)
+        keys = [_hash(key_id), _GEN]
+        return bool(await self._batch.submit(lua.APPLY, keys, args, later=True))
 
     # -- the heartbeat ----------------------------------------------------------------------
 

@@ -117,35 +117,48 @@ async def run_script(
 _Call = tuple[str, list[str], tuple[Any, ...], "asyncio.Future[Any]"]
 
 
+#: how long a call that may wait (a settlement) waits for a batch to ride with
+LATER_S = 0.02
+
+
 class ScriptBatch:
     """Script calls made in one turn of the event loop, sent as one pipeline.
 
     Under load a gateway process admits, holds and settles many requests per turn of its
-    loop; each EVALSHA on its own costs the client a full command's work and the server a
-    read and a write. Queued calls go out together (a plain pipeline, not a transaction:
-    each script is atomic on its own) from a task of their own, each caller getting its
-    own result or error. At one request at a time a batch is one call, sent on the next
-    turn. A script the server does not have (a restart, `SCRIPT FLUSH`) is sent again in
-    full, alone.
+    loop; each EVALSHA on its own costs the client a full command's work, and both sides a
+    system call and a wake-up. Queued calls go out together (a plain pipeline, not a
+    transaction: each script is atomic on its own) from a task of their own, each caller
+    getting its own answer or error. A call that may wait (`later=True`: settlements, which
+    only give back what a request held) rides with the next batch, or goes after `LATER_S`
+    when none comes: one request at a time then costs one round trip, not two. A script the
+    server does not have (a restart, `SCRIPT FLUSH`) is sent again in full, alone.
     """
 
     def __init__(self, clients: LoopClients):
         self._clients = clients
         self._queue: list[_Call] = []
+        self._later: list[_Call] = []
+        self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sending: set[asyncio.Task[None]] = set()
 
-    def submit(self, script: str, keys: list[str], args: Iterable[Any]) -> asyncio.Future[Any]:
+    def submit(
+        self, script: str, keys: list[str], args: Iterable[Any], *, later: bool = False
+    ) -> asyncio.Future[Any]:
         """Queue one call; its future holds the script's answer or error."""
         loop = asyncio.get_running_loop()
         if loop is not self._loop:  # a queue belongs to one loop (tests run several)
-            self._loop, self._queue = loop, []
+            self._loop, self._queue, self._later, self._timer = loop, [], [], None
         future: asyncio.Future[Any] = loop.create_future()
-        self._queue.append((script, keys, tuple(args), future))
-        if len(self._queue) == 1:
-            task = loop.create_task(self._send())
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
+        call = (script, keys, tuple(args), future)
+        if later:
+            self._later.append(call)
+            if self._timer is None:
+                self._timer = loop.call_later(LATER_S, self._due)
+        else:
+            self._queue.append(call)
+            if len(self._queue) == 1:
+                self._start_send(loop)
         return future
 
     async def run(self, script: str, keys: list[str], args: Iterable[Any]) -> Any:
@@ -153,13 +166,30 @@ class ScriptBatch:
         return await self.submit(script, keys, args)
 
     async def aclose(self) -> None:
-        """Wait for the batches under way."""
+        """Send what waits and wait for the batches under way."""
+        if self._later and self._loop is asyncio.get_running_loop():
+            self._due()
         await asyncio.gather(*self._sending, return_exceptions=True)
+
+    def _due(self) -> None:
+        self._timer = None
+        if self._later and not self._queue and self._loop is not None:
+            self._start_send(self._loop)
+
+    def _start_send(self, loop: asyncio.AbstractEventLoop) -> None:
+        task = loop.create_task(self._send())
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
 
     async def _send(self) -> None:
         import redis.exceptions
 
-        calls, self._queue = self._queue, []
+        calls, self._queue, self._later = self._queue + self._later, [], []
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if not calls:
+            return
         client = self._clients.get()
         try:
             async with client.pipeline(transaction=False) as pipe:
