@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis as redis_sync
@@ -43,9 +44,9 @@ class CountingBatch(ScriptBatch):
 
     sends = 0
 
-    async def _send(self) -> None:
+    async def _send(self, calls: list[Any]) -> None:
         self.sends += 1
-        await super()._send()
+        await super()._send(calls)
 
 
 def _window(redis: Redis, key_id: str) -> tuple[int, int]:
@@ -93,16 +94,21 @@ def test_one_turns_calls_go_as_one_pipeline_each_with_its_own_answer(redis: Redi
     asyncio.run(run())
 
 
-def test_a_redis_that_is_down_fails_every_call_of_the_batch(redis: Redis) -> None:
-    redis.stop()
-
+def test_a_redis_that_goes_down_fails_every_call_and_one_that_is_back_answers(
+    redis: Redis,
+) -> None:
     async def run() -> None:
         clients = LoopClients(redis.url, connections=2, timeout_s=1.0)
         batch = ScriptBatch(clients)
+        assert await batch.run(INCR, ["n"], ()) == 1  # the batch's connection is open
+        redis.stop()
         outcomes = await asyncio.gather(
             *(batch.run(INCR, ["n"], ()) for _ in range(5)), return_exceptions=True
         )
-        assert all(isinstance(o, RedisConnectionError) for o in outcomes)
+        assert all(isinstance(o, RedisConnectionError) for o in outcomes), outcomes
+        redis.start()  # empty, and without the script: it is sent again in full
+        assert await batch.run(INCR, ["n"], ()) == 1
+        await batch.aclose()
         await clients.aclose()
 
     asyncio.run(run())

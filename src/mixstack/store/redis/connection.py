@@ -127,8 +127,9 @@ class ScriptBatch:
     Under load a gateway process admits, holds and settles many requests per turn of its
     loop; each EVALSHA on its own costs the client a full command's work, and both sides a
     system call and a wake-up. Queued calls go out together (a plain pipeline, not a
-    transaction: each script is atomic on its own) from a task of their own, each caller
-    getting its own answer or error. A call that may wait (`later=True`: settlements, which
+    transaction: each script is atomic on its own) on one connection this batcher keeps,
+    one batch in flight at a time: what comes meanwhile goes with the next. Each caller
+    gets its own answer or error. A call that may wait (`later=True`: settlements, which
     only give back what a request held) rides with the next batch, or goes after `LATER_S`
     when none comes: one request at a time then costs one round trip, not two. A script the
     server does not have (a restart, `SCRIPT FLUSH`) is sent again in full, alone.
@@ -138,17 +139,20 @@ class ScriptBatch:
         self._clients = clients
         self._queue: list[_Call] = []
         self._later: list[_Call] = []
+        self._later_due = False
         self._timer: asyncio.TimerHandle | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._sending: set[asyncio.Task[None]] = set()
+        self._sender: asyncio.Task[None] | None = None
+        self._conn: Any = None
 
     def submit(
         self, script: str, keys: list[str], args: Iterable[Any], *, later: bool = False
     ) -> asyncio.Future[Any]:
         """Queue one call; its future holds the script's answer or error."""
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # a queue belongs to one loop (tests run several)
+        if loop is not self._loop:  # a batcher's state belongs to one loop (tests run several)
             self._loop, self._queue, self._later, self._timer = loop, [], [], None
+            self._sender, self._conn, self._later_due = None, None, False
         future: asyncio.Future[Any] = loop.create_future()
         call = (script, keys, tuple(args), future)
         if later:
@@ -157,8 +161,7 @@ class ScriptBatch:
                 self._timer = loop.call_later(LATER_S, self._due)
         else:
             self._queue.append(call)
-            if len(self._queue) == 1:
-                self._start_send(loop)
+            self._kick()
         return future
 
     async def run(self, script: str, keys: list[str], args: Iterable[Any]) -> Any:
@@ -166,46 +169,64 @@ class ScriptBatch:
         return await self.submit(script, keys, args)
 
     async def aclose(self) -> None:
-        """Send what waits and wait for the batches under way."""
-        if self._later and self._loop is asyncio.get_running_loop():
+        """Send what waits, wait for it, and give the connection back."""
+        if self._loop is not asyncio.get_running_loop():
+            return
+        if self._later:
             self._due()
-        await asyncio.gather(*self._sending, return_exceptions=True)
+        if self._sender is not None:
+            await asyncio.gather(self._sender, return_exceptions=True)
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await self._clients.get().connection_pool.release(conn)
 
     def _due(self) -> None:
         self._timer = None
-        if self._later and not self._queue and self._loop is not None:
-            self._start_send(self._loop)
+        self._later_due = True
+        self._kick()
 
-    def _start_send(self, loop: asyncio.AbstractEventLoop) -> None:
-        task = loop.create_task(self._send())
-        self._sending.add(task)
-        task.add_done_callback(self._sending.discard)
+    def _kick(self) -> None:
+        if self._loop is not None and (self._sender is None or self._sender.done()):
+            self._sender = self._loop.create_task(self._send_all())
 
-    async def _send(self) -> None:
-        import redis.exceptions
+    async def _send_all(self) -> None:
+        while self._queue or (self._later and self._later_due):
+            calls, self._queue, self._later = self._queue + self._later, [], []
+            self._later_due = False
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+            await self._send(calls)
 
-        calls, self._queue, self._later = self._queue + self._later, [], []
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not calls:
-            return
-        client = self._clients.get()
+    async def _send(self, calls: list[_Call]) -> None:
+        from redis.exceptions import NoScriptError, ResponseError
+
+        answers: list[Any] = []
         try:
-            async with client.pipeline(transaction=False) as pipe:
-                for script, keys, args, _ in calls:
-                    pipe.evalsha(_sha(script), len(keys), *keys, *args)
-                results = await pipe.execute(raise_on_error=False)
+            conn = self._conn
+            if conn is None:
+                pool = self._clients.get().connection_pool
+                conn = self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+            commands = [("EVALSHA", _sha(s), len(keys), *keys, *args) for s, keys, args, _ in calls]
+            await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
+            for _ in calls:
+                try:
+                    answers.append(await conn.read_response())
+                except ResponseError as exc:  # this script's error: the others go on
+                    answers.append(exc)
         except BaseException as exc:  # the connection failed: every call did
+            if self._conn is not None:
+                await asyncio.shield(self._conn.disconnect(nowait=True))
             for *_, future in calls:
                 if not future.done():
                     future.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
             return
-        for (script, keys, args, future), sent in zip(calls, results, strict=True):
+        client = self._clients.get()
+        for (script, keys, args, future), sent in zip(calls, answers, strict=True):
             answer = sent
-            if isinstance(sent, redis.exceptions.NoScriptError):
+            if isinstance(sent, NoScriptError):
                 try:
                     answer = await client.eval(script, len(keys), *keys, *args)
                 except Exception as exc:
