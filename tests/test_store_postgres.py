@@ -8,6 +8,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -16,8 +17,8 @@ from mixstack.errors import BudgetExceeded, ConfigError, RateLimited
 from mixstack.guard._budget import Budget
 from mixstack.guard._keys import KeyStore
 from mixstack.guard._ratelimit import RateLimiter
-from mixstack.store import CallRecord, open_store, shared_rates
-from mixstack.store.postgres import PostgresStore
+from mixstack.store import CallRecord, Hold, open_store, shared_rates
+from mixstack.store.postgres import PostgresStore, engine
 from mixstack.store.postgres.engine import migration_scripts
 from tests.services import Postgres, Redis, postgres_server, redis_server
 
@@ -114,6 +115,42 @@ def test_keys_calls_traces_cache_and_runs_round_trip(db_url: str) -> None:
         assert store.traces.get("tr_abcdef")["task"] == "task"  # type: ignore[index]
         assert [s["seq"] for s in store.traces.steps("tr_abcdef1234")] == [1]
         assert asyncio.run(store.responses.get_many(["k1", "k2"])) == {"k1": '{"x": 1}'}
+
+
+def test_interleaved_call_rows_and_spends_commit_grouped_and_complete(
+    db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each keyed call queues its log row and its spend; a batch sends the rows together
+    (one multi-row INSERT) and the spends summed per key (one UPDATE), not one statement
+    and round trip each."""
+    batches: list[list[str]] = []
+    write_runs = engine._write_runs
+
+    def spy(conn: Any, batch: list[tuple[str, Any]]) -> None:
+        batches.append([sql.split()[0] for sql, _ in batch])
+        write_runs(conn, batch)
+
+    monkeypatch.setattr(engine, "_write_runs", spy)
+    with open_store(db_url) as store:
+        _, key = KeyStore(store).create(name="s")
+        store.flush()
+        batches.clear()
+        for n in range(40):
+            record = CallRecord(f"r{n}", "m", "fake", "local", caller=key.id)
+            store.calls.record(record)
+            store.budgets.settle(Hold(None, key.id, 0.0, 0), 0.01, 10 + n)
+        store.flush()
+        assert sum(kinds.count("INSERT") for kinds in batches) == 40
+        for kinds in batches:
+            assert kinds.count("UPDATE") <= 1
+            inserts = [i for i, kind in enumerate(kinds) if kind == "INSERT"]
+            assert inserts == list(range(inserts[0], inserts[0] + len(inserts)))
+        again = store.keys.get(key.id)
+        assert again is not None
+        assert again.spent_usd == pytest.approx(0.40)
+        assert again.tokens_used == sum(10 + n for n in range(40))
+        assert again.requests == 40
+        assert len(store.calls.recent(100)) == 40
 
 
 def test_budget_holds_are_exact_under_concurrency(db_url: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mixstack.store.budgets import LEASE_S, Hold, KeyUsage, Ledger
 from mixstack.store.lease import Heartbeat, new_owner, owner_gone
@@ -69,9 +69,29 @@ FROM sums s WHERE k.id = s.key_id
 """
 
 
+# a run of spends, one statement: summed per key
+_SPENDS = """
+UPDATE api_keys k SET spent_usd = k.spent_usd + s.c, tokens_used = k.tokens_used + s.t,
+    requests = k.requests + s.n
+FROM (SELECT key, sum(c) AS c, sum(t) AS t, count(*) AS n
+      FROM unnest(%(keys)s::text[], %(costs)s::float8[], %(tokens)s::bigint[]) AS u(key, c, t)
+      GROUP BY key) s
+WHERE k.id = s.key
+"""
+
+
+def _spends(rows: list[Any]) -> tuple[str, dict[str, Any]]:
+    return _SPENDS, {
+        "keys": [r["key"] for r in rows],
+        "costs": [r["cost"] for r in rows],
+        "tokens": [r["tokens"] for r in rows],
+    }
+
+
 class PgBudgets:
     def __init__(self, engine: PgEngine):
         self._db = engine
+        engine.commutes(_SPEND, _spends)  # additions to a key's counters
         self._owner = new_owner()
         self._leased = False
         self._lock = threading.Lock()

@@ -29,6 +29,7 @@ _REPLAY = f"{_INSERT_HEAD} ON CONFLICT (request_id) DO NOTHING"
 class PgCalls:
     def __init__(self, engine: PgEngine):
         self._db = engine
+        engine.commutes(_INSERT)  # a new row under its own request id
 
     def record(self, record: CallRecord) -> None:
         if not record.created_at:

@@ -42,6 +42,8 @@ _INSERT_VALUES = re.compile(r"(?is)^\s*(INSERT\b.*?\bVALUES\s*)(\([\s%s,]*\))(.*
 _ROWS_PER_INSERT = (64, 16, 4, 1)
 
 Params = Sequence[Any] | dict[str, Any]
+#: a run of commuting writes of one statement → one write with the same effect
+Merge = Callable[[list[Params]], tuple[str, Params]]
 
 
 def migration_scripts() -> list[tuple[int, str]]:
@@ -99,6 +101,8 @@ class PgEngine:
         )
         self._journal: Journal | None = None
         self._journal_lock = threading.Lock()
+        #: writes that may go grouped, out of order (`commutes`)
+        self._commuting: dict[str, Merge | None] = {}
         self._closed = False
         self._flush_hooks: list[Callable[[], None]] = []
         self._close_hooks: list[Callable[[], None]] = []
@@ -172,6 +176,15 @@ class PgEngine:
             raise RuntimeError("the store is closed")
         self._queue.put((sql, params))
 
+    def commutes(self, sql: str, merge: Merge | None = None) -> None:
+        """Declare that queued `sql` writes commute with every other queued write (a row
+        appended under a new key, a counter added to): a batch sends them grouped, one
+        statement per kind, instead of in the order they came. Interleaved with other
+        writes (each keyed call queues its log row and its spend), they would otherwise
+        go one statement and one round trip each. `merge` turns a run of them into one
+        write with the same effect (additions to the same counters summed)."""
+        self._commuting[sql] = merge
+
     def submit_journaled(self, sql: str, params: Sequence[Any], replay_sql: str) -> None:
         """`submit`, durable through a crash of the process once this returns; a replay
         runs `replay_sql` (which must skip a row that did commit)."""
@@ -237,6 +250,7 @@ class PgEngine:
                     self._journal.clear()
 
     def _commit(self, batch: list[tuple[str, Params]]) -> None:
+        batch = _grouped(batch, self._commuting)
         try:
             with self.pool.connection() as conn, conn.transaction():
                 _write_runs(conn, batch)
@@ -284,6 +298,29 @@ class PgEngine:
             self._journal.close()
         self._threads.shutdown(wait=True)
         self.pool.close()
+
+
+def _grouped(
+    batch: list[tuple[str, Params]], commuting: dict[str, Merge | None]
+) -> list[tuple[str, Params]]:
+    """The batch with its commuting writes after the others, grouped by statement (or
+    merged into one where the statement has a merge)."""
+    if not commuting:
+        return batch
+    ordered: list[tuple[str, Params]] = []
+    groups: dict[str, list[Params]] = {}
+    for sql, params in batch:
+        if sql in commuting:
+            groups.setdefault(sql, []).append(params)
+        else:
+            ordered.append((sql, params))
+    for sql, rows in groups.items():
+        merge = commuting[sql]
+        if merge is not None and len(rows) > 1:
+            ordered.append(merge(rows))
+        else:
+            ordered += [(sql, row) for row in rows]
+    return ordered
 
 
 def _write_runs(conn: psycopg.Connection[DictRow], batch: list[tuple[str, Params]]) -> None:
