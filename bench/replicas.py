@@ -6,9 +6,12 @@ Starts the fast fake upstream of bench/gateway.py, a PostgreSQL and a Redis of t
 (from the Debian packages, in temp dirs, as the tests do), then each setup in turn with a
 key that has a USD budget and an rpm limit (so every request takes a budget hold and a rate
 window entry), and drives it with the keep-alive load generator of bench/gateway.py.
-Prints, per setup, the added latency over the direct upstream at concurrency 1 (p50, p99),
-the requests per second at concurrency 64, and requests per CPU-second of the gateway
-processes (the database servers' CPU is not counted: they run on the same machine).
+With PostgreSQL + Redis a keyed request makes one Redis round trip (admission and hold in
+one script; settlements ride with the next batch). Prints the direct upstream's own latency
+(the machine's state: on a shared virtual machine it drifts), then, per setup, the added
+latency over it at concurrency 1 (p50, p99), the requests per second at concurrency 64, and
+requests per CPU-second of the gateway processes (the database servers' CPU is not counted:
+they run on the same machine).
 
 LiteLLM's proxy is not measured here: with a database it needs Prisma, whose query engine
 is downloaded at first run, and this machine has no network beyond the package indexes.
@@ -135,6 +138,13 @@ def _setups(
     yield "pg_redis2", {**shared, "MIXSTACK_HOME": str(tmp / "pg2")}, 1, 2
 
 
+def _python_speed() -> float:
+    began, total = time.perf_counter(), 0
+    for n in range(10_000_000):
+        total += n
+    return time.perf_counter() - began
+
+
 def run(total: int) -> dict[str, float]:
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory(prefix="mixstack-replicas-") as name, ExitStack() as stack:
@@ -165,6 +175,12 @@ def run(total: int) -> dict[str, float]:
         )
         direct = asyncio.run(load([up_port], "none", 1, total))[0]
         print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
+        # a shared virtual machine's speed drifts (wake-ups and system calls 3x slower within a
+        # day, seen here): compare the setups of one run, and runs by these figures
+        print(
+            f"direct upstream at c=1: p50 {pct(direct, 0.5):.3f} ms, p99 {pct(direct, 0.99):.3f}"
+            f" ms; 10M Python additions in {_python_speed():.2f} s"
+        )
         print(f"{'setup':10} {'+p50 ms':>8} {'+p99 ms':>8} {'req/s c=64':>11} {'req/CPU-s':>10}")
         for setup, env, workers, count in _setups(tmp, up_port, stack):
             with open_store(env.get("MIXSTACK_STORE"), home=Path(env["MIXSTACK_HOME"])) as store:
