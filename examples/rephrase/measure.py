@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 import mixstack
-from mixstack.evals.scorers import ScoreContext, ScorerEnv, ScorerRegistry
 from mixstack.evals._suite import load_suite
+from mixstack.evals.scorers import ScoreContext, ScorerEnv, ScorerRegistry
 from mixstack.pipeline import Pipeline
 
 HERE = Path(__file__).resolve().parent

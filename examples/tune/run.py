@@ -47,6 +47,7 @@ sys.path.insert(0, str(HERE))
 from teacher import Teacher  # noqa: E402
 from tickets import tickets  # noqa: E402
 
+from mixstack._types import Request  # noqa: E402
 from mixstack.config import load_config  # noqa: E402
 from mixstack.evals import EvalSettings, evaluate_suite, load_suite  # noqa: E402
 from mixstack.evals._calibrate import calibrate, write_calibration  # noqa: E402
@@ -66,7 +67,6 @@ from mixstack.tune import (  # noqa: E402
     train,
 )
 from mixstack.tune._dataset import suite_checks  # noqa: E402
-from mixstack._types import Request  # noqa: E402
 
 BASE = ARGS.base
 TEACHER = "rented/ticket-labeller"
