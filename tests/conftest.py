@@ -106,6 +106,15 @@ def cli() -> Any:
     return run_cli
 
 
+@pytest.fixture
+def redis() -> Iterator[Any]:
+    """A Redis of the test's own (from the Debian package, in a temp dir, on 127.0.0.1)."""
+    from tests.services import redis_server
+
+    with redis_server() as server:
+        yield server
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[Any]:
     """One PostgreSQL for the session's tests that compare backends (started from the Debian

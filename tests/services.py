@@ -157,6 +157,11 @@ def postgres_server() -> Iterator[Postgres]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+#: budget holds in Redis with short leases and grace (the defaults are seconds longer), so
+#: tests of expiry and rebuilds stay quick
+FAST_HOLDS = {"lease_s": 2.0, "beat_s": 0.3, "grace_s": 1.0}
+
+
 @dataclass
 class Redis:
     url: str

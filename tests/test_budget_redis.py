@@ -16,15 +16,8 @@ from mixstack.errors import BudgetExceeded
 from mixstack.guard._keys import KeyStore
 from mixstack.store import Hold, KeyUsage, SQLiteStore
 from mixstack.store.redis.budgets import RedisBudgets
-from tests.services import Redis, redis_server
-
-FAST = {"lease_s": 2.0, "beat_s": 0.3, "grace_s": 1.0}
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    with redis_server() as server:
-        yield server
+from tests.services import FAST_HOLDS as FAST
+from tests.services import Redis
 
 
 @pytest.fixture

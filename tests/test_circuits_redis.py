@@ -6,22 +6,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from mixstack._resilience import SYNC_S, Breakers
 from mixstack.store.redis.circuits import CircuitState, RedisCircuits
-from tests.services import Redis, redis_server
+from tests.services import Redis
 
 CIRCUIT = "up/a @ http://127.0.0.1:9/v1"
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    with redis_server() as server:
-        yield server
 
 
 def test_failures_on_one_process_open_the_circuit_on_the_other(redis: Redis) -> None:

@@ -54,7 +54,7 @@ class RedisRates:
     async def admit(
         self, key_id: str, rpm: int | None, tpm: int | None, tokens: int
     ) -> RateVerdict:
-        if time.monotonic() >= self._down_until:
+        if self.up:
             try:
                 return await self._admit(key_id, rpm, tpm, tokens)
             except Exception as exc:  # connection refused, timeout, a restarting server

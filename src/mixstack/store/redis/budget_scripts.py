@@ -139,10 +139,11 @@ return reserve(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(
 # The rate window's admission and the hold in one round trip (`rate_scripts.py`).
 # KEYS: the key's hash, the generation hash, the window's three keys
 # ARGV: `reserve`'s seven, then rpm (-1: none), tpm (-1: none), tokens, window seconds
-# → {'rate', reason, wait, window tokens}   refused by the window (nothing held)
-#   {'ok', epoch, entry id}                 admitted and held
-#   {'no', epoch, entry id, reason}         over budget: the entry counts, with no tokens
-#   {'wait' | 'load', epoch, …}            the numbers are being rebuilt: no entry either
+# → {kind, epoch, then the window's answer as `admit_rate` gives it}:
+#   'rate'   refused by the window (nothing held; no epoch)
+#   'ok'     admitted and held
+#   'no'     over budget: the entry counts, with no tokens
+#   or `reserve`'s {'wait' | 'load', epoch, …}: the numbers are being rebuilt, no entry
 RESERVE_ADMITTED = (
     _RESERVE_FN
     + ADMIT_FN
@@ -151,13 +152,13 @@ RESERVE_ADMITTED = (
 local rate = admit_rate(KEYS[3], KEYS[4], KEYS[5], tonumber(ARGV[8]), tonumber(ARGV[9]),
   tonumber(ARGV[10]), tonumber(ARGV[11]))
 local entry = rate[1]
-if entry == 0 then return {'rate', rate[2], rate[3], rate[4]} end
+if entry == 0 then return {'rate', '', unpack(rate)} end
 local held = reserve(ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]),
   tonumber(ARGV[5]), tonumber(ARGV[6]), tonumber(ARGV[7]))
-if held[1] == 'ok' then return {'ok', held[2], entry} end
+if held[1] == 'ok' then return {'ok', held[2], unpack(rate)} end
 if held[1] == 'no' then
   settle_rate(KEYS[4], entry, 0)
-  return {'no', held[2], entry, held[3]}
+  return {'no', held[2], unpack(rate)}
 end
 drop_rate(KEYS[3], KEYS[4], entry)
 return held

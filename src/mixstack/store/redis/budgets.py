@@ -161,8 +161,7 @@ class RedisBudgets:
         self, key_id: str, cost_usd: float, tokens: int, period_start: float | None
     ) -> Hold | None:
         cost = _nano(cost_usd)
-        period = "-1" if period_start is None else repr(period_start)
-        args = (key_id, self._owner, cost, tokens, self.lease_s, self.grace_s, period)
+        args = self._reserve_args(key_id, cost, tokens, period_start)
         deadline = time.monotonic() + 4 * self.grace_s
         while True:
             answer = await self._batched(lua.RESERVE, key_id, *args)
@@ -197,8 +196,7 @@ class RedisBudgets:
             return None
         self._ensure_heartbeat()
         cost = _nano(cost_usd)
-        period = "-1" if period_start is None else repr(period_start)
-        args = (key_id, self._owner, cost, tokens, self.lease_s, self.grace_s, period)
+        args = self._reserve_args(key_id, cost, tokens, period_start)
         keys = [_hash(key_id), _GEN, *rate_keys(key_id)]
         try:
             answer = await self._batch.run(
@@ -209,15 +207,20 @@ class RedisBudgets:
                 raise
             self._went_down(exc)
             return None
-        kind = answer[0]
-        if kind == "rate":
-            return rates.answered([0, *answer[1:4]]), None
-        if kind == "ok":
-            admitted = rates.answered([answer[2], "", "0", 0])
-            return admitted, self._add(_Item(key_id, cost, tokens, held_in=answer[1]), cost_usd)
-        if kind == "no":
-            return rates.answered([answer[2], "", "0", 0]), None
-        return None
+        kind, epoch = answer[0], answer[1]
+        if kind not in ("rate", "ok", "no"):
+            return None
+        verdict = rates.answered(answer[2:])
+        if kind != "ok":
+            return verdict, None
+        return verdict, self._add(_Item(key_id, cost, tokens, held_in=epoch), cost_usd)
+
+    def _reserve_args(
+        self, key_id: str, cost: int, tokens: int, period_start: float | None
+    ) -> tuple[Any, ...]:
+        """ARGV of `reserve` in the budget scripts."""
+        period = "-1" if period_start is None else repr(period_start)
+        return (key_id, self._owner, cost, tokens, self.lease_s, self.grace_s, period)
 
     async def _load(self, key_id: str, epoch: str) -> bool:
         """Redis's numbers for the key, from the store's; False for a key the store lacks."""
