@@ -21,16 +21,10 @@ from mixstack.store.redis import RedisRates, rate_args
 from mixstack.store.redis import rate_scripts as lua
 from mixstack.store.redis.budgets import RedisBudgets
 from mixstack.store.redis.connection import LoopClients, ScriptBatch, run_script
-from tests.services import Redis, redis_server
+from tests.services import FAST_HOLDS as FAST
+from tests.services import Redis
 
-FAST = {"lease_s": 2.0, "beat_s": 0.3, "grace_s": 1.0}
 INCR = "return redis.call('INCR', KEYS[1])"
-
-
-@pytest.fixture
-def redis() -> Iterator[Redis]:
-    with redis_server() as server:
-        yield server
 
 
 @pytest.fixture
@@ -215,6 +209,32 @@ def test_a_request_the_budget_refuses_counts_in_the_window_without_tokens(
         assert client.zcard(at) == 2
         assert client.hget(tok, str(verdict.event)) == "0"
         assert _window(redis, key_id) == (30, 30)
+        await budgets.aclose()
+
+    asyncio.run(run())
+
+
+def test_a_callers_next_request_sees_its_last_one_settled(redis: Redis, store: SQLiteStore) -> None:
+    """Settlements wait for the next batch, at its head: a client calling one request after
+    another is never refused for a hold its finished call no longer has."""
+    key_id = KeyStore(store).create(name="seq", budget_usd=0.05, rpm=100)[1].id
+
+    async def run() -> None:
+        rates = RedisRates(redis.url, store.rates)
+        budgets = RedisBudgets(redis.url, store, rates=rates, **FAST)  # type: ignore[arg-type]
+        await budgets.reserve(key_id, 0.0, 0)  # loads the key's numbers
+        ask = RateAsk(100, None, 30)
+        for _ in range(3):  # each holds $0.04 of $0.05 and spends $0.001
+            both = await budgets.reserve_admitted(key_id, 0.04, 30, None, ask)
+            assert both is not None
+            verdict, hold = both
+            assert hold is not None, "refused for a hold already settled"
+            budgets.settle(hold, 0.001, 3)
+            rates.settle(key_id, verdict, 3)
+            await asyncio.sleep(0)  # the settlement is queued; the next call comes at once
+        usage = await budgets.usage(key_id)
+        assert usage is not None
+        assert usage.spent_usd == pytest.approx(0.002)  # the third is still settling
         await budgets.aclose()
 
     asyncio.run(run())

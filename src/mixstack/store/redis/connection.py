@@ -130,9 +130,11 @@ class ScriptBatch:
     transaction: each script is atomic on its own) on one connection this batcher keeps,
     one batch in flight at a time: what comes meanwhile goes with the next. Each caller
     gets its own answer or error. A call that may wait (`later=True`: settlements, which
-    only give back what a request held) rides with the next batch, or goes after `LATER_S`
-    when none comes: one request at a time then costs one round trip, not two. A script the
-    server does not have (a restart, `SCRIPT FLUSH`) is sent again in full, alone.
+    only give back what a request held) rides at the head of the next batch, so a caller's
+    next request sees its last one settled, or goes after `LATER_S` when none comes: one
+    request at a time then costs one round trip, not two. A script the
+    server has not seen goes in full (EVAL) the first time, and after the connection broke
+    (a restart); one flushed meanwhile (`SCRIPT FLUSH`) is sent again in full, alone.
     """
 
     def __init__(self, clients: LoopClients):
@@ -144,6 +146,8 @@ class ScriptBatch:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sender: asyncio.Task[None] | None = None
         self._conn: Any = None
+        #: the scripts the kept connection's server has been sent
+        self._known: set[str] = set()
 
     def submit(
         self, script: str, keys: list[str], args: Iterable[Any], *, later: bool = False
@@ -153,6 +157,7 @@ class ScriptBatch:
         if loop is not self._loop:  # a batcher's state belongs to one loop (tests run several)
             self._loop, self._queue, self._later, self._timer = loop, [], [], None
             self._sender, self._conn, self._later_due = None, None, False
+            self._known = set()
         future: asyncio.Future[Any] = loop.create_future()
         call = (script, keys, tuple(args), future)
         if later:
@@ -191,12 +196,20 @@ class ScriptBatch:
 
     async def _send_all(self) -> None:
         while self._queue or (self._later and self._later_due):
-            calls, self._queue, self._later = self._queue + self._later, [], []
+            # what waited goes first: a settlement is in before the admissions after it
+            calls, self._queue, self._later = self._later + self._queue, [], []
             self._later_due = False
             if self._timer is not None:
                 self._timer.cancel()
                 self._timer = None
             await self._send(calls)
+
+    def _command(self, script: str, keys: list[str], args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """EVALSHA of a script this connection's server has; else EVAL, which loads it
+        (a NOSCRIPT answered later would run the call after the ones behind it)."""
+        if script in self._known:
+            return ("EVALSHA", _sha(script), len(keys), *keys, *args)
+        return ("EVAL", script, len(keys), *keys, *args)
 
     async def _send(self, calls: list[_Call]) -> None:
         from redis.exceptions import NoScriptError, ResponseError
@@ -207,16 +220,16 @@ class ScriptBatch:
             if conn is None:
                 pool = self._clients.get().connection_pool
                 conn = self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
-            commands = [("EVALSHA", _sha(s), len(keys), *keys, *args) for s, keys, args, _ in calls]
+            commands = [self._command(script, keys, args) for script, keys, args, _ in calls]
+            self._known.update(script for script, *_ in calls)
             await conn.send_packed_command(conn.pack_commands(commands), check_health=False)
             for _ in calls:
                 try:
                     answers.append(await conn.read_response())
                 except ResponseError as exc:  # this script's error: the others go on
                     answers.append(exc)
-        except BaseException as exc:  # the connection failed: every call did
-            if self._conn is not None:
-                await asyncio.shield(self._conn.disconnect(nowait=True))
+        except BaseException as exc:  # the connection failed (and was closed): every call did
+            self._known.clear()  # a restarted server has no scripts
             for *_, future in calls:
                 if not future.done():
                     future.set_exception(exc)
@@ -226,7 +239,8 @@ class ScriptBatch:
         client = self._clients.get()
         for (script, keys, args, future), sent in zip(calls, answers, strict=True):
             answer = sent
-            if isinstance(sent, NoScriptError):
+            if isinstance(sent, NoScriptError):  # flushed: out of turn, this once
+                self._known.discard(script)
                 try:
                     answer = await client.eval(script, len(keys), *keys, *args)
                 except Exception as exc:
