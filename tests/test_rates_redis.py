@@ -14,13 +14,14 @@ import pytest
 import redis as redis_sync
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeout
 
 from mixstack.guard._keys import KeyStore
 from mixstack.store import RateAsk, SQLiteStore
 from mixstack.store.redis import RedisRates, rate_args
 from mixstack.store.redis import rate_scripts as lua
 from mixstack.store.redis.budgets import RedisBudgets
-from mixstack.store.redis.connection import LoopClients, ScriptBatch, run_script
+from mixstack.store.redis.connection import LoopClients, ScriptBatch, is_down, run_script
 from tests.services import FAST_HOLDS as FAST
 from tests.services import Redis
 
@@ -102,6 +103,31 @@ def test_a_redis_that_goes_down_fails_every_call_and_one_that_is_back_answers(
         assert all(isinstance(o, RedisConnectionError) for o in outcomes), outcomes
         redis.start()  # empty, and without the script: it is sent again in full
         assert await batch.run(INCR, ["n"], ()) == 1
+        await batch.aclose()
+        await clients.aclose()
+
+    asyncio.run(run())
+
+
+def test_a_redis_that_stops_answering_times_the_batch_out_and_is_used_again_after(
+    redis: Redis,
+) -> None:
+    async def run() -> None:
+        clients = LoopClients(redis.url, connections=2, timeout_s=0.3)
+        batch = ScriptBatch(clients)
+        assert await batch.run(INCR, ["n"], ()) == 1
+        # every client's commands wait for 1.5 s: the batch's answers do not come in time
+        redis_sync.Redis.from_url(redis.url).execute_command("CLIENT", "PAUSE", 1500, "ALL")
+        began = asyncio.get_running_loop().time()
+        outcomes = await asyncio.gather(
+            *(batch.run(INCR, ["n"], ()) for _ in range(3)), return_exceptions=True
+        )
+        waited = asyncio.get_running_loop().time() - began
+        assert all(isinstance(o, RedisTimeout) and is_down(o) for o in outcomes), outcomes
+        assert waited < 1.2  # one deadline for the batch, not one per answer after another
+        await asyncio.sleep(1.5)
+        # a new connection: the timed-out one may still get the old answers
+        assert await batch.run(INCR, ["n"], ()) in (2, 5)
         await batch.aclose()
         await clients.aclose()
 

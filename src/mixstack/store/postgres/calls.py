@@ -1,5 +1,10 @@
-"""The call log on PostgreSQL: journaled rows, committed in multi-row INSERTs off the
-request path by the engine's writer thread."""
+"""The call log on PostgreSQL: journaled rows, committed off the request path by the
+engine's writer thread, a batch's rows in one INSERT of one JSON parameter.
+
+One statement text whatever the number of rows: psycopg parses and caches a statement's
+text once (a multi-row VALUES list of 27 columns a row is parsed again at every batch, a
+third of the writer's work), and the writer holds the interpreter's lock for less of each
+request."""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import operator
 import time
 from typing import TYPE_CHECKING, Any
 
+from mixstack._jsonbytes import dumps_text
 from mixstack.store.calls import CALL_COLUMNS, CallRecord
 
 if TYPE_CHECKING:
@@ -24,12 +30,23 @@ _UPDATES = ", ".join(f"{c} = excluded.{c}" for c in CALL_COLUMNS if c != "reques
 _INSERT = f"{_INSERT_HEAD} ON CONFLICT (request_id) DO UPDATE SET {_UPDATES}"
 #: replayed from a journal: a row that did commit stays as it is
 _REPLAY = f"{_INSERT_HEAD} ON CONFLICT (request_id) DO NOTHING"
+_COLUMNS = ", ".join(CALL_COLUMNS)
+#: a batch's rows: a JSON array of objects, typed by the table's own columns
+_INSERT_ROWS = (
+    f"INSERT INTO calls ({_COLUMNS}) SELECT {_COLUMNS} "
+    "FROM jsonb_populate_recordset(NULL::calls, %s::jsonb) "
+    f"ON CONFLICT (request_id) DO UPDATE SET {_UPDATES}"
+)
+
+
+def _rows(rows: list[Any]) -> tuple[str, tuple[str]]:
+    return _INSERT_ROWS, (dumps_text([dict(zip(CALL_COLUMNS, row, strict=True)) for row in rows]),)
 
 
 class PgCalls:
     def __init__(self, engine: PgEngine):
         self._db = engine
-        engine.commutes(_INSERT)  # a new row under its own request id
+        engine.commutes(_INSERT, _rows)  # a new row under its own request id
 
     def record(self, record: CallRecord) -> None:
         if not record.created_at:

@@ -333,7 +333,9 @@ def _write_runs(conn: psycopg.Connection[DictRow], batch: list[tuple[str, Params
             j += 1
         rows = [params for _, params in batch[i:j]]
         insert = _INSERT_VALUES.match(sql)
-        if insert is None or len(rows) == 1 or not isinstance(rows[0], Sequence):
+        if len(rows) == 1:
+            conn.execute(sql, rows[0])
+        elif insert is None or not isinstance(rows[0], Sequence):
             with conn.cursor() as cur:
                 cur.executemany(sql, rows)
         else:
