@@ -274,27 +274,34 @@ class RedisBudgets:
         self.fallback.settle(Hold(None, hold.key_id, 0.0, 0), cost_usd, tokens)
         if item.held_in and self._down_since is None:
             item.busy = True
-            self._spawn(self._settle_redis(item, item.held_in))
+            epoch = item.held_in
+            args = (
+                self._owner,
+                epoch,
+                self.lease_s,
+                -item.cost,
+                -item.tokens,
+                item.spent,
+                item.used,
+            )
+            # a future with a callback, not a task: settling is on every keyed request's path
+            done = self._batch.submit(lua.APPLY, [_hash(item.key_id), _GEN], args, later=True)
+            done.add_done_callback(lambda answer: self._settled_in_redis(item, epoch, answer))
 
-    async def _settle_redis(self, item: _Item, epoch: str) -> None:
-        try:
-            done = await self._apply(item.key_id, epoch, -item.cost, -item.tokens, item)
-        except Exception as exc:  # the heartbeat tries again; the hold errs strict meanwhile
+    @staticmethod
+    def _settled_in_redis(item: _Item, epoch: str, answer: asyncio.Future[Any]) -> None:
+        item.busy = False
+        if answer.cancelled():
+            return
+        if (exc := answer.exception()) is not None:
+            # the heartbeat tries again; the hold errs strict meanwhile
             log.warning("could not settle a budget hold in Redis: %s", exc)
             return
-        finally:
-            item.busy = False
-        # settled here, or its epoch is gone (and the hold with it): the heartbeat brings
-        # its spend into the new one
+        # settled here, or its epoch is gone (and the hold with it): the heartbeat brings its
+        # spend into the new one
         item.held_in = ""
-        if done:
+        if answer.result():
             item.spent_in = epoch
-
-    async def _apply(self, key_id: str, epoch: str, held: int, tokens: int, item: _Item) -> bool:
-        spent, used = (item.spent, item.used) if item.settled else (0, 0)
-        args = (self._owner, epoch, self.lease_s, held, tokens, spent, used)
-        keys = [_hash(key_id), _GEN]
-        return bool(await self._batch.submit(lua.APPLY, keys, args, later=True))
 
     # -- the heartbeat ----------------------------------------------------------------------
 
