@@ -59,6 +59,15 @@ class LoopClients:
             self._clients = {loop: client}
         return client
 
+    async def own_connection(self) -> Any:
+        """A connection to the same server, with the same credentials and database, kept by
+        its caller outside the pool and with no timer of its own on each command (redis-py
+        arms one a command, a task each on this Python): the caller bounds each exchange."""
+        pool = self.get().connection_pool
+        conn = pool.connection_class(**{**pool.connection_kwargs, "socket_timeout": None})
+        await conn.connect()  # type: ignore[no-untyped-call]
+        return conn
+
     async def aclose(self) -> None:
         """Close this loop's client (others belong to loops that are gone)."""
         loop = id(asyncio.get_running_loop())
@@ -205,7 +214,7 @@ class ScriptBatch:
             await asyncio.gather(self._sender, return_exceptions=True)
         conn, self._conn = self._conn, None
         if conn is not None:
-            await self._clients.get().connection_pool.release(conn)
+            await conn.disconnect()
 
     def _due(self) -> None:
         self._timer = None
@@ -241,15 +250,16 @@ class ScriptBatch:
         try:
             conn = self._conn
             if conn is None:
-                pool = self._clients.get().connection_pool
-                conn = self._conn = await pool.get_connection()  # type: ignore[no-untyped-call]
+                conn = self._conn = await self._clients.own_connection()
             pack = _packer(conn)
             commands = [self._command(script, keys, args) for script, keys, args, _ in calls]
             self._known.update(script for script, *_ in calls)
-            await conn.send_packed_command(b"".join(map(pack, commands)), check_health=False)
             try:
-                # one deadline for the whole batch, not a timer per answer
+                # one deadline for the batch, sent and answered, not a timer a command
                 async with asyncio.timeout(self._clients.timeout_s):
+                    await conn.send_packed_command(
+                        b"".join(map(pack, commands)), check_health=False
+                    )
                     for _ in calls:
                         try:
                             answers.append(await conn.read_response(timeout=math.inf))
@@ -257,7 +267,7 @@ class ScriptBatch:
                             answers.append(exc)
             except TimeoutError:
                 await conn.disconnect(nowait=True)
-                raise RedisTimeout("Timeout reading from Redis") from None
+                raise RedisTimeout("Timeout talking to Redis") from None
         except BaseException as exc:  # the connection failed (and was closed): every call did
             self._known.clear()  # a restarted server has no scripts
             for *_, future in calls:
