@@ -176,6 +176,25 @@ def test_interleaved_call_rows_and_spends_commit_grouped_and_complete(
         assert len(store.calls.recent(100)) == 41
 
 
+def test_a_bad_write_fails_alone_and_the_rest_of_its_batch_commits(
+    db_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The writer sends a batch in one transaction; when one write fails, the others are
+    written one by one and the failure is logged, not lost in silence."""
+    with open_store(db_url) as store:
+        assert isinstance(store, PostgresStore)
+        for n in range(5):
+            store.calls.record(CallRecord(f"ok{n}", "m", "fake", "local"))
+        store.engine.submit("INSERT INTO calls (request_id) VALUES (%s)", ("no-model",))
+        store.calls.record(CallRecord("ok5", "m", "fake", "local"))
+        store.flush()
+        assert sorted(r["request_id"] for r in store.calls.recent(10)) == [
+            f"ok{n}" for n in range(6)
+        ]
+    assert "writing them one by one" in caplog.text
+    assert "a queued write failed" in caplog.text
+
+
 def test_budget_holds_are_exact_under_concurrency(db_url: str) -> None:
     """60 concurrent holds of $0.1 on a $1 budget: exactly 10 held, the rest refused."""
     with open_store(db_url) as store:

@@ -252,7 +252,8 @@ class PgEngine:
     def _commit(self, batch: list[tuple[str, Params]]) -> None:
         batch = _grouped(batch, self._commuting)
         try:
-            with self.pool.connection() as conn, conn.transaction():
+            # pipeline mode: the batch's statements, BEGIN and COMMIT go in one round trip
+            with self.pool.connection() as conn, conn.pipeline(), conn.transaction():
                 _write_runs(conn, batch)
         except psycopg.Error as exc:  # one bad row: the others on their own, the bad one said
             log.warning(
