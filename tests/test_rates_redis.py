@@ -18,7 +18,7 @@ from redis.exceptions import TimeoutError as RedisTimeout
 
 from mixstack.guard._keys import KeyStore
 from mixstack.store import RateAsk, SQLiteStore
-from mixstack.store.redis import RedisRates, rate_args
+from mixstack.store.redis import RedisRates, connection, rate_args
 from mixstack.store.redis import rate_scripts as lua
 from mixstack.store.redis.budgets import RedisBudgets
 from mixstack.store.redis.connection import LoopClients, ScriptBatch, is_down, run_script
@@ -128,6 +128,22 @@ def test_a_redis_that_stops_answering_times_the_batch_out_and_is_used_again_afte
         await asyncio.sleep(1.5)
         # a new connection: the timed-out one may still get the old answers
         assert await batch.run(INCR, ["n"], ()) in (2, 5)
+        await batch.aclose()
+        await clients.aclose()
+
+    asyncio.run(run())
+
+
+def test_without_hiredis_the_batch_packs_with_redis_py(
+    redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(connection, "_hiredis_pack", lambda: None)
+
+    async def run() -> None:
+        clients = LoopClients(redis.url, connections=2, timeout_s=2.0)
+        batch = ScriptBatch(clients)
+        answers = await asyncio.gather(*(batch.run(INCR, ["n"], ()) for _ in range(3)))
+        assert sorted(answers) == [1, 2, 3]
         await batch.aclose()
         await clients.aclose()
 

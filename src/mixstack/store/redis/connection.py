@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import math
 from collections.abc import Callable, Iterable
@@ -129,20 +130,21 @@ _Call = tuple[str, list[str], tuple[Any, ...], "asyncio.Future[Any]"]
 
 
 _Pack = Callable[[tuple[Any, ...]], bytes]
-_PACK: list[_Pack | None] = []
+
+
+@functools.cache
+def _hiredis_pack() -> _Pack | None:
+    try:
+        from hiredis import pack_command
+    except ImportError:
+        return None
+    return pack_command
 
 
 def _packer(conn: Any) -> _Pack:
     """hiredis's packer (C; redis-py's own is pure Python, a fifth of a batch's work),
     or the connection's where hiredis is not installed."""
-    if not _PACK:
-        try:
-            from hiredis import pack_command
-        except ImportError:
-            _PACK.append(None)
-        else:
-            _PACK.append(pack_command)
-    pack = _PACK[0]
+    pack = _hiredis_pack()
     if pack is None:
         return lambda command: b"".join(conn.pack_command(*command))
     return pack
