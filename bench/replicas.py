@@ -3,15 +3,19 @@
     python bench/replicas.py [--requests 1000]
 
 Starts the fast fake upstream of bench/gateway.py, a PostgreSQL and a Redis of their own
-(from the Debian packages, in temp dirs, as the tests do), then each setup in turn with a
-key that has a USD budget and an rpm limit (so every request takes a budget hold and a rate
-window entry), and drives it with the keep-alive load generator of bench/gateway.py.
+(from the Debian packages, in temp dirs, as the tests do), then every setup at once, each
+with a key that has a USD budget and an rpm limit (so every request takes a budget hold and a
+rate window entry), and drives them with the keep-alive load generator of bench/gateway.py.
 With PostgreSQL + Redis a keyed request makes one Redis round trip (admission and hold in
-one script; settlements ride with the next batch). Prints the direct upstream's own latency
-(the machine's state: on a shared virtual machine it drifts), then, per setup, the added
-latency over it at concurrency 1 (p50, p99), the requests per second at concurrency 64, and
-requests per CPU-second of the gateway processes (the database servers' CPU is not counted:
-they run on the same machine).
+one script; settlements ride with the next batch).
+
+A shared virtual machine's speed drifts (wake-ups and system calls 3x slower within a day,
+seen here), so the latency at concurrency 1 is measured in rounds: each round sends a share
+of the requests straight to the upstream, then to each setup in turn, and the added latency
+is each setup's p50 (p99) over all rounds minus the upstream's own (the idle setups' own
+background work, heartbeats and the like, goes on meanwhile, alike for all). Then, one setup at a
+time, the requests per second at concurrency 64 and the requests per CPU-second of the
+gateway processes (the database servers' CPU is not counted: they run on the same machine).
 
 LiteLLM's proxy is not measured here: with a database it needs Prisma, whose query engine
 is downloaded at first run, and this machine has no network beyond the package indexes.
@@ -109,18 +113,15 @@ def _cpu(pids: list[int]) -> float:
     return total
 
 
-def measure(ports: list[int], pids: list[int], secret: str, total: int) -> dict[str, float]:
-    asyncio.run(load(ports, secret, 8, min(200, total)))  # warm up every replica and worker
-    one, _ = asyncio.run(load(ports, secret, 1, total))
+ROUNDS = 5
+
+
+def throughput(ports: list[int], pids: list[int], secret: str, total: int) -> dict[str, float]:
+    """Requests per second at concurrency 64, and per CPU-second of the gateway."""
     cpu = _cpu(pids)
     _, wall = asyncio.run(load(ports, secret, 64, total))
     cpu = _cpu(pids) - cpu
-    return {
-        "p50": pct(one, 0.5),
-        "p99": pct(one, 0.99),
-        "rps": total / wall,
-        "rps_per_cpu_s": total / cpu if cpu > 0 else float("nan"),
-    }
+    return {"rps": total / wall, "rps_per_cpu_s": total / cpu if cpu > 0 else float("nan")}
 
 
 def _setups(
@@ -173,22 +174,32 @@ def run(total: int) -> dict[str, float]:
                 }
             )
         )
-        direct = asyncio.run(load([up_port], "none", 1, total))[0]
         print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
-        # a shared virtual machine's speed drifts (wake-ups and system calls 3x slower within a
-        # day, seen here): compare the setups of one run, and runs by these figures
-        print(
-            f"direct upstream at c=1: p50 {pct(direct, 0.5):.3f} ms, p99 {pct(direct, 0.99):.3f}"
-            f" ms; 10M Python additions in {_python_speed():.2f} s"
-        )
-        print(f"{'setup':10} {'+p50 ms':>8} {'+p99 ms':>8} {'req/s c=64':>11} {'req/CPU-s':>10}")
+        print(f"10M Python additions in {_python_speed():.2f} s")
+        running: dict[str, tuple[Replicas, str]] = {}
         for setup, env, workers, count in _setups(tmp, up_port, stack):
             with open_store(env.get("MIXSTACK_STORE"), home=Path(env["MIXSTACK_HOME"])) as store:
                 secret, _ = KeyStore(store).create(name="bench", budget_usd=1e6, rpm=10**7)
-            with Replicas(config, env, count, workers=workers) as replicas:
-                r = measure(replicas.ports, [p.pid for p in replicas.procs], secret, total)
-            r["added_p50"] = r["p50"] - pct(direct, 0.5)
-            r["added_p99"] = r["p99"] - pct(direct, 0.99)
+            replicas = stack.enter_context(Replicas(config, env, count, workers=workers))
+            # warm up every replica and worker
+            asyncio.run(load(replicas.ports, secret, 8, min(200, total)))
+            running[setup] = (replicas, secret)
+        share = max(1, total // ROUNDS)
+        direct: list[float] = []
+        one: dict[str, list[float]] = {setup: [] for setup in running}
+        for _ in range(ROUNDS):
+            direct += asyncio.run(load([up_port], "none", 1, share))[0]
+            for setup, (replicas, secret) in running.items():
+                one[setup] += asyncio.run(load(replicas.ports, secret, 1, share))[0]
+        print(
+            f"direct upstream at c=1: p50 {pct(direct, 0.5):.3f} ms, p99 {pct(direct, 0.99):.3f}"
+            f" ms ({ROUNDS} rounds of {share} requests, each setup in turn)"
+        )
+        print(f"{'setup':10} {'+p50 ms':>8} {'+p99 ms':>8} {'req/s c=64':>11} {'req/CPU-s':>10}")
+        for setup, (replicas, secret) in running.items():
+            r = throughput(replicas.ports, [p.pid for p in replicas.procs], secret, total)
+            r["added_p50"] = pct(one[setup], 0.5) - pct(direct, 0.5)
+            r["added_p99"] = pct(one[setup], 0.99) - pct(direct, 0.99)
             results[setup] = r
             print(
                 f"{setup:10} {r['added_p50']:8.3f} {r['added_p99']:8.3f} {r['rps']:11.0f} "
