@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from mixstack.config import Config, parse_config
 from mixstack.errors import ConfigError, ContextLengthError, InvalidRequestError, PolicyError
 from mixstack.providers.base import ProviderRegistry
 from mixstack.router import RouteDecision, Router, RouteRefused
+from mixstack.router._decision import shape_from_json, shape_json
+from mixstack.router._policy import RequestShape
 
 MODELS: list[dict[str, Any]] = [
     {"name": "fake/local-small", "provider": "fake", "context_window": 2048,
@@ -448,3 +451,14 @@ def test_a_model_for_some_workloads_gets_only_their_routed_traffic() -> None:
     assert named.model == "fake/tuned-support"
     with pytest.raises(ConfigError, match=r"tuned-support\.workloads: unknown workload"):
         make({"fast": {}}, models=[*MODELS, tuned])
+
+
+def test_a_logged_shape_keeps_every_field_and_reads_back() -> None:
+    shape = RequestShape(
+        prompt_tokens=12, completion_tokens=34, chars=56, images=True, tools=False, json=True
+    )
+    logged = shape_json(shape)
+    assert logged is not None
+    assert set(logged) == {f.name for f in dataclasses.fields(RequestShape)}
+    assert shape_from_json(json.loads(json.dumps(logged))) == shape
+    assert shape_json(None) is None

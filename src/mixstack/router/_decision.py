@@ -25,7 +25,18 @@ __all__ = [
 
 
 def shape_json(shape: RequestShape | None) -> dict[str, Any] | None:
-    return None if shape is None else dataclasses.asdict(shape)
+    """The shape as logged (built by hand: `dataclasses.asdict` copies each field deeply, a
+    visible share of a gateway request)."""
+    if shape is None:
+        return None
+    return {
+        "prompt_tokens": shape.prompt_tokens,
+        "completion_tokens": shape.completion_tokens,
+        "chars": shape.chars,
+        "images": shape.images,
+        "tools": shape.tools,
+        "json": shape.json,
+    }
 
 
 def shape_from_json(data: Any) -> RequestShape | None:
