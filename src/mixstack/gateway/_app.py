@@ -386,7 +386,8 @@ class Gateway:
             parsed = await _parse(wire, await self._read_body(request), request.headers, key)
             model = parsed.request.model or "-"
             screened = await self.monitor.screen(parsed.request, _key_label(key))
-            parsed = dataclasses.replace(parsed, request=screened.request)
+            if screened.request is not parsed.request:  # a canary or an image's screen token
+                parsed = dataclasses.replace(parsed, request=screened.request)
         except ValidationError as exc:
             message, param = validation_message(exc)
             return self._fail(InvalidRequestError(message, param=param), model, key, wire)
