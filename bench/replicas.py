@@ -31,10 +31,12 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Iterator
 from contextlib import ExitStack, suppress
 from pathlib import Path
@@ -139,6 +141,27 @@ def _setups(
     yield "pg_redis2", {**shared, "MIXSTACK_HOME": str(tmp / "pg2")}, 1, 2
 
 
+def _wake_ups(redis_url: str) -> tuple[float, float]:
+    """Redis PING round trips (p50, ms) back to back, and after 2 ms idle: on a virtual
+    machine a CPU that went idle takes a while to wake, and every wait in a request at
+    concurrency 1 (client, upstream, Redis, PostgreSQL) pays it."""
+    url = urllib.parse.urlsplit(redis_url)
+    with socket.create_connection((url.hostname, url.port)) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        figures = []
+        for idle in (0.0, 0.002):
+            trips = []
+            for _ in range(300):
+                if idle:
+                    time.sleep(idle)
+                began = time.perf_counter()
+                sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+                sock.recv(64)
+                trips.append(time.perf_counter() - began)
+            figures.append(pct(trips, 0.5))
+    return figures[0], figures[1]
+
+
 def _python_speed() -> float:
     began, total = time.perf_counter(), 0
     for n in range(10_000_000):
@@ -177,7 +200,9 @@ def run(total: int) -> dict[str, float]:
         print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         print(f"10M Python additions in {_python_speed():.2f} s")
         running: dict[str, tuple[Replicas, str]] = {}
+        redis_url = ""
         for setup, env, workers, count in _setups(tmp, up_port, stack):
+            redis_url = env.get("MIXSTACK_REDIS", redis_url)
             with open_store(env.get("MIXSTACK_STORE"), home=Path(env["MIXSTACK_HOME"])) as store:
                 secret, _ = KeyStore(store).create(name="bench", budget_usd=1e6, rpm=10**7)
             replicas = stack.enter_context(Replicas(config, env, count, workers=workers))
@@ -195,6 +220,8 @@ def run(total: int) -> dict[str, float]:
             f"direct upstream at c=1: p50 {pct(direct, 0.5):.3f} ms, p99 {pct(direct, 0.99):.3f}"
             f" ms ({ROUNDS} rounds of {share} requests, each setup in turn)"
         )
+        busy, woken = _wake_ups(redis_url)
+        print(f"Redis round trip p50: {busy:.3f} ms back to back, {woken:.3f} ms after 2 ms idle")
         print(f"{'setup':10} {'+p50 ms':>8} {'+p99 ms':>8} {'req/s c=64':>11} {'req/CPU-s':>10}")
         for setup, (replicas, secret) in running.items():
             r = throughput(replicas.ports, [p.pid for p in replicas.procs], secret, total)
