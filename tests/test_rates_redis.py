@@ -6,7 +6,8 @@ a keyed request is admitted and held in one script when Redis holds both."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,22 +90,31 @@ def test_one_turns_calls_go_as_one_pipeline_each_with_its_own_answer(redis: Redi
     asyncio.run(run())
 
 
+@contextlib.asynccontextmanager
+async def _batch(redis: Redis, timeout_s: float) -> AsyncIterator[ScriptBatch]:
+    """A batcher on `redis`, closed with its clients on the way out."""
+    clients = LoopClients(redis.url, connections=2, timeout_s=timeout_s)
+    batch = ScriptBatch(clients)
+    try:
+        yield batch
+    finally:
+        await batch.aclose()
+        await clients.aclose()
+
+
 def test_a_redis_that_goes_down_fails_every_call_and_one_that_is_back_answers(
     redis: Redis,
 ) -> None:
     async def run() -> None:
-        clients = LoopClients(redis.url, connections=2, timeout_s=1.0)
-        batch = ScriptBatch(clients)
-        assert await batch.run(INCR, ["n"], ()) == 1  # the batch's connection is open
-        redis.stop()
-        outcomes = await asyncio.gather(
-            *(batch.run(INCR, ["n"], ()) for _ in range(5)), return_exceptions=True
-        )
-        assert all(isinstance(o, RedisConnectionError) for o in outcomes), outcomes
-        redis.start()  # empty, and without the script: it is sent again in full
-        assert await batch.run(INCR, ["n"], ()) == 1
-        await batch.aclose()
-        await clients.aclose()
+        async with _batch(redis, timeout_s=1.0) as batch:
+            assert await batch.run(INCR, ["n"], ()) == 1  # the batch's connection is open
+            redis.stop()
+            outcomes = await asyncio.gather(
+                *(batch.run(INCR, ["n"], ()) for _ in range(5)), return_exceptions=True
+            )
+            assert all(isinstance(o, RedisConnectionError) for o in outcomes), outcomes
+            redis.start()  # empty, and without the script: it is sent again in full
+            assert await batch.run(INCR, ["n"], ()) == 1
 
     asyncio.run(run())
 
@@ -113,23 +123,20 @@ def test_a_redis_that_stops_answering_times_the_batch_out_and_is_used_again_afte
     redis: Redis,
 ) -> None:
     async def run() -> None:
-        clients = LoopClients(redis.url, connections=2, timeout_s=0.3)
-        batch = ScriptBatch(clients)
-        assert await batch.run(INCR, ["n"], ()) == 1
-        # every client's commands wait for 1.5 s: the batch's answers do not come in time
-        redis_sync.Redis.from_url(redis.url).execute_command("CLIENT", "PAUSE", 1500, "ALL")
-        began = asyncio.get_running_loop().time()
-        outcomes = await asyncio.gather(
-            *(batch.run(INCR, ["n"], ()) for _ in range(3)), return_exceptions=True
-        )
-        waited = asyncio.get_running_loop().time() - began
-        assert all(isinstance(o, RedisTimeout) and is_down(o) for o in outcomes), outcomes
-        assert waited < 1.2  # one deadline for the batch, not one per answer after another
-        await asyncio.sleep(1.5)
-        # a new connection: the timed-out one may still get the old answers
-        assert await batch.run(INCR, ["n"], ()) in (2, 5)
-        await batch.aclose()
-        await clients.aclose()
+        async with _batch(redis, timeout_s=0.3) as batch:
+            assert await batch.run(INCR, ["n"], ()) == 1
+            # every client's commands wait for 1.5 s: the batch's answers do not come in time
+            redis_sync.Redis.from_url(redis.url).execute_command("CLIENT", "PAUSE", 1500, "ALL")
+            began = asyncio.get_running_loop().time()
+            outcomes = await asyncio.gather(
+                *(batch.run(INCR, ["n"], ()) for _ in range(3)), return_exceptions=True
+            )
+            waited = asyncio.get_running_loop().time() - began
+            assert all(isinstance(o, RedisTimeout) and is_down(o) for o in outcomes), outcomes
+            assert waited < 1.2  # one deadline for the batch, not one per answer after another
+            await asyncio.sleep(1.5)
+            # a new connection: the timed-out one may still get the old answers
+            assert await batch.run(INCR, ["n"], ()) in (2, 5)
 
     asyncio.run(run())
 
@@ -140,12 +147,9 @@ def test_without_hiredis_the_batch_packs_with_redis_py(
     monkeypatch.setattr(connection, "_hiredis_pack", lambda: None)
 
     async def run() -> None:
-        clients = LoopClients(redis.url, connections=2, timeout_s=2.0)
-        batch = ScriptBatch(clients)
-        answers = await asyncio.gather(*(batch.run(INCR, ["n"], ()) for _ in range(3)))
-        assert sorted(answers) == [1, 2, 3]
-        await batch.aclose()
-        await clients.aclose()
+        async with _batch(redis, timeout_s=2.0) as batch:
+            answers = await asyncio.gather(*(batch.run(INCR, ["n"], ()) for _ in range(3)))
+            assert sorted(answers) == [1, 2, 3]
 
     asyncio.run(run())
 
