@@ -11,7 +11,13 @@ import pytest
 
 from mixstack._types import Request
 from mixstack.config import Config, parse_config
-from mixstack.errors import BudgetExceeded, InvalidRequestError, ProviderError, RateLimited
+from mixstack.errors import (
+    BudgetExceeded,
+    InvalidRequestError,
+    PolicyError,
+    ProviderError,
+    RateLimited,
+)
 from mixstack.guard._keys import KeyStore, ModelNotAllowed
 from mixstack.guard._usage import prompt_bound, prompt_tokens
 from mixstack.pipeline import Pipeline
@@ -170,6 +176,80 @@ async def test_a_limited_key_without_max_tokens_sends_the_bound_of_its_hold(
         call = await pipeline.open_stream(_ask(max_tokens=None), key=key)
         await call.aclose()
     assert call.ctx.request.params.max_tokens == config.gateway.default_completion_tokens
+
+
+def _observed(pipeline: Pipeline, events: list[str], *, prepare_fails: bool = False) -> None:
+    """Log when the pipeline prepares a call and when its admission answers (a little late,
+    as a round trip to Redis would)."""
+    admission, prepare = pipeline.admission, pipeline.prepare
+    answer = admission._admit_and_hold
+
+    async def late_answer(*args: Any) -> Any:
+        await asyncio.sleep(0.05)
+        try:
+            return await answer(*args)
+        finally:
+            events.append("answered")
+
+    def prepared(*args: Any, **kwargs: Any) -> Any:
+        events.append("prepared")
+        if prepare_fails:
+            raise PolicyError("the route refused it", code="refused")
+        return prepare(*args, **kwargs)
+
+    admission._admit_and_hold = late_answer  # type: ignore[method-assign]
+    pipeline.prepare = prepared  # type: ignore[method-assign]
+
+
+async def test_a_small_call_is_prepared_while_its_admission_is_answered(config: Config) -> None:
+    async with Pipeline(config) as pipeline:
+        key = _key(pipeline, budget_usd=1.0, rpm=10)
+        events: list[str] = []
+        _observed(pipeline, events)
+        done = await pipeline.complete(_ask("fake/echo"), key=key)
+        call = await pipeline.open_stream(_ask("fake/echo"), key=key)
+        await call.aclose()
+        assert done.text == "echo: hello there"
+        assert events == ["prepared", "answered"] * 2
+        # a large one (scanned off the loop) is prepared only once admitted
+        events.clear()
+        large = Request.from_prompt("word " * 4000, model="fake/echo")
+        await pipeline.complete(large, key=key)
+        assert events == ["answered", "prepared"]
+        row = _usage(pipeline, key)
+    assert (row.requests, row.reserved_usd) == (3, pytest.approx(0))
+
+
+async def test_a_refused_admission_comes_first_and_a_large_refused_call_is_not_prepared(
+    config: Config,
+) -> None:
+    async with Pipeline(config) as pipeline:
+        key = _key(pipeline, rpm=1)
+        await pipeline.complete(_ask("fake/echo"), key=key)
+        events: list[str] = []
+        _observed(pipeline, events, prepare_fails=True)
+        # refused by the window and by the route: the caller hears of the window, as when
+        # the one came before the other
+        with pytest.raises(RateLimited):
+            await pipeline.complete(_ask("fake/echo"), key=key)
+        assert events == ["prepared", "answered"]
+        events.clear()
+        large = Request.from_prompt("word " * 4000, model="fake/echo")
+        with pytest.raises(RateLimited):
+            await pipeline.complete(large, key=key)
+        assert events == ["answered"]  # a refused flood of large calls costs no scanning
+
+
+async def test_a_call_whose_preparing_fails_frees_its_admission(config: Config) -> None:
+    async with Pipeline(config) as pipeline:
+        key = _key(pipeline, budget_usd=1.0, rpm=10)
+        events: list[str] = []
+        _observed(pipeline, events, prepare_fails=True)
+        with pytest.raises(PolicyError, match="the route refused it"):
+            await pipeline.complete(_ask(), key=key)
+        row = _usage(pipeline, key)
+    assert events == ["prepared", "answered"]
+    assert (row.requests, row.reserved_usd, row.spent_usd) == (1, pytest.approx(0), 0)
 
 
 def test_the_hold_bound_covers_the_estimate_it_stands_for() -> None:

@@ -27,7 +27,10 @@ key's spend stays within its budget; what the upstream bills beyond the bound is
 operator's to see in the call log, not a key's to overdraw.
 
 Front doors authenticate (read the header, look the key up) and hand the key to the
-pipeline with the request; the pipeline runs this stage for every call that has one.
+pipeline with the request; the pipeline runs this stage for every call that has one. It
+prepares a small call (routing, screening) while the call's admission is under way
+(`Admission.begin`: a round trip to Redis when Redis holds the numbers) and sends nothing
+before it is admitted; the admission's refusal comes before any error in preparing.
 """
 
 from __future__ import annotations
@@ -47,7 +50,15 @@ from mixstack.guard._usage import PromptCounter, TokenBound, prompt_bound, promp
 from mixstack.router._workloads import WORKLOAD_PREFIX
 from mixstack.store import AdmittingBudgets, RateAsk, Store, shared_budgets, shared_rates
 
-__all__ = ["Admission", "Admitted", "HoldPlan", "plan_hold", "settle_within", "settled_if_lost"]
+__all__ = [
+    "Admission",
+    "Admitted",
+    "Admitting",
+    "HoldPlan",
+    "plan_hold",
+    "settle_within",
+    "settled_if_lost",
+]
 
 Allow = Callable[[ModelEntry], bool]
 
@@ -137,10 +148,7 @@ class Admitted:
 
     def within(self, allow: Allow | None) -> Allow:
         """Who may answer: the models the key allows and the hold covers (and `allow`)."""
-        covered = self.plan.allow
-        if allow is None:
-            return covered
-        return lambda entry: allow(entry) and covered(entry)
+        return _within(self.plan, allow)
 
     def _settle(self, cost_usd: float, tokens: int) -> None:
         if self.settled:
@@ -172,6 +180,38 @@ class Admitted:
         self._settle(0.0, self.prompt_estimate)
 
 
+@dataclass(slots=True)
+class Admitting:
+    """A keyed call whose admission is under way (see `Admission.begin`)."""
+
+    key: VirtualKey
+    plan: HoldPlan
+    prompt_estimate: int
+    #: the request as it is sent (max_tokens set when the budget needs a bound)
+    request: Request
+    budget: Budget
+    pending: asyncio.Future[tuple[Ticket, Reservation]]
+
+    def within(self, allow: Allow | None) -> Allow:
+        """Who may answer: the models the key allows and the hold covers (and `allow`)."""
+        return _within(self.plan, allow)
+
+    async def admitted(self) -> Admitted:
+        """The admission, once the rate window and the budget have answered; their refusal
+        (`RateLimited`, `BudgetExceeded`) raised."""
+        ticket, hold = await self.pending
+        return Admitted(
+            self.key, ticket, hold, self.plan, self.prompt_estimate, self.request, self.budget
+        )
+
+
+def _within(plan: HoldPlan, allow: Allow | None) -> Allow:
+    covered = plan.allow
+    if allow is None:
+        return covered
+    return lambda entry: allow(entry) and covered(entry)
+
+
 class Admission:
     """The stage: one per pipeline, built on first use (keys, rate windows, budget holds)."""
 
@@ -191,6 +231,13 @@ class Admission:
     async def admit(self, key: VirtualKey, request: Request) -> Admitted:
         """Check the key's model, rate limits and budget; raise `ModelNotAllowed`,
         `RateLimited` or `BudgetExceeded`, else hold what the call may cost."""
+        return await (await self.begin(key, request)).admitted()
+
+    async def begin(self, key: VirtualKey, request: Request) -> Admitting:
+        """`admit`, started: the checks that need no shared state are made (`ModelNotAllowed`
+        raised now), the rate window and the hold are under way, and what the call will
+        send and who may answer are known. The caller prepares the call meanwhile and
+        waits for `Admitting.admitted()` before sending anything."""
         if not key.allows(request.model):
             raise ModelNotAllowed(key, request.model or "<default>")
         if key.period_over():
@@ -199,11 +246,19 @@ class Admission:
         prompt = prompt_tokens(request)
         # the window counts what the request surely uses: its prompt and the answer it asks for
         rate_tokens = prompt + (request.params.max_tokens or 0)
-        ticket, hold = await self._admit_and_hold(key, plan, rate_tokens)
+        pending = asyncio.ensure_future(self._admit_and_hold(key, plan, rate_tokens))
         if plan.max_tokens is not None:
             params = request.params.model_copy(update={"max_tokens": plan.max_tokens})
             request = request.with_changes(params=params)
-        return Admitted(key, ticket, hold, plan, prompt, request, self.budget)
+        try:
+            # two turns of the loop: the first queues the hold's script (Redis), the second
+            # writes it; the caller's preparing then overlaps its round trip
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        except BaseException:  # the caller left: as when it left while admitted
+            pending.cancel()
+            raise
+        return Admitting(key, plan, prompt, request, self.budget, pending)
 
     async def _admit_and_hold(
         self, key: VirtualKey, plan: HoldPlan, rate_tokens: int

@@ -19,21 +19,20 @@ from typing import TYPE_CHECKING, Any
 
 from mixstack._admission import Admission, Admitted, settled_if_lost
 from mixstack._jsonbytes import dumps_text
+from mixstack._request_checks import check_fields, validate
 from mixstack._resilience import Attempt, Breakers, CallPolicy, Resilience, Target
 from mixstack._streaming import StreamAccumulator
 from mixstack._types import (
     Chunk,
     Completion,
     Embeddings,
-    ImagePart,
     Message,
     Request,
-    TextPart,
     Usage,
 )
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config, load_config
-from mixstack.errors import InvalidRequestError, MixstackError, PolicyError, ProviderError
+from mixstack.errors import MixstackError, PolicyError, ProviderError
 from mixstack.guard._offload import offload_worthy, run_guarded
 from mixstack.guard._redact import ChunkRestorer, RedactionMap, redact_request
 from mixstack.guard._usage import checked_usage, prompt_bound, text_bound
@@ -151,7 +150,7 @@ class Pipeline:
         """Validate and route `request` (off the event loop when it is large); nothing is
         sent or recorded. Errors are returned in `Routed.error`, not raised."""
         try:
-            _validate(request)
+            validate(request)
             if not offload_worthy(request):
                 return self._route(request)
             return await run_guarded(lambda: self._route(request))
@@ -194,7 +193,7 @@ class Pipeline:
         `allow` limits which models may answer, fallbacks included (a gateway key's models
         and what its budget hold covers). `rewrite=False` (and a raw prompt) leaves the text
         as it is: no rephrasing. `routed`: this request's routing, already made."""
-        _validate(request)
+        validate(request)
         try:
             route, entry = self._decision(request, routed)
             if allow is not None and not allow(entry):
@@ -208,7 +207,7 @@ class Pipeline:
             self._record_refusal(request, exc, front_door)
             raise
         provider = self.catalog.provider_for(entry)
-        _check_fields(provider, entry, request)
+        check_fields(provider, entry, request)
         staged, rephrased = request, None
         if rewrite and not request.raw_prompt:
             staged, rephrased = self._rephrase(request, route, entry)
@@ -250,11 +249,11 @@ class Pipeline:
         """Fit the request to what the chosen model can take."""
         has_images = any(m.images for m in request.messages)
         if has_images and not entry.supports("vision"):
-            from mixstack.vision import inline_images
+            from mixstack.vision import inline_images, ocr_texts
 
             adapted = inline_images(request)
             if self.on_ocr_text is not None:
-                self.on_ocr_text(request, _ocr_texts(request, adapted))
+                self.on_ocr_text(request, ocr_texts(request, adapted))
             return adapted
         return request
 
@@ -274,9 +273,10 @@ class Pipeline:
         `mixstack._admission`). `policy` overrides the models' retries, or keeps the call off
         fallbacks. `routed`: this request's routing from `route()`, used instead of routing
         it again."""
-        admitted, request, allow = await self._admit(key, request, allow)
+        admitted, ctx = await self._admit_and_prepare(
+            key, request, allow, front_door, policy, routed
+        )
         with settled_if_lost(admitted):
-            ctx = await self._prepare(request, front_door, allow, policy=policy, routed=routed)
             try:
                 reply = await self.resilience.complete(self._targets(ctx), self._switch(ctx))
             except BaseException as exc:
@@ -355,10 +355,42 @@ class Pipeline:
     ) -> CallStream:
         """Admit and route now (so the answering model is known before the first chunk),
         stream later; the admission is settled when the stream ends or is closed."""
-        admitted, request, allow = await self._admit(key, request, allow)
-        with settled_if_lost(admitted):
-            ctx = await self._prepare(request, front_door, allow, policy=policy, routed=routed)
+        admitted, ctx = await self._admit_and_prepare(
+            key, request, allow, front_door, policy, routed
+        )
         return CallStream(self, ctx, admitted)
+
+    async def _admit_and_prepare(
+        self,
+        key: VirtualKey | None,
+        request: Request,
+        allow: Allow | None,
+        front_door: str,
+        policy: CallPolicy,
+        routed: Routed | None,
+    ) -> tuple[Admitted | None, CallContext]:
+        """A call admitted and prepared. A request small enough to prepare on the event loop
+        is prepared while its admission's round trip (Redis) is under way; a large one only
+        once admitted, so that a refused flood costs no scanning or OCR. The admission's
+        refusal comes first either way."""
+        if key is None or offload_worthy(request):
+            admitted, request, allow = await self._admit(key, request, allow)
+            with settled_if_lost(admitted):
+                ctx = await self._prepare(request, front_door, allow, policy=policy, routed=routed)
+            return admitted, ctx
+        admitting = await self.admission.begin(key, request)
+        try:
+            ctx = self.prepare(
+                admitting.request,
+                front_door=front_door,
+                allow=admitting.within(allow),
+                policy=policy,
+                routed=routed,
+            )
+        except BaseException:
+            (await admitting.admitted()).failed()
+            raise
+        return await admitting.admitted(), ctx
 
     async def _prepare(
         self,
@@ -717,41 +749,6 @@ def _checked_usage(ctx: CallContext, reply: ProviderReply) -> tuple[int, int]:
         prompt, completion, local_prompt=local_prompt, answer=answer, max_tokens=max_tokens
     )
     return prompt, completion
-
-
-def _check_fields(provider: Provider, entry: ModelEntry, request: Request) -> None:
-    """Refuse, naming them, the fields the routed model's provider would have to drop."""
-    dropped = provider.unsupported(entry, request)
-    if not dropped:
-        return
-    shown = ", ".join(f"`{f}`" for f in dropped)
-    raise InvalidRequestError(
-        f"{entry.name} ({entry.provider} provider) cannot honour {shown}; nothing was sent. "
-        "Remove the field, or send it to a model that supports it: OpenAI-compatible "
-        "endpoints take every field, in-process `local/` models take n, seed, logprobs, "
-        "top_logprobs, penalties, logit_bias, top_k, min_p and repetition_penalty.",
-        param=dropped[0],
-        code="unsupported_parameter",
-    )
-
-
-def _ocr_texts(original: Request, adapted: Request) -> tuple[str, ...]:
-    """The texts that replaced the images (same message and part positions)."""
-    out = []
-    for before, after in zip(original.messages, adapted.messages, strict=True):
-        for part, text in zip(before.content, after.content, strict=True):
-            if isinstance(part, ImagePart) and isinstance(text, TextPart):
-                out.append(text.text)
-    return tuple(out)
-
-
-def _validate(request: Request) -> None:
-    if not request.messages:
-        raise InvalidRequestError("the request has no messages; give a prompt.", param="messages")
-    if not any(m.text.strip() or m.images for m in request.messages if m.role != "system"):
-        raise InvalidRequestError(
-            "the prompt is empty; pass text as an argument or on stdin.", param="messages"
-        )
 
 
 def _as_provider_error(exc: BaseException, ctx: CallContext) -> BaseException:

@@ -21,7 +21,7 @@ from mixstack._cpu import default_threads
 from mixstack._types import ContentPart, ImagePart, Request, TextPart
 from mixstack.errors import InvalidRequestError, ModelUnavailableError
 
-__all__ = ["MAX_PIXELS", "OcrLine", "image_to_text", "inline_images", "read_lines"]
+__all__ = ["MAX_PIXELS", "OcrLine", "image_to_text", "inline_images", "ocr_texts", "read_lines"]
 
 #: images larger than this are refused before their pixels are decoded (4096 x 4096): a
 #: small compressed file can unpack to gigabytes and minutes of OCR
@@ -184,3 +184,13 @@ def inline_images(request: Request) -> Request:
                 parts.append(part)
         messages.append(message.model_copy(update={"content": tuple(parts)}))
     return request.with_changes(messages=tuple(messages))
+
+
+def ocr_texts(original: Request, adapted: Request) -> tuple[str, ...]:
+    """The texts that replaced the images (same message and part positions)."""
+    out = []
+    for before, after in zip(original.messages, adapted.messages, strict=True):
+        for part, text in zip(before.content, after.content, strict=True):
+            if isinstance(part, ImagePart) and isinstance(text, TextPart):
+                out.append(text.text)
+    return tuple(out)
