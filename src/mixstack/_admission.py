@@ -231,13 +231,25 @@ class Admission:
     async def admit(self, key: VirtualKey, request: Request) -> Admitted:
         """Check the key's model, rate limits and budget; raise `ModelNotAllowed`,
         `RateLimited` or `BudgetExceeded`, else hold what the call may cost."""
-        return await (await self.begin(key, request)).admitted()
+        return await (await self._start(key, request)).admitted()
 
     async def begin(self, key: VirtualKey, request: Request) -> Admitting:
         """`admit`, started: the checks that need no shared state are made (`ModelNotAllowed`
-        raised now), the rate window and the hold are under way, and what the call will
-        send and who may answer are known. The caller prepares the call meanwhile and
-        waits for `Admitting.admitted()` before sending anything."""
+        raised now), the rate window and the hold are on their way to Redis, and what the
+        call will send and who may answer are known. The caller prepares the call meanwhile
+        and waits for `Admitting.admitted()` before sending anything."""
+        admitting = await self._start(key, request)
+        try:
+            # two turns of the loop: the first queues the hold's script, the second writes it
+            # (`ScriptBatch`); the caller's preparing then overlaps its round trip
+            await asyncio.sleep(0)
+            await asyncio.sleep(0)
+        except BaseException:  # the caller left: as when it left while being admitted
+            admitting.pending.cancel()
+            raise
+        return admitting
+
+    async def _start(self, key: VirtualKey, request: Request) -> Admitting:
         if not key.allows(request.model):
             raise ModelNotAllowed(key, request.model or "<default>")
         if key.period_over():
@@ -250,14 +262,6 @@ class Admission:
         if plan.max_tokens is not None:
             params = request.params.model_copy(update={"max_tokens": plan.max_tokens})
             request = request.with_changes(params=params)
-        try:
-            # two turns of the loop: the first queues the hold's script (Redis), the second
-            # writes it; the caller's preparing then overlaps its round trip
-            await asyncio.sleep(0)
-            await asyncio.sleep(0)
-        except BaseException:  # the caller left: as when it left while admitted
-            pending.cancel()
-            raise
         return Admitting(key, plan, prompt, request, self.budget, pending)
 
     async def _admit_and_hold(
