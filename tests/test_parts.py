@@ -60,6 +60,7 @@ PART = {
     "rephrase/_model_mode.py": "frontdoor",
     "pipeline.py": "pipeline",
     "_admission.py": "pipeline",
+    "_request_checks.py": "pipeline",
     "_resilience.py": "pipeline",
     "vision": "pipeline",
     "_api.py": "frontdoor",
