@@ -32,10 +32,11 @@ def free_port() -> int:
 class ServerThread:
     """Serve an ASGI app with uvicorn on 127.0.0.1 in a background thread."""
 
-    def __init__(self, app: Any, port: int | None = None):
+    def __init__(self, app: Any, port: int | None = None, **options: Any):
+        """`options`: more uvicorn options (`server_options` for the gateway's own)."""
         self.port = port or free_port()
         config = uvicorn.Config(
-            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", **options
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

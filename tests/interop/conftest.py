@@ -15,6 +15,7 @@ import pytest
 
 from mixstack.config import parse_config
 from mixstack.gateway import Gateway
+from mixstack.gateway._connections import server_options
 from mixstack.store import recent_calls
 from tests.conftest import FAKE_MODELS, own_home
 from tests.upstream_servers import LlamaCppServer, ServerThread
@@ -46,7 +47,8 @@ def serve(home: Path, models: list[dict[str, Any]]) -> Iterator[Served]:
     )
     with own_home(home):
         gateway = Gateway(config)
-    with ServerThread(gateway.app()) as server:
+    # served as `mixstack serve` serves it: the gateway's own HTTP protocol
+    with ServerThread(gateway.app(), **server_options(config.gateway)) as server:
         yield Served(gateway, server.url)
 
 
