@@ -238,6 +238,16 @@ async def test_a_refused_admission_comes_first_and_a_large_refused_call_is_not_p
         with pytest.raises(RateLimited):
             await pipeline.complete(large, key=key)
         assert events == ["answered"]  # a refused flood of large calls costs no scanning
+        # nor of small ones: a key refused lately waits for its admission until retry time
+        events.clear()
+        with pytest.raises(RateLimited):
+            await pipeline.complete(_ask("fake/echo"), key=key)
+        assert events == ["answered"]
+        other = _key(pipeline, rpm=1)
+        events.clear()
+        with pytest.raises(PolicyError):  # another key's calls are prepared meanwhile
+            await pipeline.complete(_ask("fake/echo"), key=other)
+        assert events == ["prepared", "answered"]
 
 
 async def test_a_call_whose_preparing_fails_frees_its_admission(config: Config) -> None:

@@ -29,20 +29,23 @@ operator's to see in the call log, not a key's to overdraw.
 Front doors authenticate (read the header, look the key up) and hand the key to the
 pipeline with the request; the pipeline runs this stage for every call that has one. It
 prepares a small call (routing, screening) while the call's admission is under way
-(`Admission.begin`: a round trip to Redis when Redis holds the numbers) and sends nothing
-before it is admitted; the admission's refusal comes before any error in preparing.
+(`Admission.begin`: a round trip to Redis when Redis holds the numbers), unless its key was
+refused lately, and sends nothing before it is admitted; the admission's refusal comes
+before any error in preparing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from mixstack._types import Request
 from mixstack.catalog import Catalog, ModelEntry
 from mixstack.config import Config
+from mixstack.errors import BudgetExceeded, RateLimited
 from mixstack.guard._budget import Budget, Reservation
 from mixstack.guard._keys import KeyStore, ModelNotAllowed, VirtualKey
 from mixstack.guard._ratelimit import RateLimiter, Ticket
@@ -61,6 +64,11 @@ __all__ = [
 ]
 
 Allow = Callable[[ModelEntry], bool]
+
+#: how long a key its budget refused has its calls wait for their admission
+_REFUSED_BUDGET_S = 60.0
+#: refused keys remembered before the ones whose time is over are forgotten
+_REFUSED_KEYS = 10_000
 
 
 def _price(entry: ModelEntry) -> tuple[float, float]:
@@ -227,6 +235,21 @@ class Admission:
         repo = self.budget.repo
         #: holds that admit into the rate window in the same step (Redis holding both)
         self._joint = repo if isinstance(repo, AdmittingBudgets) else None
+        #: key id -> until when (monotonic) its calls wait for their admission (refused lately)
+        self._refused_until: dict[str, float] = {}
+
+    def overlaps(self, key: VirtualKey) -> bool:
+        """Whether a call of `key` may be prepared while its admission is under way: not
+        while the key is refused (until its rate window's retry time, or for a minute after
+        its budget refused), so a flood of refused calls costs no scanning."""
+        until = self._refused_until.get(key.id)
+        return until is None or until <= time.monotonic()
+
+    def _refused(self, key_id: str, for_s: float) -> None:
+        now = time.monotonic()
+        if len(self._refused_until) > _REFUSED_KEYS:
+            self._refused_until = {k: t for k, t in self._refused_until.items() if t > now}
+        self._refused_until[key_id] = now + for_s
 
     async def admit(self, key: VirtualKey, request: Request) -> Admitted:
         """Check the key's model, rate limits and budget; raise `ModelNotAllowed`,
@@ -258,11 +281,23 @@ class Admission:
         prompt = prompt_tokens(request)
         # the window counts what the request surely uses: its prompt and the answer it asks for
         rate_tokens = prompt + (request.params.max_tokens or 0)
-        pending = asyncio.ensure_future(self._admit_and_hold(key, plan, rate_tokens))
+        pending = asyncio.ensure_future(self._answer(key, plan, rate_tokens))
         if plan.max_tokens is not None:
             params = request.params.model_copy(update={"max_tokens": plan.max_tokens})
             request = request.with_changes(params=params)
         return Admitting(key, plan, prompt, request, self.budget, pending)
+
+    async def _answer(
+        self, key: VirtualKey, plan: HoldPlan, rate_tokens: int
+    ) -> tuple[Ticket, Reservation]:
+        try:
+            return await self._admit_and_hold(key, plan, rate_tokens)
+        except RateLimited as exc:
+            self._refused(key.id, exc.retry_after_s)
+            raise
+        except BudgetExceeded:
+            self._refused(key.id, _REFUSED_BUDGET_S)
+            raise
 
     async def _admit_and_hold(
         self, key: VirtualKey, plan: HoldPlan, rate_tokens: int

@@ -370,10 +370,10 @@ class Pipeline:
         routed: Routed | None,
     ) -> tuple[Admitted | None, CallContext]:
         """A call admitted and prepared. A request small enough to prepare on the event loop
-        is prepared while its admission's round trip (Redis) is under way; a large one only
-        once admitted, so that a refused flood costs no scanning or OCR. The admission's
-        refusal comes first either way."""
-        if key is None or offload_worthy(request):
+        is prepared while its admission's round trip (Redis) is under way; a large one, or
+        one whose key was refused lately, only once admitted, so that a refused flood costs
+        no scanning or OCR. The admission's refusal comes first either way."""
+        if key is None or offload_worthy(request) or not self.admission.overlaps(key):
             admitted, request, allow = await self._admit(key, request, allow)
             with settled_if_lost(admitted):
                 ctx = await self._prepare(request, front_door, allow, policy=policy, routed=routed)
